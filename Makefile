@@ -1,0 +1,27 @@
+# The two commands: `make run` and `make test`. Each builds .venv when it is missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast venv clean sample-config
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,keystone]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sharebackup serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+sample-config: $(STAMP)
+	$(BIN)/sharebackup config sample > etc/sharebackup.conf.sample
+
+clean:
+	rm -rf $(VENV) var

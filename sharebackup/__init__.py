@@ -1,0 +1,1 @@
+"""sharebackup: backups for file shares behind the Manila share-backups API."""

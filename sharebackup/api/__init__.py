@@ -1,0 +1,1 @@
+"""The HTTP layer: routing, microversions, fault bodies, auth middleware, schemas and views."""

@@ -1,0 +1,90 @@
+"""Build the WSGI application: Falcon (WSGI mode), our middleware, the route table, faults."""
+from __future__ import annotations
+
+import logging
+
+import falcon
+
+from sharebackup.api import middleware
+from sharebackup.api.auth import make_strategy
+from sharebackup.api.auth.noauth import NoAuthReply
+from sharebackup.api.faults import Fault
+from sharebackup.api.routes import ROUTES, collections
+from sharebackup.api.runtime import Runtime
+
+LOG = logging.getLogger(__name__)
+
+
+class _RuntimeMiddleware:
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def process_request(self, req, resp):
+        req.context.runtime = self.runtime
+
+
+class _Route:
+    """One path of the route table: its methods become Falcon responders; Falcon answers any
+    other method with 405 and an Allow header (turned into Manila's body below)."""
+
+    def __init__(self, methods: dict):
+        for method, handler in methods.items():
+            setattr(self, f"on_{method.lower()}", handler)
+
+
+def _send_fault(resp, fault: Fault) -> None:
+    resp.status = fault.code
+    resp.media = fault.body()
+    for name, value in fault.headers.items():
+        resp.set_header(name, value)
+
+
+def _handle_fault(req, resp, ex: Fault, params):
+    _send_fault(resp, ex)
+
+
+def _handle_noauth_reply(req, resp, ex: NoAuthReply, params):
+    resp.status = 204
+    resp.set_header("X-Auth-Token", ex.token)
+    resp.set_header("X-Server-Management-Url", ex.url)
+
+
+def _handle_http_error(req, resp, ex: falcon.HTTPError, params):
+    code = int(ex.status_code)
+    message = None
+    if code == 400 and ex.description:
+        message = ex.description
+    fault = Fault(code, message)
+    for name, value in (ex.headers or {}).items():
+        if name.lower() == "allow":
+            fault.headers["Allow"] = value
+    _send_fault(resp, fault)
+
+
+def _handle_unexpected(req, resp, ex: Exception, params):
+    # Never a stack trace to the client: log it with the request id and answer 500.
+    LOG.exception("unexpected error in %s %s (%s)", req.method, req.path,
+                  getattr(req.context, "request_id", "-"))
+    _send_fault(resp, Fault(500))
+
+
+def make_app(runtime: Runtime):
+    """The WSGI callable for this runtime (auth middleware of the strategy included)."""
+    strategy = make_strategy(runtime.config)
+    app = falcon.App(middleware=[
+        _RuntimeMiddleware(runtime),
+        middleware.RequestIdMiddleware(),
+        middleware.UrlMiddleware(collections()),
+        middleware.VersionMiddleware(),
+        middleware.AuthMiddleware(strategy),
+    ])
+    app.req_options.strip_url_path_trailing_slash = True
+    app.req_options.auto_parse_qs_csv = False
+    app.resp_options.default_media_type = falcon.MEDIA_JSON
+    for path, methods in ROUTES.items():
+        app.add_route(path, _Route(methods))
+    app.add_error_handler(Exception, _handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, _handle_http_error)
+    app.add_error_handler(Fault, _handle_fault)
+    app.add_error_handler(NoAuthReply, _handle_noauth_reply)
+    return strategy.wrap_wsgi(app, runtime.config)

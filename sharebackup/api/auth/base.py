@@ -1,0 +1,19 @@
+"""The interface every auth strategy implements."""
+from __future__ import annotations
+
+from sharebackup.api.context import RequestContext
+from sharebackup.api.faults import Fault
+
+
+class AuthStrategy:
+    def authenticate(self, req) -> RequestContext:
+        """Return the caller's context or raise Fault(401)."""
+        raise NotImplementedError
+
+    def wrap_wsgi(self, app, conf):
+        """Give a strategy the chance to put WSGI middleware in front of the app (keystone)."""
+        return app
+
+
+def unauthorized(message: str = "Authentication required") -> Fault:
+    return Fault(401, message, headers={"WWW-Authenticate": 'Keystone uri="unknown"'})

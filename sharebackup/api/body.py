@@ -1,0 +1,65 @@
+"""Request bodies as Manila reads them.
+
+Only ``application/json`` carries a body: any other (or no) Content-Type is read as no
+body at all, exactly as Manila's get_body does. The size limit is checked before reading.
+"""
+from __future__ import annotations
+
+import json
+
+from sharebackup.api.faults import Fault
+
+MALFORMED = "Malformed request body"
+_NO_BODY = object()
+
+
+def read_json(req) -> object:
+    """The parsed JSON body, or None when the request carries none."""
+    cached = getattr(req.context, "_json_body", _NO_BODY)
+    if cached is not _NO_BODY:
+        return cached
+    limit = req.context.runtime.config.max_request_body_size
+    length = req.content_length
+    if length is not None and length > limit:
+        raise Fault(413, "Request is too large.")
+    content_type = (req.content_type or "").split(";")[0].strip().lower()
+    raw = req.bounded_stream.read(limit + 1)
+    if len(raw) > limit:
+        raise Fault(413, "Request is too large.")
+    if content_type != "application/json" or not raw.strip():
+        body = None
+    else:
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise Fault(400, MALFORMED) from None
+    req.context._json_body = body
+    return body
+
+
+def require_body(req) -> object:
+    """Handlers that need a body: no body is a 400 (Manila's TypeError path)."""
+    body = read_json(req)
+    if body is None:
+        raise Fault(400, "The server could not comply with the request since it is either malformed "
+                         "or otherwise incorrect.")
+    return body
+
+
+def resource_body(req, key: str) -> dict:
+    """``{"<key>": {...}}``: a missing or non-object value is Manila's 422."""
+    body = require_body(req)
+    if not isinstance(body, dict) or not isinstance(body.get(key), dict):
+        raise Fault(422, f"Body does not contain '{key}' information.")
+    return body[key]
+
+
+def action_body(req) -> tuple[str, object]:
+    """An action body has exactly one top-level key: the action's name."""
+    body = read_json(req)
+    if body is None:
+        raise Fault(400, "There is no such action: None")
+    if not isinstance(body, dict) or len(body) != 1:
+        raise Fault(400, MALFORMED)
+    (name, value), = body.items()
+    return name, value

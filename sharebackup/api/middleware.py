@@ -1,0 +1,85 @@
+"""The request pipeline, in the order Manila's paste pipeline runs it:
+request id -> URL normalising (project id, .json) -> microversion -> auth."""
+from __future__ import annotations
+
+import re
+
+from sharebackup.api import microversion
+from sharebackup.api.context import new_request_id
+from sharebackup.api.faults import Fault
+
+# Paths that are open without auth and ignore version headers (version discovery).
+DISCOVERY_PATHS = {"/", "/v2", "/healthcheck"}
+
+
+class RequestIdMiddleware:
+    def process_request(self, req, resp):
+        req.context.request_id = new_request_id()
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        rid = getattr(req.context, "request_id", None) or new_request_id()
+        resp.set_header("x-openstack-request-id", rid)
+        if req.path.startswith("/v2") and req.path not in DISCOVERY_PATHS:
+            resp.set_header("x-compute-request-id", rid)
+
+
+class UrlMiddleware:
+    """Accept every /v2 URL with or without ``{project_id}``, and with a ``.json`` suffix."""
+
+    def __init__(self, collections: set[str]):
+        self.collections = collections
+
+    def process_request(self, req, resp):
+        path = req.path
+        if path.endswith(".json"):
+            path = path[: -len(".json")]
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/") or "/"
+        req.context.url_project_id = None
+        parts = path.split("/")
+        # ['', 'v2', X, ...]: X is a project id when it is not one of our collections.
+        if len(parts) >= 4 and parts[1] == "v2" and parts[2] not in self.collections:
+            req.context.url_project_id = parts[2]
+            path = "/".join(parts[:2] + parts[3:])
+        elif len(parts) == 3 and parts[1] == "v2" and parts[2] not in self.collections and parts[2]:
+            # /v2/{project_id} alone is the version document of that project URL.
+            req.context.url_project_id = parts[2]
+            path = "/v2"
+        req.path = path
+
+
+class VersionMiddleware:
+    def process_request(self, req, resp):
+        req.context.version = microversion.MIN_VERSION
+        req.context.experimental = False
+        if not req.path.startswith("/v2") or req.path in DISCOVERY_PATHS:
+            return
+        headers = req.headers  # upper-cased names
+        req.context.experimental = microversion.experimental_requested(headers)
+        req.context.version = microversion.requested_version(headers)
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        if not req.path.startswith("/v2") or req.path in DISCOVERY_PATHS:
+            return
+        version = getattr(req.context, "version", microversion.MIN_VERSION)
+        resp.set_header(microversion.LEGACY_HEADER, str(version))
+        resp.set_header(microversion.STANDARD_HEADER, f"{microversion.SERVICE_TYPE} {version}")
+        resp.append_header("Vary", f"{microversion.LEGACY_HEADER}, {microversion.STANDARD_HEADER}")
+        if getattr(req.context, "experimental", False):
+            resp.set_header(microversion.EXPERIMENTAL_HEADER, "True")
+
+
+class AuthMiddleware:
+    def __init__(self, strategy):
+        self.strategy = strategy
+
+    def process_request(self, req, resp):
+        req.context.auth = None
+        if not req.path.startswith("/v2") or req.path in DISCOVERY_PATHS:
+            return
+        ctx = self.strategy.authenticate(req)
+        ctx.request_id = req.context.request_id
+        url_project = req.context.url_project_id
+        if url_project is not None and url_project != ctx.project_id:
+            raise Fault(400, "Malformed request url")
+        req.context.auth = ctx

@@ -1,0 +1,1 @@
+"""Views: domain objects to Manila's JSON shapes, per microversion."""

@@ -1,0 +1,1 @@
+"""The command line: `sharebackup serve|worker|db|token|config|repo`."""

@@ -1,0 +1,73 @@
+"""`sharebackup serve`: the embedded default. API + in-process worker pool, one process."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from cheroot import wsgi
+
+from sharebackup.api.app import make_app
+from sharebackup.api.runtime import build_runtime
+from sharebackup.config import Config
+from sharebackup.jobs.lease_queue import LeaseQueue
+from sharebackup.jobs.runners import build_runners
+from sharebackup.jobs.worker_pool import WorkerPool
+from sharebackup.services.bootstrap import prepare_database
+
+LOG = logging.getLogger(__name__)
+
+
+def first_admin_token(conf: Config) -> str | None:
+    """In tokens mode, a fresh state directory gets an admin token, printed once."""
+    if conf.auth_strategy != "tokens":
+        return None
+    from sharebackup.api.auth.tokens import TokenFile
+    tokens = TokenFile(conf.token_path)
+    if not tokens.is_empty():
+        return None
+    return tokens.create("admin", "admin", ["admin", "member", "reader"])
+
+
+def start_workers(rt, threads: int) -> WorkerPool | None:
+    if threads <= 0:
+        return None
+    pool = WorkerPool(lambda owner: LeaseQueue(rt.db, owner), build_runners(rt), threads=threads)
+    pool.start()
+    return pool
+
+
+def serve(conf: Config) -> int:
+    conf.state_path.mkdir(parents=True, exist_ok=True)
+    rt = build_runtime(conf)
+    prepare_database(rt)
+    token = first_admin_token(conf)
+    pool = start_workers(rt, conf.workers)
+    rt.wake_workers = pool.wake if pool else None
+    server = wsgi.Server((conf.host, conf.port), make_app(rt), numthreads=16,
+                         server_name="sharebackup")
+    endpoint = f"http://{conf.host}:{conf.port}/v2"
+    print(f"sharebackup serving {endpoint} (auth: {conf.auth_strategy}, state: {conf.state_path})", flush=True)
+    if token:
+        print("Admin token (shown once; more with `sharebackup token create`):", flush=True)
+        print(f"  {token}", flush=True)
+        print("Try:", flush=True)
+        print(f"  openstack --os-auth-type admin_token --os-endpoint {endpoint} --os-token {token} share list",
+              flush=True)
+
+    stop = threading.Event()
+
+    def _graceful(signum, _frame):
+        LOG.info("signal %s: stopping", signum)
+        stop.set()
+        server.stop()
+
+    signal.signal(signal.SIGTERM, _graceful)
+    signal.signal(signal.SIGINT, _graceful)
+    try:
+        server.start()
+    finally:
+        if pool:
+            pool.stop()
+        rt.db.dispose()
+    return 0

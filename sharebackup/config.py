@@ -1,0 +1,216 @@
+"""The one typed configuration object.
+
+Read from an INI file (the OpenStack operator's habit), then from ``SHAREBACKUP_*``
+environment variables, then from command-line flags, and passed down explicitly:
+nothing in the project reads configuration from a global.
+
+Environment names: ``SHAREBACKUP_<OPTION>`` for ``[DEFAULT]`` options and
+``SHAREBACKUP_<SECTION>__<OPTION>`` for the others (``SHAREBACKUP_DATABASE__CONNECTION``).
+The sample file ``etc/sharebackup.conf.sample`` is generated from the field metadata
+below by ``sharebackup config sample``; a test fails when the two disagree.
+"""
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "SHAREBACKUP_"
+
+
+def opt(default: Any, help: str) -> Any:
+    """A configuration field: its default and the help text that goes into the sample."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    connection: str = opt("", "SQLAlchemy URL. Empty means SQLite (WAL) at <state_dir>/sharebackup.sqlite. "
+                              "PostgreSQL: postgresql+psycopg://user@host/dbname")
+    pool_size: int = opt(5, "Connection pool size (PostgreSQL only).")
+
+
+@dataclass(frozen=True)
+class QuotaConfig:
+    shares: int = opt(50, "Default number of shares per project (-1 = unlimited).")
+    gigabytes: int = opt(1000, "Default total share GiB per project.")
+    snapshots: int = opt(50, "Default number of snapshots per project.")
+    snapshot_gigabytes: int = opt(1000, "Default total snapshot GiB per project.")
+    backups: int = opt(10, "Default number of share backups per project.")
+    backup_gigabytes: int = opt(1000, "Default total share-backup GiB per project.")
+
+
+@dataclass(frozen=True)
+class Config:
+    state_dir: str = opt("./var", "Directory for everything the service writes: database, repository, "
+                                  "shares created by the local driver, tokens.")
+    host: str = opt("127.0.0.1", "Address the embedded server listens on.")
+    port: int = opt(8786, "Port the embedded server listens on (Manila's port).")
+    workers: int = opt(2, "Number of in-process worker threads that run share and backup jobs.")
+    auth_strategy: str = opt("tokens", "tokens (static token file), noauth (Manila's user:project tokens) "
+                                       "or keystone (keystonemiddleware auth_token).")
+    token_file: str = opt("", "Static token file for auth_strategy=tokens. Empty means <state_dir>/tokens.json.")
+    noauth_all_admin: bool = opt(False, "noauth only: make every caller admin, exactly as Manila's noauth does. "
+                                        "When false only the user 'admin' is admin.")
+    policy_file: str = opt("", "oslo.policy overrides (policy.yaml). Empty means <state_dir>/policy.yaml if it exists.")
+    osapi_max_limit: int = opt(1000, "Largest page a list returns.")
+    max_request_body_size: int = opt(114688, "Largest accepted request body in bytes; larger gives 413.")
+    storage_availability_zone: str = opt("nova", "The one availability zone this service reports.")
+    enabled_share_protocols: list = opt(["NFS", "CIFS"], "Share protocols accepted on create (comma separated).")
+    manage_allowed_roots: list = opt([], "Directories under which POST /v2/shares/manage may adopt an "
+                                         "existing directory (comma separated). Empty: managing is refused.")
+    default_share_type: str = opt("default", "Name of the share type used when a share is created without one; "
+                                             "created at first start if missing.")
+    share_create_delay: float = opt(0.0, "Seconds the local driver waits before a new share becomes "
+                                         "available (for tests of the asynchronous path).")
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    quota: QuotaConfig = field(default_factory=QuotaConfig)
+    # Passed unchanged to keystonemiddleware's auth_token (it has its own option set).
+    keystone_authtoken: dict = field(default_factory=dict)
+
+    # -- derived paths: one place decides where things live under the state directory
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir).resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.connection or f"sqlite:///{self.state_path / 'sharebackup.sqlite'}"
+
+    @property
+    def token_path(self) -> Path:
+        return Path(self.token_file) if self.token_file else self.state_path / "tokens.json"
+
+    @property
+    def policy_path(self) -> Path | None:
+        if self.policy_file:
+            return Path(self.policy_file)
+        default = self.state_path / "policy.yaml"
+        return default if default.exists() else None
+
+    @property
+    def shares_path(self) -> Path:
+        return self.state_path / "shares"
+
+    @property
+    def snapshots_path(self) -> Path:
+        return self.state_path / "snapshots"
+
+    @property
+    def repository_path(self) -> Path:
+        return self.state_path / "repository"
+
+
+SECTIONS = {"database": DatabaseConfig, "quota": QuotaConfig}
+PASSTHROUGH_SECTIONS = ("keystone_authtoken",)
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the option."""
+
+
+def _convert(value: str, to: Any, name: str) -> Any:
+    try:
+        if to is bool or to == "bool":
+            lowered = value.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if to is int or to == "int":
+            return int(value)
+        if to is float or to == "float":
+            return float(value)
+        if to is list or to == "list":
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+    except ValueError as exc:
+        raise ConfigError(f"option {name}: cannot read {value!r} as {getattr(to, '__name__', to)}") from exc
+
+
+def _fields(cls) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls) if "help" in f.metadata}
+
+
+def _apply(cls, raw: Mapping[str, str], where: str) -> dict[str, Any]:
+    out = {}
+    known = _fields(cls)
+    for key, value in raw.items():
+        if key not in known:
+            continue  # unknown options are ignored, as oslo.config does
+        out[key] = _convert(value, known[key].type, f"{where}.{key}")
+    return out
+
+
+def load_config(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None,
+                **overrides: Any) -> Config:
+    """Build the Config: defaults < INI file < environment < explicit overrides (command-line flags)."""
+    environ = os.environ if environ is None else environ
+    parser = configparser.ConfigParser(interpolation=None)
+    if path:
+        if not Path(path).is_file():
+            raise ConfigError(f"configuration file {path} does not exist")
+        parser.read(path)
+    sections: dict[str, dict[str, str]] = {"DEFAULT": dict(parser.defaults())}
+    for name in parser.sections():
+        sections[name] = {k: v for k, v in parser.items(name) if k not in parser.defaults() or
+                          parser.get(name, k) != parser.defaults().get(k)}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        rest = key[len(ENV_PREFIX):].lower()
+        section, _, option = rest.partition("__") if "__" in rest else ("DEFAULT", "", rest)
+        sections.setdefault(section, {})[option] = value
+
+    top = _apply(Config, sections.get("DEFAULT", {}), "DEFAULT")
+    for name, cls in SECTIONS.items():
+        top[name] = cls(**_apply(cls, sections.get(name, {}), name))
+    for name in PASSTHROUGH_SECTIONS:
+        top[name] = dict(sections.get(name, {}))
+    top.update({k: v for k, v in overrides.items() if v is not None})
+    conf = Config(**top)
+    _validate(conf)
+    return conf
+
+
+def _validate(conf: Config) -> None:
+    if conf.auth_strategy not in ("tokens", "noauth", "keystone"):
+        raise ConfigError(f"auth_strategy must be tokens, noauth or keystone, not {conf.auth_strategy!r}")
+    if conf.workers < 0:
+        raise ConfigError("workers must be 0 or more")
+
+
+def sample_config() -> str:
+    """The text of etc/sharebackup.conf.sample, generated from the field metadata."""
+    lines = ["# sharebackup configuration. Generated by `sharebackup config sample`; do not edit by hand.",
+             "# Every option may also be set as SHAREBACKUP_<OPTION> ([DEFAULT]) or",
+             "# SHAREBACKUP_<SECTION>__<OPTION> in the environment.", ""]
+
+    def section(title: str, cls) -> None:
+        lines.append(f"[{title}]")
+        for f in _fields(cls).values():
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            if isinstance(default, bool):
+                shown = str(default).lower()
+            elif isinstance(default, list):
+                shown = ",".join(default)
+            else:
+                shown = str(default)
+            lines.append(f"# {f.metadata['help']} ({getattr(f.type, '__name__', f.type)})")
+            lines.append(f"#{f.name} = {shown}")
+            lines.append("")
+
+    section("DEFAULT", Config)
+    for name, cls in SECTIONS.items():
+        section(name, cls)
+    lines += ["[keystone_authtoken]",
+              "# Used only with auth_strategy = keystone. Every option of keystonemiddleware's auth_token",
+              "# (www_authenticate_uri, auth_url, auth_type, username, password, project_name, ...) goes here.",
+              ""]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""SQL storage: SQLAlchemy 2 models, the session/transaction helper and Alembic migrations."""

@@ -1,0 +1,112 @@
+"""Blob and file encoding: blob ids, zstd compression, AEAD encryption.
+
+Stored form of one blob (see docs/repository-format.md):
+    plaintext repo:  [flag:1][payload]
+    encrypted repo:  [nonce:12][AES-256-GCM([flag:1][payload], aad=<blob id or kind>)]
+flag 0 = payload is the raw bytes, flag 1 = payload is one zstd frame.
+Compression is skipped when it saves less than 1/32 of the size (random or already
+compressed data), which keeps incompressible chunks cheap to read back.
+
+Every call here releases the GIL inside the C libraries (zstd, BLAKE3, OpenSSL), so the
+codec runs in the backup pipeline's worker threads; zstd contexts are per thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import blake3
+import zstandard
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from sharebackup.engine.errors import IntegrityError
+from sharebackup.engine.keys import MasterKey
+
+FLAG_RAW = 0
+FLAG_ZSTD = 1
+_MIN_COMPRESS = 128  # below this, zstd's frame header eats the gain
+
+
+class Codec:
+    def __init__(self, master: MasterKey | None, compression_level: int = 3):
+        self.master = master
+        self.level = compression_level
+        self._aead = AESGCM(master.enc_key) if master else None
+        self._local = threading.local()
+
+    @property
+    def encrypted(self) -> bool:
+        return self.master is not None
+
+    # -- ids ---------------------------------------------------------------
+    def blob_id(self, data) -> bytes:
+        if self.master is not None:
+            return blake3.blake3(data, key=self.master.id_key).digest()
+        return blake3.blake3(data).digest()
+
+    @staticmethod
+    def content_id(data) -> str:
+        """Name of a stored object (pack, index, snapshot): unkeyed hash of its stored bytes."""
+        return blake3.blake3(data).hexdigest()
+
+    # -- per-thread zstd contexts ---------------------------------------------
+    def _compressor(self) -> zstandard.ZstdCompressor:
+        c = getattr(self._local, "c", None)
+        if c is None:
+            c = self._local.c = zstandard.ZstdCompressor(level=self.level)
+        return c
+
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
+        d = getattr(self._local, "d", None)
+        if d is None:
+            d = self._local.d = zstandard.ZstdDecompressor()
+        return d
+
+    # -- encode / decode --------------------------------------------------------
+    def encode(self, data, aad: bytes) -> bytes:
+        """Compress (when it pays) and encrypt (when keyed) `data`, bound to `aad`."""
+        body = None
+        if len(data) >= _MIN_COMPRESS:
+            packed = self._compressor().compress(data)
+            if len(packed) < len(data) - (len(data) >> 5):
+                body = b"\x01" + packed
+        if body is None:
+            body = b"\x00" + bytes(data)
+        if self._aead is None:
+            return body
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, body, aad)
+
+    def decode(self, stored, aad: bytes, plain_len: int | None = None) -> bytes:
+        """Reverse of encode(); raises IntegrityError on any tampering it can see."""
+        if self._aead is not None:
+            if len(stored) < 12 + 16 + 1:
+                raise IntegrityError("stored object too short")
+            try:
+                body = self._aead.decrypt(bytes(stored[:12]), bytes(stored[12:]), aad)
+            except InvalidTag:
+                raise IntegrityError("authentication failed (damaged or tampered)") from None
+        else:
+            body = stored
+        if not body:
+            raise IntegrityError("empty stored object")
+        flag = body[0]
+        if flag == FLAG_RAW:
+            return bytes(body[1:])
+        if flag == FLAG_ZSTD:
+            try:
+                if plain_len is not None:
+                    return self._decompressor().decompress(body[1:], max_output_size=max(plain_len, 1))
+                return self._decompressor().decompress(body[1:])
+            except zstandard.ZstdError as exc:
+                raise IntegrityError(f"corrupt zstd frame: {exc}") from None
+        raise IntegrityError(f"unknown blob flag {flag}")
+
+    def decode_blob(self, stored, blob_id: bytes, plain_len: int | None = None) -> bytes:
+        """Decode and verify that the plaintext hashes to its id."""
+        data = self.decode(stored, blob_id, plain_len)
+        if self.blob_id(data) != blob_id:
+            raise IntegrityError(f"blob {blob_id.hex()[:16]} does not match its id")
+        return data

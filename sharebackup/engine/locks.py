@@ -1,0 +1,128 @@
+"""Repository locks with leases, stored as `locks/<random id>` objects.
+
+Backups, restores and checks take a shared lock; gc and forget take an exclusive one.
+A lock carries an expiry time and a background thread renews it (writes a fresh lock
+object, then deletes the old one) every third of the lease, so a crashed process's
+lock simply expires. Acquiring writes our lock first and then lists the others: if two
+processes race, both see each other and the loser backs off; neither proceeds unsafely.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+
+from sharebackup.engine.errors import LockedError, ObjectMissing, StoreError
+from sharebackup.engine.stores.base import Store
+
+DEFAULT_LEASE = 300.0  # seconds
+
+
+def _read_lock(store: Store, name: str) -> dict | None:
+    try:
+        return json.loads(store.get(name))
+    except (ObjectMissing, ValueError):
+        return None  # vanished or half-visible: treat as absent
+
+
+class RepoLock:
+    def __init__(self, store: Store, *, exclusive: bool, lease: float = DEFAULT_LEASE, purpose: str = ""):
+        self.store = store
+        self.exclusive = exclusive
+        self.lease = lease
+        self.purpose = purpose
+        self.name: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._name_lock = threading.Lock()
+
+    def _write(self) -> str:
+        now = time.time()
+        doc = {
+            "exclusive": self.exclusive,
+            "purpose": self.purpose,
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "created": now,
+            "expires": now + self.lease,
+        }
+        name = "locks/" + os.urandom(16).hex()
+        self.store.put_if_absent(name, json.dumps(doc).encode())
+        return name
+
+    def conflicts(self) -> list[dict]:
+        now = time.time()
+        found = []
+        for info in self.store.list("locks/"):
+            if info.name == self.name:
+                continue
+            doc = _read_lock(self.store, info.name)
+            if doc is None or doc.get("expires", 0) < now:
+                continue  # expired: its owner is gone
+            if self.exclusive or doc.get("exclusive"):
+                found.append(doc)
+        return found
+
+    def acquire(self) -> "RepoLock":
+        self.name = self._write()
+        others = self.conflicts()
+        if others:
+            self._delete(self.name)
+            self.name = None
+            o = others[0]
+            raise LockedError(
+                f"repository is locked ({'exclusive' if o.get('exclusive') else 'shared'}, "
+                f"{o.get('purpose') or 'unknown'}) by {o.get('hostname')} pid {o.get('pid')}"
+            )
+        self._thread = threading.Thread(target=self._renew_loop, name="repo-lock-renew", daemon=True)
+        self._thread.start()
+        return self
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.lease / 3):
+            try:
+                new = self._write()
+            except StoreError:
+                continue  # try again next round; the old lease still runs
+            with self._name_lock:
+                old, self.name = self.name, new
+            if old:
+                self._delete(old)
+
+    def _delete(self, name: str) -> None:
+        try:
+            self.store.delete(name)
+        except ObjectMissing:
+            pass
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._name_lock:
+            if self.name:
+                self._delete(self.name)
+                self.name = None
+
+    def __enter__(self) -> "RepoLock":
+        return self.acquire() if self.name is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def remove_expired_locks(store: Store) -> int:
+    now = time.time()
+    removed = 0
+    for info in store.list("locks/"):
+        doc = _read_lock(store, info.name)
+        if doc is not None and doc.get("expires", 0) < now:
+            try:
+                store.delete(info.name)
+                removed += 1
+            except ObjectMissing:
+                pass
+    return removed

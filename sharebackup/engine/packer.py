@@ -1,0 +1,103 @@
+"""The blob writer: dedup by id, fill packs, upload them, write index deltas.
+
+Called from the backup pipeline's worker threads. `claim(id)` decides, under one lock,
+whether a blob must be stored (unknown to the index and not already claimed by another
+thread), so two threads never compress the same chunk twice. Full packs are uploaded
+outside the lock by the thread that filled them, so uploads overlap with hashing.
+An index delta is written every `index_every` packs and at `flush()`, which bounds how
+much a crash can orphan; `Repository.recover_unindexed_packs` picks those orphans up.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sharebackup.engine.codec import Codec
+from sharebackup.engine.errors import ObjectExists
+from sharebackup.engine.index import INDEX_AAD, Index, delta_document
+from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE, PackBuilder, PackEntry, pack_name
+
+
+class BlobWriter:
+    def __init__(self, repo, *, index_every: int = 8):
+        self.repo = repo
+        self.store = repo.store
+        self.codec: Codec = repo.codec
+        self.index: Index = repo.index
+        self.pack_size: int = repo.config["pack_size"]
+        self.index_every = index_every
+        self._lock = threading.Lock()
+        self._claimed: set[bytes] = set()
+        # Trees get their own packs (as in restic) so check, gc and restore can read
+        # all metadata without touching the bulk of the data.
+        self._builders = {BLOB_DATA: PackBuilder(), BLOB_TREE: PackBuilder()}
+        self._unindexed: list[tuple[str, int, list[PackEntry]]] = []
+        self._index_lock = threading.Lock()
+        # statistics for the snapshot summary
+        self.new_blobs = 0
+        self.new_plain_bytes = 0
+        self.new_stored_bytes = 0
+        self.packs_written = 0
+
+    def claim(self, blob_id: bytes) -> bool:
+        """True if the caller must encode and add this blob; False if it is known."""
+        with self._lock:
+            if blob_id in self._claimed or blob_id in self.index:
+                return False
+            self._claimed.add(blob_id)
+            return True
+
+    def add(self, blob_type: int, blob_id: bytes, stored: bytes, plain_len: int) -> None:
+        full = None
+        with self._lock:
+            builder = self._builders[blob_type]
+            builder.add(blob_type, blob_id, stored, plain_len)
+            self.new_blobs += 1
+            self.new_plain_bytes += plain_len
+            self.new_stored_bytes += len(stored)
+            if builder.size >= self.pack_size:
+                full, self._builders[blob_type] = builder, PackBuilder()
+        if full is not None:
+            self._upload(full)
+
+    def store_blob(self, blob_type: int, data: bytes) -> bytes:
+        """Hash, dedup, encode and add one blob; returns its id. Thread-safe."""
+        blob_id = self.codec.blob_id(data)
+        if self.claim(blob_id):
+            self.add(blob_type, blob_id, self.codec.encode(data, blob_id), len(data))
+        return blob_id
+
+    def _upload(self, builder: PackBuilder) -> None:
+        pack_id, data = builder.finish(self.codec)
+        try:
+            self.store.put_if_absent(pack_name(pack_id), data)
+        except ObjectExists:
+            pass  # same bytes, same name: already stored
+        with self._lock:
+            self.index.add_pack(pack_id, len(data), builder.entries)
+            self._claimed.difference_update(e.id for e in builder.entries)
+            self.packs_written += 1
+        write = None
+        with self._index_lock:
+            self._unindexed.append((pack_id, len(data), builder.entries))
+            if len(self._unindexed) >= self.index_every:
+                write, self._unindexed = self._unindexed, []
+        if write:
+            self._write_index(write)
+
+    def _write_index(self, packs) -> None:
+        delta_id = self.repo.write_file("index", INDEX_AAD, delta_document(packs))
+        self.index.delta_ids.add(delta_id)
+
+    def flush(self) -> None:
+        """Upload the partial pack and index everything written so far."""
+        with self._lock:
+            builders = list(self._builders.values())
+            self._builders = {BLOB_DATA: PackBuilder(), BLOB_TREE: PackBuilder()}
+        for builder in builders:
+            if builder.entries:
+                self._upload(builder)
+        with self._index_lock:
+            write, self._unindexed = self._unindexed, []
+        if write:
+            self._write_index(write)

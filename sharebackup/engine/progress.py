@@ -1,0 +1,62 @@
+"""Progress and per-file reports shared by backup and restore.
+
+`progress(done_bytes, total_bytes)` may be called from any engine thread; the engine
+throttles calls to about ten a second plus a final one. `report(path, kind, message)`
+is called once per file problem (kind: vanished, changed, error, skipped).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+ProgressCallback = Callable[[int, int], None]
+ReportCallback = Callable[[str, str, str], None]
+
+MAX_KEPT_WARNINGS = 1000
+
+
+class ProgressTracker:
+    def __init__(self, callback: ProgressCallback | None, total: int = 0, interval: float = 0.1):
+        self.callback = callback
+        self.total = total
+        self.done = 0
+        self.interval = interval
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        if self.callback is None:
+            self.done += n
+            return
+        with self._lock:
+            self.done += n
+            now = time.monotonic()
+            if now - self._last < self.interval:
+                return
+            self._last = now
+            done, total = self.done, max(self.total, self.done)
+        self.callback(done, total)
+
+    def finish(self) -> None:
+        if self.callback is not None:
+            self.callback(self.done, max(self.total, self.done))
+
+
+class Reporter:
+    """Collects per-file problems for the snapshot summary and forwards them."""
+
+    def __init__(self, callback: ReportCallback | None):
+        self.callback = callback
+        self.items: list[dict] = []
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, kind: str, message: str) -> None:
+        with self._lock:
+            self.count += 1
+            if len(self.items) < MAX_KEPT_WARNINGS:
+                self.items.append({"path": path, "kind": kind, "message": message})
+        if self.callback is not None:
+            self.callback(path, kind, message)

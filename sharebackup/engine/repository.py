@@ -1,0 +1,225 @@
+"""The repository: config, keys, index, blobs, trees and snapshot manifests over a store.
+
+Layout in the store (full description in docs/repository-format.md):
+    config                  plain JSON, format version and parameters
+    keys/<id>               master key wrapped under a passphrase (encrypted repos only)
+    data/<xx>/<pack id>     packs of blobs
+    index/<id>              write-once index deltas
+    snapshots/<id>          snapshot manifests, the only commit point of a backup
+    locks/<id>              leases
+Every object except config, keys and locks is named by the BLAKE3 hash of its stored
+bytes and verified against that name when read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pyfastcdc
+
+from sharebackup.engine import keys as keymod
+from sharebackup.engine.codec import Codec
+from sharebackup.engine.errors import (
+    IntegrityError,
+    ObjectExists,
+    ObjectMissing,
+    RepositoryError,
+    SnapshotNotFound,
+    WrongKeyError,
+)
+from sharebackup.engine.index import INDEX_AAD, Index, delta_document
+from sharebackup.engine.locks import RepoLock
+from sharebackup.engine.pack import BLOB_TREE, pack_name, read_trailer_from_store
+from sharebackup.engine.stores.base import Store
+
+FORMAT_NAME = "sharebackup-repository"
+FORMAT_VERSION = 1
+SNAPSHOT_AAD = b"snapshot"
+
+DEFAULTS = {
+    "pack_size": 16 * 1024 * 1024,
+    "chunker": {"algorithm": "fastcdc-2020", "avg_size": 1 << 20, "min_size": 256 << 10, "max_size": 4 << 20},
+    "compression": {"algorithm": "zstd", "level": 3},
+}
+
+
+class Repository:
+    def __init__(self, store: Store, config: dict, master: keymod.MasterKey | None):
+        self.store = store
+        self.config = config
+        self.master = master
+        self.codec = Codec(master, config["compression"]["level"])
+        self.index = Index()
+
+    # -- creation and opening ------------------------------------------------
+    @classmethod
+    def init(
+        cls,
+        store: Store,
+        *,
+        key: bytes | None = None,
+        scrypt_n: int = keymod.DEFAULT_SCRYPT_N,
+        pack_size: int | None = None,
+        chunker: dict | None = None,
+        compression_level: int | None = None,
+    ) -> "Repository":
+        if store.exists("config"):
+            raise RepositoryError(f"a repository already exists at {store.location}")
+        config = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "id": os.urandom(16).hex(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "encryption": "aes-256-gcm" if key else "none",
+            "blob_id": "blake3-keyed" if key else "blake3",
+            "pack_size": pack_size or DEFAULTS["pack_size"],
+            "chunker": dict(chunker or DEFAULTS["chunker"]),
+            "compression": dict(DEFAULTS["compression"]),
+        }
+        config["chunker"]["seed"] = "from-key" if key else 0
+        if compression_level is not None:
+            config["compression"]["level"] = compression_level
+        master = None
+        if key:
+            master = keymod.MasterKey.generate()
+            keymod.add_key(store, master, key, scrypt_n=scrypt_n)
+        # config last: a repository without config is not a repository yet
+        store.put_if_absent("config", json.dumps(config, indent=2, sort_keys=True).encode())
+        repo = cls(store, config, master)
+        return repo
+
+    @classmethod
+    def open(cls, store: Store, *, key: bytes | None = None, load_index: bool = True) -> "Repository":
+        try:
+            config = json.loads(store.get("config"))
+        except ObjectMissing:
+            raise RepositoryError(f"no repository at {store.location}") from None
+        except ValueError:
+            raise RepositoryError("repository config is not valid JSON") from None
+        if config.get("format") != FORMAT_NAME:
+            raise RepositoryError("not a sharebackup repository")
+        if config.get("version") != FORMAT_VERSION:
+            raise RepositoryError(f"unsupported repository format version {config.get('version')}")
+        master = None
+        if config["encryption"] != "none":
+            if not key:
+                raise WrongKeyError("this repository is encrypted: a key file or passphrase is needed")
+            master, _ = keymod.find_master_key(store, key)
+        repo = cls(store, config, master)
+        if load_index:
+            repo.load_index()
+        return repo
+
+    # -- generic content-addressed files -----------------------------------------
+    def write_file(self, prefix: str, aad: bytes, payload: bytes) -> str:
+        stored = self.codec.encode(payload, aad)
+        file_id = Codec.content_id(stored)
+        try:
+            self.store.put_if_absent(f"{prefix}/{file_id}", stored)
+        except ObjectExists:
+            pass
+        return file_id
+
+    def read_file(self, prefix: str, file_id: str, aad: bytes) -> bytes:
+        stored = self.store.get(f"{prefix}/{file_id}")
+        if Codec.content_id(stored) != file_id:
+            raise IntegrityError(f"{prefix}/{file_id} does not match its name")
+        return self.codec.decode(stored, aad)
+
+    # -- index -------------------------------------------------------------------
+    def index_ids(self) -> list[str]:
+        return [i.name.split("/", 1)[1] for i in self.store.list("index/")]
+
+    def load_index(self) -> None:
+        index = Index()
+        ids = self.index_ids()
+
+        def fetch(delta_id):
+            return delta_id, json.loads(self.read_file("index", delta_id, INDEX_AAD))
+
+        with ThreadPoolExecutor(4) as pool:
+            for delta_id, doc in pool.map(fetch, ids):
+                index.merge_delta(delta_id, doc)
+        self.index = index
+
+    def recover_unindexed_packs(self, *, min_age: float = 0.0) -> int:
+        """Index packs that a crashed backup uploaded but never indexed; returns how many.
+
+        Reads only each orphan's trailer. `min_age` skips packs so young that a running
+        backup may still be about to index them (harmless either way: deltas merge).
+        """
+        now = time.time()
+        found = []
+        for info in self.store.list("data/"):
+            pack_id = info.name.rsplit("/", 1)[1]
+            if pack_id in self.index.packs or now - info.mtime < min_age:
+                continue
+            try:
+                entries = read_trailer_from_store(self.store, self.codec, info.name, info.size)
+            except IntegrityError:
+                continue  # a damaged orphan; check reports it
+            found.append((pack_id, info.size, entries))
+        if found:
+            delta_id = self.write_file("index", INDEX_AAD, delta_document(found))
+            self.index.delta_ids.add(delta_id)
+            for pack_id, size, entries in found:
+                self.index.add_pack(pack_id, size, entries)
+        return len(found)
+
+    # -- blobs ---------------------------------------------------------------------
+    def load_blob(self, blob_id: bytes) -> bytes:
+        loc = self.index.get(blob_id)
+        if loc is None:
+            raise IntegrityError(f"blob {blob_id.hex()} is not in the index")
+        stored = self.store.get(pack_name(loc.pack_id), loc.offset, loc.length)
+        if len(stored) != loc.length:
+            raise IntegrityError(f"pack {loc.pack_id} is shorter than the index says")
+        return self.codec.decode_blob(stored, blob_id, loc.plain_len)
+
+    def load_tree(self, tree_id: bytes) -> dict:
+        loc = self.index.get(tree_id)
+        if loc is not None and loc.type != BLOB_TREE:
+            raise IntegrityError(f"blob {tree_id.hex()} is not a tree")
+        return json.loads(self.load_blob(tree_id))
+
+    def chunker(self) -> pyfastcdc.FastCDC:
+        c = self.config["chunker"]
+        seed = self.master.chunker_seed if self.master else 0
+        return pyfastcdc.FastCDC(c["avg_size"], min_size=c["min_size"], max_size=c["max_size"], seed=seed)
+
+    # -- snapshots -----------------------------------------------------------------
+    def save_snapshot(self, doc: dict) -> str:
+        return self.write_file("snapshots", SNAPSHOT_AAD, json.dumps(doc, sort_keys=True).encode())
+
+    def snapshot_ids(self) -> list[str]:
+        return [i.name.split("/", 1)[1] for i in self.store.list("snapshots/")]
+
+    def load_snapshot(self, snap_id: str) -> dict:
+        doc = json.loads(self.read_file("snapshots", snap_id, SNAPSHOT_AAD))
+        doc["id"] = snap_id
+        return doc
+
+    def list_snapshots(self) -> list[dict]:
+        snaps = [self.load_snapshot(s) for s in self.snapshot_ids()]
+        return sorted(snaps, key=lambda d: (d.get("time_ns", 0), d["id"]))
+
+    def resolve_snapshot(self, prefix: str) -> str:
+        if prefix == "latest":
+            snaps = self.list_snapshots()
+            if not snaps:
+                raise SnapshotNotFound("the repository has no snapshots")
+            return snaps[-1]["id"]
+        matches = [s for s in self.snapshot_ids() if s.startswith(prefix)]
+        if len(matches) != 1 or not prefix:
+            raise SnapshotNotFound(
+                f"no snapshot {prefix!r}" if not matches else f"snapshot prefix {prefix!r} is ambiguous"
+            )
+        return matches[0]
+
+    # -- locks -----------------------------------------------------------------------
+    def lock(self, *, exclusive: bool, purpose: str = "", lease: float | None = None) -> RepoLock:
+        kw = {"lease": lease} if lease else {}
+        return RepoLock(self.store, exclusive=exclusive, purpose=purpose, **kw).acquire()

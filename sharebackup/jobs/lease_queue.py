@@ -1,0 +1,95 @@
+"""The lease queue: the job row is the queue, no broker.
+
+- enqueue() runs inside the caller's transaction, so a job exists iff its state change does.
+- claim() takes the oldest runnable job: queued, or running with an expired lease (its
+  worker died). PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the write transaction is
+  BEGIN IMMEDIATE, which already serialises claimers.
+- A job whose attempts are used up is handed back with ``give_up=True`` so its runner
+  can put the resource into a clear failed state instead of leaving it stuck.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from sharebackup.db.database import Database
+from sharebackup.db.models import Job, utcnow
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    kind: str
+    resource_id: str
+    payload: dict
+    attempt: int
+    give_up: bool
+
+
+def enqueue(session: Session, kind: str, resource_id: str, payload: dict | None = None,
+            max_attempts: int = 3) -> Job:
+    job = Job(kind=kind, resource_id=resource_id, payload=dict(payload or {}), state=QUEUED,
+              max_attempts=max_attempts)
+    session.add(job)
+    return job
+
+
+class LeaseQueue:
+    def __init__(self, db: Database, owner: str, lease_seconds: float = 30.0):
+        self.db = db
+        self.owner = owner
+        self.lease = dt.timedelta(seconds=lease_seconds)
+
+    def claim(self, kinds: list[str] | None = None) -> Claim | None:
+        now = utcnow()
+        with self.db.transaction() as session:
+            runnable = or_(Job.state == QUEUED, and_(Job.state == RUNNING, Job.lease_expires_at < now))
+            query = select(Job).where(runnable).where(or_(Job.not_before.is_(None), Job.not_before <= now))
+            if kinds:
+                query = query.where(Job.kind.in_(kinds))
+            query = query.order_by(Job.created_at).limit(1)
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            job = session.scalars(query).first()
+            if job is None:
+                return None
+            give_up = job.attempts >= job.max_attempts
+            job.state = RUNNING
+            job.attempts += 0 if give_up else 1
+            job.lease_owner = self.owner
+            job.lease_expires_at = now + self.lease
+            return Claim(job.id, job.kind, job.resource_id, dict(job.payload), job.attempts, give_up)
+
+    def heartbeat(self, job_id: str) -> bool:
+        """Renew the lease; False means we lost it (another worker took over)."""
+        with self.db.transaction() as session:
+            result = session.execute(
+                update(Job).where(Job.id == job_id, Job.lease_owner == self.owner, Job.state == RUNNING)
+                .values(lease_expires_at=utcnow() + self.lease))
+            return result.rowcount == 1
+
+    def complete(self, job_id: str, session: Session | None = None) -> None:
+        self._finish(job_id, DONE, None, session)
+
+    def fail(self, job_id: str, error: str, session: Session | None = None) -> None:
+        self._finish(job_id, FAILED, error, session)
+
+    def retry_later(self, job_id: str, error: str, delay_seconds: float) -> None:
+        with self.db.transaction() as session:
+            session.execute(update(Job).where(Job.id == job_id, Job.lease_owner == self.owner).values(
+                state=QUEUED, lease_owner=None, lease_expires_at=None, last_error=error[:4000],
+                not_before=utcnow() + dt.timedelta(seconds=delay_seconds)))
+
+    def _finish(self, job_id: str, state: str, error: str | None, session: Session | None) -> None:
+        stmt = (update(Job).where(Job.id == job_id, Job.lease_owner == self.owner)
+                .values(state=state, lease_expires_at=None, last_error=(error or None) and error[:4000]))
+        if session is not None:
+            session.execute(stmt)
+        else:
+            with self.db.transaction() as own:
+                own.execute(stmt)

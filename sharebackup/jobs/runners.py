@@ -1,0 +1,9 @@
+"""The registry of job kinds and the runner for each."""
+from __future__ import annotations
+
+
+def build_runners(rt) -> dict:
+    runners: dict = {}
+    from sharebackup.jobs import share_jobs
+    runners.update(share_jobs.runners(rt))
+    return runners

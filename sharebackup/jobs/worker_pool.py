@@ -1,0 +1,80 @@
+"""A pool of worker threads that claim jobs and hand each to the runner for its kind.
+
+Runners are plain callables ``run(claim, heartbeat) -> None``; they do their own state
+changes. A runner may also offer ``give_up(claim, reason)`` for jobs whose attempts ran
+out (the previous worker died every time), which must leave the resource clearly failed.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import uuid
+from typing import Callable, Protocol
+
+from sharebackup.jobs.lease_queue import Claim, LeaseQueue
+
+LOG = logging.getLogger(__name__)
+
+
+class Runner(Protocol):
+    def __call__(self, claim: Claim, heartbeat: Callable[[], bool]) -> None: ...
+
+
+class WorkerPool:
+    def __init__(self, queue_factory: Callable[[str], LeaseQueue], runners: dict[str, Runner],
+                 threads: int = 2, poll_seconds: float = 0.2):
+        self.runners = runners
+        self.threads = threads
+        self.poll_seconds = poll_seconds
+        self.host = socket.gethostname()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._queue_factory = queue_factory
+
+    def start(self) -> None:
+        for number in range(self.threads):
+            owner = f"{self.host}:{uuid.uuid4().hex[:8]}:{number}"
+            thread = threading.Thread(target=self._loop, args=(self._queue_factory(owner),),
+                                      name=f"sharebackup-worker-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        """New work was queued in this process: skip the poll wait."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _loop(self, queue: LeaseQueue) -> None:
+        while not self._stop.is_set():
+            try:
+                claim = queue.claim(list(self.runners))
+            except Exception:  # the database may be briefly unavailable; try again
+                LOG.exception("claiming a job failed")
+                claim = None
+            if claim is None:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+                continue
+            self._run(queue, claim)
+
+    def _run(self, queue: LeaseQueue, claim: Claim) -> None:
+        runner = self.runners[claim.kind]
+        try:
+            if claim.give_up:
+                give_up = getattr(runner, "give_up", None)
+                if give_up is not None:
+                    give_up(claim, "the job was interrupted too many times")
+                queue.fail(claim.id, "attempts exhausted")
+                return
+            runner(claim, lambda: queue.heartbeat(claim.id))
+            queue.complete(claim.id)
+        except Exception as exc:
+            LOG.exception("job %s (%s of %s) failed", claim.id, claim.kind, claim.resource_id)
+            queue.fail(claim.id, f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,1 @@
+"""The rules: state machines, preconditions, quotas. Plain functions of (runtime, context, ...)."""
