@@ -38,6 +38,7 @@ class BlobWriter:
         self.new_plain_bytes = 0
         self.new_stored_bytes = 0
         self.packs_written = 0
+        self.written: list[tuple[str, int, list[PackEntry]]] = []  # every pack uploaded, for gc
 
     def claim(self, blob_id: bytes) -> bool:
         """True if the caller must encode and add this blob; False if it is known."""
@@ -77,6 +78,7 @@ class BlobWriter:
             self.index.add_pack(pack_id, len(data), builder.entries)
             self._claimed.difference_update(e.id for e in builder.entries)
             self.packs_written += 1
+            self.written.append((pack_id, len(data), builder.entries))
         write = None
         with self._index_lock:
             self._unindexed.append((pack_id, len(data), builder.entries))
