@@ -5,11 +5,71 @@ Every path is also reachable with a ``{project_id}`` segment after ``/v2`` and w
 """
 from __future__ import annotations
 
-from sharebackup.api.handlers import availability_zones, share_replicas, versions
+from sharebackup.api.handlers import (availability_zones, limits, quota_class_sets, quota_sets,
+                                      share_actions, share_export_locations, share_manage,
+                                      share_metadata, share_replicas, share_type_access,
+                                      share_type_extra_specs, share_types, shares, snapshots,
+                                      versions)
+
+_quota_set_routes = {
+    "/{project_id}": {"GET": quota_sets.show_quota_set, "PUT": quota_sets.update_quota_set,
+                      "DELETE": quota_sets.delete_quota_set},
+    "/{project_id}/defaults": {"GET": quota_sets.show_quota_set_defaults},
+    "/{project_id}/detail": {"GET": quota_sets.show_quota_set_detail},
+}
 
 ROUTES: dict[str, dict] = {
+    # version discovery (no auth)
     "/": {"GET": versions.list_versions},
     "/v2": {"GET": versions.show_v2},
+
+    # shares
+    "/v2/shares": {"GET": shares.list_shares, "POST": shares.create_share},
+    "/v2/shares/detail": {"GET": shares.list_shares_detail},
+    "/v2/shares/manage": {"POST": share_manage.manage_share},
+    "/v2/shares/{share_id}": {"GET": shares.show_share, "PUT": shares.update_share,
+                              "DELETE": shares.delete_share},
+    "/v2/shares/{share_id}/action": {"POST": share_actions.share_action},
+    "/v2/shares/{share_id}/export_locations": {"GET": share_export_locations.list_export_locations},
+    "/v2/shares/{share_id}/export_locations/{export_location_id}": {
+        "GET": share_export_locations.show_export_location},
+    "/v2/shares/{share_id}/metadata": {"GET": share_metadata.list_share_metadata,
+                                       "PUT": share_metadata.set_share_metadata,
+                                       "POST": share_metadata.update_share_metadata},
+    "/v2/shares/{share_id}/metadata/{key}": {"GET": share_metadata.show_share_metadata_item,
+                                             "PUT": share_metadata.update_share_metadata_item,
+                                             "DELETE": share_metadata.delete_share_metadata_item},
+
+    # share types
+    "/v2/types": {"GET": share_types.list_share_types, "POST": share_types.create_share_type},
+    "/v2/types/default": {"GET": share_types.show_default_share_type},
+    "/v2/types/{share_type_id}": {"GET": share_types.show_share_type, "PUT": share_types.update_share_type,
+                                  "DELETE": share_types.delete_share_type},
+    "/v2/types/{share_type_id}/action": {"POST": share_type_access.share_type_action},
+    "/v2/types/{share_type_id}/share_type_access": {"GET": share_type_access.list_share_type_access},
+    "/v2/types/{share_type_id}/extra_specs": {"GET": share_type_extra_specs.list_extra_specs,
+                                              "POST": share_type_extra_specs.create_extra_specs},
+    "/v2/types/{share_type_id}/extra_specs/{key}": {"GET": share_type_extra_specs.show_extra_spec,
+                                                    "PUT": share_type_extra_specs.update_extra_spec,
+                                                    "DELETE": share_type_extra_specs.delete_extra_spec},
+
+    # snapshots
+    "/v2/snapshots": {"GET": snapshots.list_snapshots, "POST": snapshots.create_snapshot},
+    "/v2/snapshots/detail": {"GET": snapshots.list_snapshots_detail},
+    "/v2/snapshots/{snapshot_id}": {"GET": snapshots.show_snapshot, "PUT": snapshots.update_snapshot,
+                                    "DELETE": snapshots.delete_snapshot},
+    "/v2/snapshots/{snapshot_id}/action": {"POST": snapshots.snapshot_action},
+
+    # quotas and limits (quota-sets since 2.7; os-quota-sets before)
+    **{f"/v2/quota-sets{suffix}": methods for suffix, methods in _quota_set_routes.items()},
+    **{f"/v2/os-quota-sets{suffix}": methods for suffix, methods in _quota_set_routes.items()},
+    "/v2/quota-class-sets/{class_name}": {"GET": quota_class_sets.show_quota_class_set,
+                                          "PUT": quota_class_sets.update_quota_class_set},
+    "/v2/os-quota-class-sets/{class_name}": {"GET": quota_class_sets.show_quota_class_set,
+                                             "PUT": quota_class_sets.update_quota_class_set},
+    "/v2/limits": {"GET": limits.show_limits},
+
+    # availability zones and replicas (read-only here)
     "/v2/availability-zones": {"GET": availability_zones.list_availability_zones},
     "/v2/os-availability-zone": {"GET": availability_zones.list_availability_zones},
     "/v2/share-replicas": {"GET": share_replicas.list_share_replicas},

@@ -1,0 +1,10 @@
+"""Not yet built: every handler here answers 501 until its resource lands."""
+from sharebackup.api.faults import Fault
+
+
+def share_type_action(req, resp, **params):
+    raise Fault(501, 'Not implemented yet.')
+
+
+def list_share_type_access(req, resp, **params):
+    raise Fault(501, 'Not implemented yet.')
