@@ -24,6 +24,7 @@ Public API (everything a caller such as the issue-4 worker needs)::
     result = engine.check(repo, read_data=False | True | 0.1)   # result.ok, result.errors
     repo.list_snapshots()                              # manifests, oldest first, each with "id"
     engine.stats(repo)                                 # sizes and counts
+    engine.change_passphrase(store, old, new)          # rewrap the master key; data untouched
 
 Errors are subclasses of `engine.EngineError` (IntegrityError, LockedError,
 WrongKeyError, SnapshotNotFound, RepositoryError, UnsafePathError, StoreError).
@@ -44,6 +45,7 @@ from sharebackup.engine.errors import (
     UnsafePathError,
     WrongKeyError,
 )
+from sharebackup.engine.keys import change_passphrase, read_key_file
 from sharebackup.engine.maintenance import forget, gc, stats
 from sharebackup.engine.repository import FORMAT_VERSION, Repository
 from sharebackup.engine.restore import restore
@@ -53,5 +55,5 @@ __all__ = [
     "BackupOptions", "CheckResult", "EngineError", "FORMAT_VERSION", "IntegrityError", "LocalStore",
     "LockedError", "MemoryStore", "Repository", "RepositoryError", "SnapshotNotFound", "Store",
     "StoreError", "UnsafePathError", "WrongKeyError", "backup", "check", "forget", "gc",
-    "open_store", "restore", "stats",
+    "open_store", "restore", "stats", "change_passphrase", "read_key_file",
 ]

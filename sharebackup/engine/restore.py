@@ -45,24 +45,26 @@ class _RestoreRun:
         self.report = report
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="sharebackup-restore")
         self.prefetch = BlobPrefetcher(repo, self.pool)
-        self.links: dict[int, str] = {}  # hard-link group -> path relative to the root
+        self.links: dict[int, str] = {}  # hard-link group -> path restored, relative to the root
+        self.first_names: dict[int, str] = {}  # hard-link group -> name that carries the data
         self.root_fd = -1
         self.stats = {"files": 0, "dirs": 0, "symlinks": 0, "special": 0, "hardlinks": 0, "bytes": 0}
 
     def tree(self, tree_id: str) -> list[dict]:
         return decode_tree(self.repo.load_tree(bytes.fromhex(tree_id)))
 
-    def total_size(self, tree_id: str) -> int:
+    def plan(self, tree_id: str, rel: str = "") -> int:
+        """Pre-pass in restore order: total bytes, and the first name of each hard-link group."""
         total = 0
-        seen = set()
         for node in self.tree(tree_id):
+            relp = f"{rel}/{node['name']}"
             if node["type"] == "dir":
-                total += self.total_size(node["subtree"])
+                total += self.plan(node["subtree"], relp)
+            elif "link" in node:
+                if node["link"] not in self.first_names:
+                    self.first_names[node["link"]] = relp
+                    total += node.get("size", 0) if node["type"] == "file" else 0
             elif node["type"] == "file":
-                if "link" in node:
-                    if node["link"] in seen:
-                        continue
-                    seen.add(node["link"])
                 total += node.get("size", 0)
         return total
 
@@ -80,13 +82,8 @@ class _RestoreRun:
                 del existing[name]
         # Prefetch the data of every file in this directory, in order. Only the first
         # name of a hard-link group is written; later names are linked to it.
-        groups = set(self.links)
-        writes = []
-        for n in nodes:
-            if n["type"] == "file" and n.get("link") not in groups:
-                if "link" in n:
-                    groups.add(n["link"])
-                writes.append(n)
+        writes = [n for n in nodes if n["type"] == "file"
+                  and ("link" not in n or self.first_names.get(n["link"]) == f"{rel}/{n['name']}")]
         to_write = {id(n) for n in writes}
         ids = (bytes.fromhex(c) for n in writes for c in n.get("content", ()) if isinstance(c, str))
         blobs = self.prefetch.iter_blobs(ids)
@@ -243,7 +240,7 @@ def restore(
         tracker = ProgressTracker(progress)
         run = _RestoreRun(repo, mode, tracker, reporter, workers or max(2, os.cpu_count() or 2))
         try:
-            tracker.total = run.total_size(snap["tree"]) if progress else 0
+            tracker.total = run.plan(snap["tree"])
             run.root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 run.restore_dir(run.root_fd, snap["tree"], "")

@@ -1,0 +1,250 @@
+"""`sharebackup repo ...`: the admin command line over the backup engine.
+
+The flags are a contract outside scripts rely on:
+    sharebackup repo init --repo PATH [--encrypt --key-file F]
+    sharebackup repo backup --repo PATH SRC [--parent SNAP]   (snapshot id on the last line)
+    sharebackup repo snapshots --repo PATH
+    sharebackup repo restore --repo PATH SNAP TARGET [--mode merge|replace]
+    sharebackup repo forget --repo PATH SNAP
+    sharebackup repo gc --repo PATH
+    sharebackup repo check --repo PATH [--read-data]
+    sharebackup repo stats --repo PATH
+Every command also takes --key-file F (or $SHAREBACKUP_KEY_FILE) for encrypted
+repositories and --json for JSON-lines progress and a JSON result on the last line.
+A progress bar is drawn on stderr only when stderr is a terminal.
+Exit codes: 0 success; 1 failure (engine error, check found damage, restore had
+errors); 3 backup saved a snapshot but some files could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+from sharebackup import engine
+
+
+class _Output:
+    """Progress bar on a terminal, JSON lines with --json, silence when piped."""
+
+    def __init__(self, as_json: bool, label: str):
+        self.as_json = as_json
+        self.label = label
+        self.tty = sys.stderr.isatty() and not as_json
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._drawn = False
+
+    def progress(self, done: int, total: int) -> None:
+        with self._lock:
+            if self.as_json:
+                print(json.dumps({"event": "progress", "done": done, "total": total}), flush=True)
+            elif self.tty:
+                frac = done / total if total else 1.0
+                rate = done / max(time.monotonic() - self.started, 1e-6)
+                bar = "#" * int(frac * 30)
+                sys.stderr.write(f"\r{self.label} [{bar:<30}] {frac:6.1%} {_size(done)} / {_size(total)} {_size(rate)}/s ")
+                sys.stderr.flush()
+                self._drawn = True
+
+    def report(self, path: str, kind: str, message: str) -> None:
+        with self._lock:
+            if self.as_json:
+                print(json.dumps({"event": "warning", "path": path, "kind": kind, "message": message}), flush=True)
+            else:
+                if self._drawn:
+                    sys.stderr.write("\n")
+                    self._drawn = False
+                print(f"{kind}: {path}: {message}", file=sys.stderr)
+
+    def done(self) -> None:
+        if self._drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def result(self, doc: dict, text_lines: list[str]) -> None:
+        self.done()
+        if self.as_json:
+            print(json.dumps({"event": "result", **doc}, default=str), flush=True)
+        else:
+            for line in text_lines:
+                print(line)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return str(n)
+
+
+def _key(args) -> bytes | None:
+    path = getattr(args, "key_file", None) or os.environ.get("SHAREBACKUP_KEY_FILE")
+    return engine.read_key_file(path) if path else None
+
+
+def _open(args):
+    return engine.Repository.open(engine.open_store(args.repo), key=_key(args))
+
+
+def cmd_init(args) -> int:
+    key = _key(args)
+    if args.encrypt and not key:
+        print("sharebackup: --encrypt needs --key-file (or $SHAREBACKUP_KEY_FILE)", file=sys.stderr)
+        return 1
+    repo = engine.Repository.init(engine.open_store(args.repo), key=key if args.encrypt else None)
+    out = _Output(args.json, "init")
+    out.result({"repository": args.repo, "id": repo.config["id"], "encryption": repo.config["encryption"],
+                "format_version": repo.config["version"]},
+               [f"created repository {repo.config['id']} at {args.repo} (encryption: {repo.config['encryption']})"])
+    return 0
+
+
+def cmd_backup(args) -> int:
+    repo = _open(args)
+    out = _Output(args.json, "backup")
+    snap_id = engine.backup(repo, args.src, parent=args.parent, progress=out.progress, report=out.report,
+                            hostname=args.hostname, tags=args.tag or ())
+    summary = repo.load_snapshot(snap_id)["summary"]
+    errors = [w for w in repo.load_snapshot(snap_id)["warnings"] if w["kind"] in ("error", "vanished")]
+    lines = [f"files: {summary.get('files_new', 0)} new, {summary.get('files_changed', 0)} changed, "
+             f"{summary.get('files_unmodified', 0)} unmodified; {summary.get('dirs', 0)} dirs",
+             f"added {_size(summary['data_added'])} ({_size(summary['data_added_stored'])} stored) "
+             f"of {_size(summary['total_bytes'])} in {summary['duration_s']:.1f} s"
+             + (f"; {summary['warnings']} warning(s)" if summary["warnings"] else ""),
+             snap_id]
+    out.result({"snapshot_id": snap_id, "summary": summary}, lines)
+    return 3 if errors else 0
+
+
+def cmd_snapshots(args) -> int:
+    repo = _open(args)
+    snaps = repo.list_snapshots()
+    out = _Output(args.json, "snapshots")
+    lines = [f"{'id':<16} {'time':<20} {'host':<16} {'size':>10}  path"]
+    for s in snaps:
+        lines.append(f"{s['id'][:16]} {s['time']:<20} {s['hostname'][:16]:<16} "
+                     f"{_size(s['summary'].get('total_bytes', 0)):>10}  {' '.join(s['paths'])}")
+    lines.append(f"{len(snaps)} snapshot(s)")
+    docs = [{k: s[k] for k in ("id", "time", "hostname", "paths", "tags", "parent", "tree", "summary")} for s in snaps]
+    out.result({"snapshots": docs}, lines)
+    return 0
+
+
+def cmd_restore(args) -> int:
+    repo = _open(args)
+    out = _Output(args.json, "restore")
+    summary = engine.restore(repo, args.snapshot, args.target, mode=args.mode, progress=out.progress,
+                             report=out.report)
+    lines = [f"restored {summary['files']} files, {summary['dirs']} dirs, {summary['symlinks']} symlinks, "
+             f"{summary['hardlinks']} hard links, {_size(summary['bytes'])} into {args.target}"]
+    if summary["errors"]:
+        lines.append(f"{len(summary['errors'])} error(s)")
+    out.result({k: v for k, v in summary.items() if k != "warnings"}, lines)
+    return 1 if summary["errors"] else 0
+
+
+def cmd_forget(args) -> int:
+    repo = _open(args)
+    full = engine.forget(repo, args.snapshot)
+    _Output(args.json, "forget").result({"forgotten": full}, [f"forgot snapshot {full} (run gc to free space)"])
+    return 0
+
+
+def cmd_gc(args) -> int:
+    repo = _open(args)
+    stats = engine.gc(repo, grace=args.grace)
+    _Output(args.json, "gc").result({"gc": stats}, [f"{k}: {v}" for k, v in stats.items()])
+    return 0
+
+
+def cmd_check(args) -> int:
+    repo = engine.Repository.open(engine.open_store(args.repo), key=_key(args), load_index=False)
+    out = _Output(args.json, "check")
+    read_data = True if args.read_data else (args.read_data_subset or False)
+    result = engine.check(repo, read_data=read_data, progress=out.progress if read_data else None)
+    lines = [f"warning: {w}" for w in result.warnings] + [f"error: {e}" for e in result.errors]
+    lines.append(("no errors found" if result.ok else f"{len(result.errors)} error(s) found") +
+                 " (" + ", ".join(f"{k} {v}" for k, v in result.stats.items()) + ")")
+    out.result({"ok": result.ok, "errors": result.errors, "warnings": result.warnings, "stats": result.stats}, lines)
+    return 0 if result.ok else 1
+
+
+def cmd_stats(args) -> int:
+    repo = _open(args)
+    st = engine.stats(repo)
+    _Output(args.json, "stats").result({"stats": st}, [f"{k}: {v}" for k, v in st.items()])
+    return 0
+
+
+def _guard(func):
+    def run(args) -> int:
+        try:
+            return func(args)
+        except engine.EngineError as exc:
+            if getattr(args, "json", False):
+                print(json.dumps({"event": "error", "error": type(exc).__name__, "message": str(exc)}), flush=True)
+            print(f"sharebackup: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("sharebackup: interrupted", file=sys.stderr)
+            return 130
+    return run
+
+
+def _subset(text: str) -> float:
+    value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError("give a fraction in (0, 1] or a percentage")
+    return value
+
+
+def add_repo_parser(subparsers) -> None:
+    repo = subparsers.add_parser("repo", help="backup repository administration (the engine)")
+    sub = repo.add_subparsers(dest="repo_command", required=True)
+
+    def command(name, func, help_text):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--repo", required=True, help="repository path (or URL)")
+        p.add_argument("--key-file", dest="key_file", help="key file of an encrypted repository")
+        p.add_argument("--json", action="store_true", help="JSON lines: progress events, result last")
+        p.set_defaults(func=_guard(func))
+        return p
+
+    p = command("init", cmd_init, "create a repository")
+    p.add_argument("--encrypt", action="store_true", help="encrypt with a key derived from --key-file")
+    p = command("backup", cmd_backup, "back up a directory; prints the snapshot id last")
+    p.add_argument("src")
+    p.add_argument("--parent", help="snapshot id (or prefix, or 'latest') whose unchanged files are not re-read")
+    p.add_argument("--hostname", help="host name recorded in the snapshot")
+    p.add_argument("--tag", action="append", help="tag recorded in the snapshot; repeatable")
+    command("snapshots", cmd_snapshots, "list snapshots")
+    p = command("restore", cmd_restore, "restore a snapshot into a directory")
+    p.add_argument("snapshot")
+    p.add_argument("target")
+    p.add_argument("--mode", choices=["merge", "replace"], default="merge",
+                   help="merge: overwrite what the snapshot has (default); replace: make an exact copy")
+    p = command("forget", cmd_forget, "drop a snapshot (gc frees its data)")
+    p.add_argument("snapshot")
+    p = command("gc", cmd_gc, "remove unreferenced data and repack")
+    p.add_argument("--grace", type=float, default=3600.0, help="seconds: never touch packs younger than this")
+    p = command("check", cmd_check, "verify the repository")
+    p.add_argument("--read-data", action="store_true", help="also read and verify every pack")
+    p.add_argument("--read-data-subset", type=_subset, help="read a random fraction of packs, e.g. 0.1 or 10%%")
+    command("stats", cmd_stats, "sizes and ratios")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sharebackup")
+    add_repo_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
