@@ -60,7 +60,8 @@ def serve(conf: Config) -> int:
     def _graceful(signum, _frame):
         LOG.info("signal %s: stopping", signum)
         stop.set()
-        server.stop()
+        # server.stop() waits for the serve loop, which this handler interrupted: stop from a thread
+        threading.Thread(target=server.stop, name="sharebackup-stop", daemon=True).start()
 
     signal.signal(signal.SIGTERM, _graceful)
     signal.signal(signal.SIGINT, _graceful)
