@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/sharebackup serve
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -rs
 
 sample-config: $(STAMP)
 	$(BIN)/sharebackup config sample > etc/sharebackup.conf.sample

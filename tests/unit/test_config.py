@@ -1,0 +1,49 @@
+"""Configuration: precedence, conversions, errors, and the sample file stays true to the code."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sharebackup.config import ConfigError, load_config, sample_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_sample_config_matches_code():
+    sample = (REPO / "etc" / "sharebackup.conf.sample").read_text()
+    assert sample == sample_config(), "regenerate with `make sample-config`"
+
+
+def test_precedence_file_env_override(tmp_path):
+    ini = tmp_path / "sb.conf"
+    ini.write_text("[DEFAULT]\nport = 9000\nworkers = 3\n[quota]\nbackups = 4\n[database]\nconnection = sqlite:///x\n"
+                   "[keystone_authtoken]\nauth_url = http://k/v3\n")
+    conf = load_config(ini, environ={"SHAREBACKUP_WORKERS": "5", "SHAREBACKUP_QUOTA__BACKUPS": "6"}, port=9100)
+    assert conf.port == 9100          # flag beats file
+    assert conf.workers == 5          # environment beats file
+    assert conf.quota.backups == 6
+    assert conf.database.connection == "sqlite:///x"
+    assert conf.keystone_authtoken == {"auth_url": "http://k/v3"}
+
+
+def test_defaults_and_derived_paths(tmp_path):
+    conf = load_config(None, environ={}, state_dir=str(tmp_path))
+    assert conf.database_url == f"sqlite:///{tmp_path}/sharebackup.sqlite"
+    assert conf.token_path == tmp_path / "tokens.json"
+    assert conf.auth_strategy == "tokens" and conf.port == 8786 and conf.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("environ,message", [
+    ({"SHAREBACKUP_PORT": "eighty"}, "DEFAULT.port"),
+    ({"SHAREBACKUP_AUTH_STRATEGY": "magic"}, "auth_strategy"),
+    ({"SHAREBACKUP_NOAUTH_ALL_ADMIN": "perhaps"}, "noauth_all_admin"),
+])
+def test_bad_values_name_the_option(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, environ=environ)
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.conf", environ={})
