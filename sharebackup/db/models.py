@@ -161,6 +161,16 @@ class Quota(Base):
     hard_limit: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+class QuotaClass(Base):
+    """A quota class limit (Manila's quota_classes); class ``default`` overrides the configured defaults."""
+    __tablename__ = "quota_classes"
+    __table_args__ = (UniqueConstraint("class_name", "resource"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    class_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    resource: Mapped[str] = mapped_column(String(255), nullable=False)
+    hard_limit: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class QuotaLock(Base):
     """One row per project, locked (FOR UPDATE) by every transaction that consumes or frees quota.
 

@@ -56,6 +56,14 @@ def upgrade() -> None:
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_messages_project_id'), ['project_id'], unique=False)
 
+    op.create_table('quota_classes',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('class_name', sa.String(length=255), nullable=False),
+    sa.Column('resource', sa.String(length=255), nullable=False),
+    sa.Column('hard_limit', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('class_name', 'resource')
+    )
     op.create_table('quota_locks',
     sa.Column('project_id', sa.String(length=255), nullable=False),
     sa.PrimaryKeyConstraint('project_id')
@@ -233,6 +241,7 @@ def downgrade() -> None:
     op.drop_table('share_types')
     op.drop_table('quotas')
     op.drop_table('quota_locks')
+    op.drop_table('quota_classes')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_project_id'))
 
