@@ -2,7 +2,7 @@
 request id -> URL normalising (project id, .json) -> microversion -> auth."""
 from __future__ import annotations
 
-import re
+import logging
 
 from sharebackup.api import microversion
 from sharebackup.api.context import new_request_id
@@ -10,6 +10,8 @@ from sharebackup.api.faults import Fault
 
 # Paths that are open without auth and ignore version headers (version discovery).
 DISCOVERY_PATHS = {"/", "/v2", "/healthcheck"}
+
+ACCESS_LOG = logging.getLogger("sharebackup.access")
 
 
 class RequestIdMiddleware:
@@ -21,6 +23,7 @@ class RequestIdMiddleware:
         resp.set_header("x-openstack-request-id", rid)
         if req.path.startswith("/v2") and req.path not in DISCOVERY_PATHS:
             resp.set_header("x-compute-request-id", rid)
+        ACCESS_LOG.info("%s %s %s %s", rid, req.method, req.relative_uri, resp.status)
 
 
 class UrlMiddleware:

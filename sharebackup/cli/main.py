@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.debug:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         code = args.func(args)
     except ConfigError as exc:

@@ -1,0 +1,73 @@
+"""The tokens and noauth strategies build the right context, or refuse with 401."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from falcon import testing
+
+from sharebackup.api.auth.noauth import NoAuthReply, NoAuthStrategy
+from sharebackup.api.auth.tokens import StaticTokenStrategy, TokenFile
+from sharebackup.api.faults import Fault
+
+
+def _req(headers):
+    return testing.create_req(headers=headers)
+
+
+def test_token_file_stores_only_hashes(tmp_path):
+    tokens = TokenFile(tmp_path / "tokens.json")
+    token = tokens.create("p1", "u1", ["member", "reader"])
+    stored = (tmp_path / "tokens.json").read_text()
+    assert token not in stored
+    assert json.loads(stored)["tokens"][0]["project_id"] == "p1"
+    assert (tmp_path / "tokens.json").stat().st_mode & 0o077 == 0
+
+
+def test_static_token_strategy(tmp_path):
+    tokens = TokenFile(tmp_path / "tokens.json")
+    member = tokens.create("p1", "u1", ["member", "reader"])
+    admin = tokens.create("admin", "root", ["admin"])
+    strategy = StaticTokenStrategy(tokens)
+    ctx = strategy.authenticate(_req({"X-Auth-Token": member}))
+    assert (ctx.project_id, ctx.user_id, ctx.is_admin) == ("p1", "u1", False)
+    assert strategy.authenticate(_req({"X-Auth-Token": admin})).is_admin
+    for headers in ({}, {"X-Auth-Token": "wrong"}):
+        with pytest.raises(Fault) as info:
+            strategy.authenticate(_req(headers))
+        assert info.value.code == 401
+
+
+def test_token_created_by_cli_is_seen_by_a_running_strategy(tmp_path):
+    strategy = StaticTokenStrategy(TokenFile(tmp_path / "tokens.json"))
+    out = subprocess.run([sys.executable, "-m", "sharebackup.cli.main", "token", "create", "--state-dir",
+                          str(tmp_path), "--project", "demo", "--user", "alice", "--role", "member"],
+                         capture_output=True, text=True, check=True).stdout
+    token = out.strip().splitlines()[-1]
+    ctx = strategy.authenticate(_req({"X-Auth-Token": token}))
+    assert (ctx.project_id, ctx.user_id) == ("demo", "alice")
+    assert set(ctx.roles) == {"member", "reader"}
+
+
+def test_noauth_tokens_and_admin_rule():
+    strategy = NoAuthStrategy(all_admin=False)
+    ctx = strategy.authenticate(_req({"X-Auth-Token": "demo:proj"}))
+    assert (ctx.user_id, ctx.project_id, ctx.is_admin) == ("demo", "proj", False)
+    assert set(ctx.roles) == {"member", "reader"}
+    assert strategy.authenticate(_req({"X-Auth-Token": "solo"})).project_id == "solo"
+    assert strategy.authenticate(_req({"X-Auth-Token": "admin:admin"})).is_admin
+    reader = strategy.authenticate(_req({"X-Auth-Token": "r:proj", "X-Roles": "reader"}))
+    assert reader.roles == ["reader"] and not reader.is_admin
+
+
+def test_noauth_all_admin_is_manila_exact():
+    ctx = NoAuthStrategy(all_admin=True).authenticate(_req({"X-Auth-Token": "demo:proj"}))
+    assert ctx.is_admin and "admin" in ctx.roles
+
+
+def test_noauth_without_token_is_the_fake_token_reply():
+    with pytest.raises(NoAuthReply) as info:
+        NoAuthStrategy().authenticate(_req({"X-Auth-User": "bob", "X-Auth-Project-Id": "p9"}))
+    assert info.value.token == "bob:p9"
