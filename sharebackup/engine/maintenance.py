@@ -58,10 +58,10 @@ def gc(repo, *, grace: float = DEFAULT_GRACE, repack_threshold: float = 0.5) -> 
             elif 1 - live / total > repack_threshold:
                 repack.append(pack_id)
 
-        writer = BlobWriter(repo, index_every=1 << 30)
         keep_entries = {p: [PackEntry(loc.type, bid, loc.offset, loc.length, loc.plain_len) for bid, loc in blobs]
                         for p, blobs in by_pack.items() if p not in drop and p not in repack}
         repo.index = _without(repo.index, drop + repack)  # so the writer stores copies anew
+        writer = BlobWriter(repo, index_every=1 << 30)
         for pack_id in repack:
             blobs = [(bid, loc) for bid, loc in by_pack[pack_id] if bid in used]
             raw = repo.store.get(pack_name(pack_id))

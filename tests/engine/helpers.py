@@ -100,3 +100,44 @@ def make_rich_tree(root) -> None:
     os.utime(os.path.join(root, "empty"), ns=(1_000_000_123, 1_500_000_000_987_654_321))
     os.utime(os.path.join(root, "dangling"), ns=(1, 1_400_000_000_000_000_001), follow_symlinks=False)
     os.utime(os.path.join(root, "docs", "deep"), ns=(5, 1_300_000_000_000_000_005))
+
+
+def craft_snapshot(repo, nodes: list[dict]) -> str:
+    """Store a hand-made tree (dirs carry "children", files "data") and a manifest for it.
+
+    Used to build snapshots that a real backup never would, such as names with '..'.
+    """
+    import json
+    import time
+
+    from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE
+    from sharebackup.engine.packer import BlobWriter
+
+    writer = BlobWriter(repo)
+    base = {"mode": 0o755, "uid": os.getuid(), "gid": os.getgid(), "mtime_ns": 10**18, "ctime_ns": 0, "inode": 0}
+
+    def save(children: list[dict]) -> bytes:
+        out = []
+        for spec in children:
+            node = {**base, **{k: v for k, v in spec.items() if k not in ("children", "data")}}
+            if node["type"] == "dir":
+                node["subtree"] = save(spec.get("children", [])).hex()
+            elif node["type"] == "file":
+                data = spec.get("data", b"")
+                node["content"] = [writer.store_blob(BLOB_DATA, data).hex()] if data else []
+                node["size"] = len(data)
+            out.append(node)
+        return writer.store_blob(BLOB_TREE, json.dumps({"nodes": out}).encode())
+
+    root = save(nodes)
+    writer.flush()
+    return repo.save_snapshot({"v": 1, "time": "2026-01-01T00:00:00Z", "time_ns": time.time_ns(), "hostname": "t",
+                               "paths": ["/crafted"], "tree": root.hex(), "summary": {}, "warnings": [], "tags": []})
+
+
+def flip_bit(path, position: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(position // 8)
+        byte = f.read(1)[0]
+        f.seek(position // 8)
+        f.write(bytes([byte ^ (1 << (position % 8))]))
