@@ -1,0 +1,245 @@
+"""The real `openstack` CLI (python-openstackclient + the manilaclient plugin) against a real
+`sharebackup serve` process, authenticated with tokens from `sharebackup token create`.
+
+Each test is self-contained (its own names), so xdist may spread them over workers; each worker
+starts its own server on its own port and state directory.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import uuid
+
+import pytest
+
+from tests.integration.server_process import (ServerProcess, describe, find_executable, isolated_env,
+                                              openstack_json, openstack_ok, run_openstack, server,  # noqa: F401
+                                              wait_for)
+
+WAIT = 30.0  # seconds a share or snapshot may take to become available or go away
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def member(server):
+    """A member (+reader) of project `alpha`."""
+    return server.create_token("alpha", "alice", ("member",))
+
+
+@pytest.fixture(scope="module")
+def other_member(server):
+    """A member of project `beta`: must not see alpha's shares."""
+    return server.create_token("beta", "bob", ("member",))
+
+
+def _status(server, token, home, kind: str, ident: str) -> str | None:
+    """`openstack share [snapshot] show ID -f json` -> status, or None when it is gone."""
+    args = ["share", "show", ident] if kind == "share" else ["share", "snapshot", "show", ident]
+    result = run_openstack(args, token, server.endpoint, home=home)
+    if result.returncode != 0:
+        assert "No " in result.stderr or "404" in result.stderr, describe(result)
+        return None
+    return json.loads(result.stdout)["status"]
+
+
+def wait_status(server, token, home, kind, ident, wanted="available"):
+    def check():
+        status = _status(server, token, home, kind, ident)
+        assert status is not None, f"{kind} {ident} disappeared while waiting for {wanted}"
+        assert "error" not in status, f"{kind} {ident} went to {status}"
+        return status == wanted and status
+    return wait_for(check, timeout=WAIT, interval=0.2, what=f"{kind} {ident} to be {wanted}")
+
+
+def wait_gone(server, token, home, kind, ident):
+    def check():
+        status = _status(server, token, home, kind, ident)
+        if status is not None:
+            assert "error" not in status, f"{kind} {ident} went to {status} while deleting"
+        return status is None
+    wait_for(check, timeout=WAIT, interval=0.2, what=f"{kind} {ident} to be deleted")
+
+
+# -- the harness itself, against what already works ---------------------------------------------
+
+def test_availability_zone_list(server, member, tmp_path):
+    zones = openstack_json(["share", "availability", "zone", "list"], member, server.endpoint, home=tmp_path)
+    assert [z["Name"] for z in zones] == ["nova"], zones
+    # nothing the CLI wrote escaped the isolated HOME
+    assert (tmp_path / ".cache").exists()
+
+
+def test_bad_token_is_refused(server, tmp_path):
+    result = run_openstack(["share", "availability", "zone", "list"], "not-a-token", server.endpoint,
+                           home=tmp_path)
+    assert result.returncode != 0, describe(result)
+    assert "401" in result.stderr, describe(result)
+
+
+def test_server_prints_admin_token_and_share_list_line(tmp_path):
+    """What `make run` prints on a fresh state directory: the admin token on its own line after
+    "Admin token", and a ready-to-paste `openstack ... share list` line that works as printed."""
+    state = tmp_path / "state"
+    with ServerProcess(state, auth=None) as srv:  # no --auth: tokens is the default, as in `make run`
+        token = srv.admin_token
+        line = srv.try_line
+        assert len(token) >= 32 and " " not in token, token
+        argv = shlex.split(line)
+        assert argv[0] == "openstack", line
+        assert argv[argv.index("--os-auth-type") + 1] == "admin_token", line
+        assert argv[argv.index("--os-endpoint") + 1] == srv.endpoint, line
+        assert argv[argv.index("--os-token") + 1] == token, line
+        assert argv[-2:] == ["share", "list"], line
+        # paste it (with our executable, isolated HOME and JSON output)
+        pasted = subprocess.run([find_executable("openstack")] + argv[1:] + ["-f", "json"], cwd=tmp_path,
+                                env=isolated_env(tmp_path / "home"), capture_output=True, text=True,
+                                timeout=60, stdin=subprocess.DEVNULL)
+        assert pasted.returncode == 0, describe(pasted)
+        assert pasted.stdout.strip().startswith("["), describe(pasted)
+    assert srv.returncode == 0
+    # a second start on the same state directory does not mint another admin token
+    with ServerProcess(state, auth=None) as again:
+        again.wait_for_output(lambda lines: any(l.startswith("sharebackup serving") for l in lines))
+        assert not any(l.startswith("Admin token") for l in again.stdout_lines), again.stdout_lines
+        assert token not in "\n".join(again.stdout_lines)
+        # the first token still works
+        zones = openstack_json(["share", "availability", "zone", "list"], token, again.endpoint,
+                               home=tmp_path / "home")
+        assert zones and zones[0]["Name"] == "nova"
+
+
+# -- share types (admin) -------------------------------------------------------------------------
+
+def test_share_type_create_list_show_delete(server, member, tmp_path):
+    admin = server.admin_token
+    name = unique("mytype")
+    created = openstack_json(["share", "type", "create", name, "false", "--snapshot-support", "true"],
+                             admin, server.endpoint, home=tmp_path)
+    assert created["name"] == name, created
+    assert created["id"], created
+    assert created["visibility"] == "public", created
+    assert str(created["required_extra_specs"]["driver_handles_share_servers"]).lower() == "false", created
+    assert str(created["optional_extra_specs"]["snapshot_support"]).lower() == "true", created
+
+    listed = openstack_json(["share", "type", "list"], admin, server.endpoint, home=tmp_path)
+    by_name = {t["Name"]: t for t in listed}
+    assert name in by_name, listed
+    assert by_name[name]["ID"] == created["id"], listed
+    assert "default" in by_name, listed  # created at first start
+    assert str(by_name["default"]["Is Default"]).lower() == "true", listed
+
+    # a member sees public types too
+    member_listed = openstack_json(["share", "type", "list"], member, server.endpoint, home=tmp_path)
+    assert name in {t["Name"] for t in member_listed}, member_listed
+
+    for ident in (created["id"], name):
+        shown = openstack_json(["share", "type", "show", ident], admin, server.endpoint, home=tmp_path)
+        assert shown["id"] == created["id"], shown
+        assert shown["name"] == name, shown
+        assert str(shown["optional_extra_specs"]["snapshot_support"]).lower() == "true", shown
+
+    # a member may not create or delete types
+    denied = run_openstack(["share", "type", "create", unique("nope"), "false"], member, server.endpoint,
+                           home=tmp_path)
+    assert denied.returncode != 0, describe(denied)
+    assert "403" in denied.stderr, describe(denied)
+
+    openstack_ok(["share", "type", "delete", name], admin, server.endpoint, home=tmp_path)
+    gone = run_openstack(["share", "type", "show", created["id"]], admin, server.endpoint, home=tmp_path)
+    assert gone.returncode != 0, describe(gone)
+    listed = openstack_json(["share", "type", "list"], admin, server.endpoint, home=tmp_path)
+    assert name not in {t["Name"] for t in listed}, listed
+
+
+# -- shares and snapshots (a member of project alpha) --------------------------------------------
+
+def test_share_and_snapshot_lifecycle(server, member, tmp_path):
+    ep, home = server.endpoint, tmp_path
+    name = unique("s1")
+    created = openstack_json(["share", "create", "NFS", "1", "--name", name], member, ep, home=home)
+    share_id = created["id"]
+    assert created["name"] == name, created
+    assert created["size"] == 1, created
+    assert created["share_proto"] == "NFS", created
+    assert created["status"] in ("creating", "available"), created
+    wait_status(server, member, home, "share", share_id)
+
+    listed = openstack_json(["share", "list"], member, ep, home=home)
+    row = next((s for s in listed if s["ID"] == share_id), None)
+    assert row is not None, listed
+    assert row["Name"] == name and row["Status"] == "available" and row["Size"] == 1, row
+    assert row["Share Type Name"] == "default", row
+
+    by_id = openstack_json(["share", "show", share_id], member, ep, home=home)
+    by_name = openstack_json(["share", "show", name], member, ep, home=home)
+    assert by_id["id"] == by_name["id"] == share_id, (by_id, by_name)
+    assert by_id["status"] == "available", by_id
+    assert by_id["share_type_name"] == "default", by_id
+    assert by_id["project_id"] == "alpha", by_id
+
+    renamed = unique("s1-renamed")
+    openstack_ok(["share", "set", share_id, "--name", renamed, "--description", "renamed by the CLI"],
+                 member, ep, home=home)
+    shown = openstack_json(["share", "show", renamed], member, ep, home=home)
+    assert shown["id"] == share_id and shown["name"] == renamed, shown
+    assert shown["description"] == "renamed by the CLI", shown
+
+    exports = openstack_json(["share", "export", "location", "list", share_id], member, ep, home=home)
+    assert exports, "no export locations"
+    assert all(e["ID"] and e["Path"] for e in exports), exports
+
+    snap_name = unique("snap1")
+    snap = openstack_json(["share", "snapshot", "create", renamed, "--name", snap_name], member, ep, home=home)
+    snap_id = snap["id"]
+    assert snap["share_id"] == share_id, snap
+    assert snap["name"] == snap_name, snap
+    wait_status(server, member, home, "snapshot", snap_id)
+    snaps = openstack_json(["share", "snapshot", "list"], member, ep, home=home)
+    assert snap_id in {s["ID"] for s in snaps}, snaps
+    snap_shown = openstack_json(["share", "snapshot", "show", snap_name], member, ep, home=home)
+    assert snap_shown["id"] == snap_id and snap_shown["share_id"] == share_id, snap_shown
+    assert snap_shown["size"] == 1 and snap_shown["status"] == "available", snap_shown
+
+    openstack_ok(["share", "snapshot", "delete", snap_id], member, ep, home=home)
+    wait_gone(server, member, home, "snapshot", snap_id)
+    snaps = openstack_json(["share", "snapshot", "list"], member, ep, home=home)
+    assert snap_id not in {s["ID"] for s in snaps}, snaps
+
+    openstack_ok(["share", "delete", share_id], member, ep, home=home)
+    wait_gone(server, member, home, "share", share_id)
+    gone = run_openstack(["share", "show", share_id], member, ep, home=home)
+    assert gone.returncode != 0, describe(gone)
+    listed = openstack_json(["share", "list"], member, ep, home=home)
+    assert share_id not in {s["ID"] for s in listed}, listed
+
+
+def test_member_cannot_see_another_projects_share(server, member, other_member, tmp_path):
+    ep, home = server.endpoint, tmp_path
+    name = unique("private")
+    created = openstack_json(["share", "create", "NFS", "1", "--name", name], member, ep, home=home)
+    share_id = created["id"]
+    wait_status(server, member, home, "share", share_id)
+
+    for ident in (share_id, name):
+        result = run_openstack(["share", "show", ident], other_member, ep, home=home)
+        assert result.returncode != 0, describe(result)
+        assert share_id not in result.stdout, describe(result)
+    listed = openstack_json(["share", "list"], other_member, ep, home=home)
+    assert share_id not in {s["ID"] for s in listed}, listed
+    # --all-projects is admin only: for a member it must not reveal alpha's share either
+    listed_all = run_openstack(["share", "list", "--all-projects"], other_member, ep, home=home)
+    if listed_all.returncode == 0:
+        assert share_id not in listed_all.stdout, describe(listed_all)
+    denied = run_openstack(["share", "delete", share_id], other_member, ep, home=home, json_output=False)
+    assert denied.returncode != 0, describe(denied)
+    assert _status(server, member, home, "share", share_id) == "available"
+
+    # the admin sees it with --all-projects
+    admin_all = openstack_json(["share", "list", "--all-projects"], server.admin_token, ep, home=home)
+    assert share_id in {s["ID"] for s in admin_all}, admin_all
+    openstack_ok(["share", "delete", share_id], member, ep, home=home)
+    wait_gone(server, member, home, "share", share_id)
