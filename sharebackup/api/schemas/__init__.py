@@ -1,0 +1,1 @@
+"""Request validation per resource (Manila messages and codes)."""
