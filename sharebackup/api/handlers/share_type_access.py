@@ -1,10 +1,36 @@
-"""Not yet built: every handler here answers 501 until its resource lands."""
-from sharebackup.api.faults import Fault
+"""Private share types: the access list and the addProjectAccess/removeProjectAccess actions."""
+from __future__ import annotations
+
+from sharebackup.api.actions import action_dispatcher
+from sharebackup.api.schemas import share_types as schema
+from sharebackup.api.views import share_types as view
+from sharebackup.policies import share_types as policy
+from sharebackup.services import share_types as service
 
 
-def share_type_action(req, resp, **params):
-    raise Fault(501, 'Not implemented yet.')
+def list_share_type_access(req, resp, share_type_id, **params):
+    rt, ctx = req.context.runtime, req.context.auth
+    rt.policy.authorize(ctx, policy.LIST_PROJECT_ACCESS)
+    resp.media = view.access_list(service.list_access(rt, ctx, share_type_id))
 
 
-def list_share_type_access(req, resp, **params):
-    raise Fault(501, 'Not implemented yet.')
+def add_project_access(req, resp, value, share_type_id, **params):
+    rt, ctx = req.context.runtime, req.context.auth
+    rt.policy.authorize(ctx, policy.ADD_PROJECT_ACCESS)
+    project = schema.access_request(value, "addProjectAccess")
+    service.add_access(rt, ctx, share_type_id, project)
+    resp.status = 202
+
+
+def remove_project_access(req, resp, value, share_type_id, **params):
+    rt, ctx = req.context.runtime, req.context.auth
+    rt.policy.authorize(ctx, policy.REMOVE_PROJECT_ACCESS)
+    project = schema.access_request(value, "removeProjectAccess")
+    service.remove_access(rt, ctx, share_type_id, project)
+    resp.status = 202
+
+
+share_type_action = action_dispatcher({
+    "addProjectAccess": ("2.0", None, add_project_access),
+    "removeProjectAccess": ("2.0", None, remove_project_access),
+})
