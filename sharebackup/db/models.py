@@ -125,6 +125,7 @@ class ShareSnapshot(TimestampMixin, Base):
     progress: Mapped[str | None] = mapped_column(String(32))
     display_name: Mapped[str | None] = mapped_column(String(255))
     display_description: Mapped[str | None] = mapped_column(String(255))
+    metadata_: Mapped[dict] = mapped_column("metadata", JSON, default=dict, nullable=False)
     driver_path: Mapped[str | None] = mapped_column(Text)
 
 

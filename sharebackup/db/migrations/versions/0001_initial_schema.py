@@ -199,6 +199,7 @@ def upgrade() -> None:
     sa.Column('progress', sa.String(length=32), nullable=True),
     sa.Column('display_name', sa.String(length=255), nullable=True),
     sa.Column('display_description', sa.String(length=255), nullable=True),
+    sa.Column('metadata', sa.JSON(), nullable=False),
     sa.Column('driver_path', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=True),
