@@ -31,7 +31,7 @@ def read_json(req) -> object:
     else:
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise Fault(400, MALFORMED) from None
     req.context._json_body = body
     return body
