@@ -1,6 +1,185 @@
-"""Runners for share jobs (create, delete, snapshot ...). Filled in with the shares API."""
+"""Runners for share jobs: the local driver's side of create, delete, extend, shrink and manage.
+
+Each runner re-reads the share, does the filesystem work, then commits the end state only if
+the share is still in the status the job was queued for (an admin may have reset it
+meanwhile). Any failure leaves the share in Manila's error status for that operation; a
+job whose attempts ran out (``give_up``) does the same, so nothing stays transitional.
+"""
 from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from sharebackup.api.faults import Fault
+from sharebackup.db.models import Share, ShareExportLocation, utcnow
+from sharebackup.services import quotas
+from sharebackup.services.shares import JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_MANAGE, JOB_SHRINK
+from sharebackup.shares import local
+
+LOG = logging.getLogger(__name__)
+
+CREATING = ("creating", "creating_from_snapshot")
+
+
+def _under(path: Path, root: Path) -> bool:
+    try:
+        real = path.resolve()
+        return root.resolve() in real.parents
+    except OSError:
+        return False
+
+
+class _Runner:
+    """One job kind: ``work`` does it; ``expect`` is the status the job was queued for and
+    ``failed`` the status a failure leaves."""
+
+    expect: tuple[str, ...] = ()
+    failed = "error"
+
+    def __init__(self, rt):
+        self.rt = rt
+
+    def _share(self, share_id: str) -> Share | None:
+        with self.rt.db.reader() as session:
+            return session.get(Share, share_id)
+
+    def _set_failed(self, share_id: str, reason: str) -> None:
+        with self.rt.db.transaction() as session:
+            share = session.get(Share, share_id)
+            if share is not None and not share.deleted and share.status in self.expect:
+                LOG.warning("share %s: %s -> %s (%s)", share_id, share.status, self.failed, reason)
+                share.status = self.failed
+                share.updated_at = utcnow()
+
+    def __call__(self, claim, heartbeat) -> None:
+        share = self._share(claim.resource_id)
+        if share is None or share.deleted or share.status not in self.expect:
+            return  # reset, deleted or done already: nothing left to do
+        try:
+            self.work(share, claim, heartbeat)
+        except Exception as exc:
+            LOG.exception("share job %s for %s failed", claim.kind, claim.resource_id)
+            self._set_failed(claim.resource_id, f"{type(exc).__name__}: {exc}")
+
+    def give_up(self, claim, reason: str) -> None:
+        self._set_failed(claim.resource_id, reason)
+
+    def work(self, share: Share, claim, heartbeat) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class CreateRunner(_Runner):
+    expect = CREATING
+
+    def work(self, share, claim, heartbeat):
+        delay = float(self.rt.config.share_create_delay or 0)
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            heartbeat()
+        path = Path(share.driver_path)
+        source = claim.payload.get("source")
+        if source:
+            local.create_from(Path(source), path)
+        else:
+            local.create(path)
+        with self.rt.db.transaction() as session:
+            row = session.get(Share, share.id)
+            if row is None or row.deleted or row.status not in CREATING:
+                gone = row is None or row.deleted
+                if gone and _under(path, self.rt.config.shares_path):
+                    local.delete(path)
+                return
+            row.status = "available"
+            row.progress = "100%"
+            row.updated_at = utcnow()
+            if not row.export_locations:
+                row.export_locations.append(ShareExportLocation(path=str(path), preferred=True,
+                                                                is_admin_only=False, metadata_={}))
+
+
+class DeleteRunner(_Runner):
+    expect = ("deleting",)
+    failed = "error_deleting"
+
+    def work(self, share, claim, heartbeat):
+        if not share.is_managed and share.driver_path:
+            path = Path(share.driver_path)
+            if _under(path, self.rt.config.shares_path):
+                local.delete(path)
+        with self.rt.db.transaction() as session:
+            row = session.get(Share, share.id)
+            if row is None or row.deleted or row.status != "deleting":
+                return
+            row.status = "deleted"
+            row.deleted = True
+            row.deleted_at = utcnow()
+            row.updated_at = row.deleted_at
+
+
+class ExtendRunner(_Runner):
+    expect = ("extending",)
+    failed = "extending_error"
+
+    def work(self, share, claim, heartbeat):
+        # A directory has no size limit to raise: the new size is already on the row.
+        with self.rt.db.transaction() as session:
+            row = session.get(Share, share.id)
+            if row is not None and not row.deleted and row.status == "extending":
+                row.status = "available"
+                row.updated_at = utcnow()
+
+
+class ShrinkRunner(_Runner):
+    expect = ("shrinking",)
+    failed = "shrinking_error"
+
+    def work(self, share, claim, heartbeat):
+        new_size = int(claim.payload["new_size"])
+        used = local.used_bytes(Path(share.driver_path)) if share.driver_path else 0
+        with self.rt.db.transaction() as session:
+            row = session.get(Share, share.id)
+            if row is None or row.deleted or row.status != "shrinking":
+                return
+            if used > new_size * local.GIB:
+                # Manila: ShareShrinkingPossibleDataLoss; the size stays as it was.
+                row.status = "shrinking_possible_data_loss_error"
+            else:
+                row.status = "available"
+                row.size = new_size
+            row.updated_at = utcnow()
+
+
+class ManageRunner(_Runner):
+    expect = ("manage_starting",)
+    failed = "manage_error"
+
+    def work(self, share, claim, heartbeat):
+        path = Path(share.driver_path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path} is not a directory any more")
+        size = local.size_gib(path)
+        with self.rt.db.transaction() as session:
+            row = session.get(Share, share.id)
+            if row is None or row.deleted or row.status != "manage_starting":
+                return
+            try:
+                quotas.reserve(session, self.rt, row.project_id, row.user_id, {"gigabytes": size})
+            except Fault as fault:
+                LOG.warning("managing share %s: %s", row.id, fault.message)
+                row.status = "manage_error"
+                row.updated_at = utcnow()
+                return
+            row.size = size
+            row.status = "available"
+            row.progress = "100%"
+            row.updated_at = utcnow()
+            if not row.export_locations:
+                row.export_locations.append(ShareExportLocation(path=str(path), preferred=True,
+                                                                is_admin_only=False, metadata_={}))
 
 
 def runners(rt) -> dict:
-    return {}
+    return {JOB_CREATE: CreateRunner(rt), JOB_DELETE: DeleteRunner(rt), JOB_EXTEND: ExtendRunner(rt),
+            JOB_SHRINK: ShrinkRunner(rt), JOB_MANAGE: ManageRunner(rt)}

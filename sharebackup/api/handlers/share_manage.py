@@ -1,6 +1,19 @@
-"""Not yet built: every handler here answers 501 until its resource lands."""
+"""POST /v2/shares/manage (admin): adopt an existing directory as a share."""
+from __future__ import annotations
+
+from sharebackup.api.body import resource_body
 from sharebackup.api.faults import Fault
+from sharebackup.api.schemas import shares as schema
+from sharebackup.api.views import shares as view
+from sharebackup.policies import shares as policy
+from sharebackup.services import shares as service
 
 
 def manage_share(req, resp, **params):
-    raise Fault(501, 'Not implemented yet.')
+    rt, ctx = req.context.runtime, req.context.auth
+    rt.policy.authorize(ctx, policy.MANAGE)
+    if not req.context.version.matches("2.7"):
+        raise Fault(404)
+    request = schema.manage(resource_body(req, "share"), req.context.version)
+    share = service.manage(rt, ctx, request)
+    resp.media = view.show(req, share)

@@ -1,0 +1,489 @@
+"""Shares: the rules (Manila's manila/share/api.py and the v2 controllers' checks).
+
+Every write happens in one transaction together with its job (lease queue); the local
+driver's work runs in sharebackup/jobs/share_jobs.py. Visibility follows Manila: a share
+is visible to its project, to admins, and (when public) to everyone; an invisible share
+is a 404, and a visible share the caller may not change is a 403.
+"""
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+from pathlib import Path
+
+from sqlalchemy import and_, func, or_, select
+
+from sharebackup.api.faults import Fault
+from sharebackup.db.models import (Share, ShareBackup, ShareExportLocation, ShareSnapshot, ShareType,
+                                   ShareTypeProject, utcnow)
+from sharebackup.jobs.lease_queue import enqueue
+from sharebackup.policies import shares as policy
+from sharebackup.services import quotas
+from sharebackup.shares import local
+
+JOB_CREATE = "share.create"
+JOB_DELETE = "share.delete"
+JOB_EXTEND = "share.extend"
+JOB_SHRINK = "share.shrink"
+JOB_MANAGE = "share.manage"
+
+DELETABLE = ("available", "error", "inactive")
+SHRINKABLE = ("available", "shrinking_possible_data_loss_error")
+# Statuses in which a job (or another service) is working on the share.
+TRANSITIONAL = {"creating", "creating_from_snapshot", "deleting", "extending", "shrinking",
+                "manage_starting", "unmanage_starting", "migrating", "migrating_to", "replication_change",
+                "reverting", "backup_creating", "backup_restoring", "ensuring", "server_migrating",
+                "server_migrating_to", "deferred_deleting", "restoring", "awaiting_transfer"}
+SOFT_DELETE_RETENTION = dt.timedelta(seconds=604800)  # Manila's soft_deleted_share_retention_time
+_TRUE = ("true", "1", "yes", "on", "t", "y", "<is> true")
+
+
+def target(share: Share) -> dict:
+    return {"project_id": share.project_id, "user_id": share.user_id}
+
+
+def _is_admin(rt, ctx) -> bool:
+    return rt.policy.check(ctx, "context_is_admin")
+
+
+def _bad_id(value: str) -> bool:
+    return not isinstance(value, str) or "\x00" in value or len(value) > 255
+
+
+def _load(session, share_id: str) -> Share | None:
+    if _bad_id(share_id):
+        return None
+    return session.scalars(select(Share).where(Share.id == share_id, Share.deleted.is_(False))).first()
+
+
+def _visible(rt, ctx, session, share_id: str) -> Share:
+    """The share if the caller may see it (Manila's share_api.get), else 404."""
+    share = _load(session, share_id)
+    if share is None:
+        raise Fault(404)
+    if not share.is_public and not rt.policy.check(ctx, policy.GET, target(share)):
+        raise Fault(404)
+    return share
+
+
+def _authorize(rt, ctx, rule: str, share: Share) -> None:
+    rt.policy.authorize(ctx, rule, target(share))
+
+
+# -- share types, snapshots --------------------------------------------------------------
+
+def _spec_true(share_type: ShareType | None, key: str, default: bool = False) -> bool:
+    if share_type is None:
+        return default
+    specs = share_type.specs
+    if key not in specs:
+        return default
+    return str(specs[key]).strip().lower() in _TRUE
+
+
+def _share_type_visible(session, ctx, is_admin: bool, share_type: ShareType) -> bool:
+    if share_type.is_public or is_admin:
+        return True
+    return session.scalar(select(func.count()).select_from(ShareTypeProject).where(
+        ShareTypeProject.share_type_id == share_type.id,
+        ShareTypeProject.project_id == ctx.project_id)) > 0
+
+
+def find_share_type(session, ctx, is_admin: bool, ident: str) -> ShareType:
+    query = select(ShareType).where(ShareType.deleted.is_(False))
+    found = session.scalars(query.where(ShareType.id == ident)).first()
+    if found is None:
+        found = session.scalars(query.where(ShareType.name == ident)).first()
+    if found is None or not _share_type_visible(session, ctx, is_admin, found):
+        raise Fault(404, "Share type not found.")
+    return found
+
+
+def _default_share_type(rt, session) -> ShareType | None:
+    return session.scalars(select(ShareType).where(ShareType.deleted.is_(False),
+                                                   ShareType.name == rt.config.default_share_type)).first()
+
+
+def _snapshot(rt, ctx, session, snapshot_id: str, is_admin: bool) -> ShareSnapshot:
+    snap = None if _bad_id(snapshot_id) else session.scalars(select(ShareSnapshot).where(
+        ShareSnapshot.id == snapshot_id, ShareSnapshot.deleted.is_(False))).first()
+    if snap is None or not (is_admin or snap.project_id == ctx.project_id):
+        raise Fault(404, f"Snapshot {snapshot_id} could not be found.")
+    return snap
+
+
+# -- create ----------------------------------------------------------------------------
+
+def create(rt, ctx, req) -> Share:
+    enabled = [p.upper() for p in rt.config.enabled_share_protocols]
+    if req.share_proto not in enabled:
+        raise Fault(400, f"Invalid share protocol provided: {req.share_proto}. It is either disabled or "
+                         f"unsupported. Available protocols: {', '.join(enabled)}")
+    zone = rt.config.storage_availability_zone
+    if req.availability_zone and req.availability_zone != zone:
+        raise Fault(404, f"Availability zone {req.availability_zone} could not be found.")
+    if req.share_network_id:
+        raise Fault(404, f"Share network {req.share_network_id} could not be found.")
+    if req.share_group_id:
+        raise Fault(404, f"Share group {req.share_group_id} could not be found.")
+    if req.is_public:
+        rt.policy.authorize(ctx, policy.CREATE_PUBLIC)
+    is_admin = _is_admin(rt, ctx)
+    with rt.db.transaction() as session:
+        share_type = None
+        if req.share_type:
+            share_type = find_share_type(session, ctx, is_admin, req.share_type)
+        snapshot = None
+        size = req.size
+        if req.snapshot_id:
+            snapshot = _snapshot(rt, ctx, session, req.snapshot_id, is_admin)
+            parent = session.get(Share, snapshot.share_id)
+            if snapshot.status != "available":
+                raise Fault(400, "Invalid share snapshot: status must be 'available'.")
+            parent_type = parent.share_type if parent is not None else None
+            if share_type is None:
+                share_type = parent_type
+            elif parent_type is not None and share_type.id != parent_type.id:
+                raise Fault(400, "Invalid share type specified: the requested share type must match the "
+                                 "type of the source share.")
+            snapshot_support = _spec_true(parent_type, "snapshot_support")
+            if not _spec_true(parent_type, "create_share_from_snapshot_support", snapshot_support):
+                raise Fault(400, f"A new share may not be created from snapshot '{snapshot.id}', because "
+                                 "the snapshot's parent share does not have that capability.")
+            if size is None:
+                size = snapshot.size
+            elif size < snapshot.size:
+                raise Fault(400, f"Share size '{size}' must be equal or greater than snapshot size "
+                                 f"({snapshot.size}).")
+            if not snapshot.driver_path:
+                raise Fault(400, "Invalid share snapshot: the snapshot has no data.")
+        elif share_type is None:
+            share_type = _default_share_type(rt, session)
+        if share_type is not None and _spec_true(share_type, "driver_handles_share_servers"):
+            raise Fault(400, "Share network must be set when the driver_handles_share_servers extra spec "
+                             "is set to True.")
+        quotas.reserve(session, rt, ctx.project_id, ctx.user_id, {"shares": 1, "gigabytes": size})
+        share = Share(user_id=ctx.user_id, project_id=ctx.project_id, display_name=req.name,
+                      display_description=req.description, size=size, share_proto=req.share_proto,
+                      share_type_id=share_type.id if share_type else None, status="creating",
+                      progress="0%", availability_zone=zone, is_public=req.is_public,
+                      metadata_=dict(req.metadata), snapshot_id=snapshot.id if snapshot else None,
+                      host=local.host_name(), mount_point_name=req.mount_point_name,
+                      encryption_key_ref=req.encryption_key_ref, is_soft_deleted=False, is_managed=False)
+        share.share_type = share_type
+        share.export_locations = []
+        session.add(share)
+        session.flush()
+        share.driver_path = str(local.share_dir(rt.config.shares_path, share.id))
+        payload = {"source": snapshot.driver_path} if snapshot else {}
+        enqueue(session, JOB_CREATE, share.id, payload)
+    rt.notify_workers()
+    return share
+
+
+# -- read ------------------------------------------------------------------------------
+
+def get(rt, ctx, share_id: str) -> Share:
+    with rt.db.reader() as session:
+        return _visible(rt, ctx, session, share_id)
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _metadata_filter(raw: str) -> dict:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+            raise Fault(400, "Invalid metadata filter.") from None
+    if not isinstance(value, dict):
+        raise Fault(400, "Invalid metadata filter.")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
+    is_admin = _is_admin(rt, ctx)
+    stmt = select(Share).where(Share.deleted.is_(False), Share.is_soft_deleted.is_(query.is_soft_deleted))
+    filters = dict(query.filters)
+    if "host" in filters:
+        rt.policy.authorize(ctx, policy.LIST_BY_HOST)
+    if "share_server_id" in filters:
+        rt.policy.authorize(ctx, policy.LIST_BY_SERVER_ID)
+    project_filter = filters.pop("project_id", None) if is_admin else None
+    if project_filter:
+        stmt = stmt.where(Share.project_id == project_filter)
+    elif not (is_admin and query.all_tenants):
+        own = Share.project_id == ctx.project_id
+        stmt = stmt.where(or_(own, Share.is_public.is_(True)) if query.is_public else own)
+    exact = {"display_name": Share.display_name, "display_description": Share.display_description,
+             "status": Share.status, "share_type_id": Share.share_type_id, "snapshot_id": Share.snapshot_id,
+             "share_network_id": Share.share_network_id, "share_group_id": Share.share_group_id,
+             "host": Share.host, "source_backup_id": Share.source_backup_id,
+             "mount_point_name": Share.mount_point_name, "id": Share.id, "user_id": Share.user_id,
+             "availability_zone": Share.availability_zone, "share_proto": Share.share_proto,
+             "encryption_key_ref": Share.encryption_key_ref}
+    metadata_filter = None
+    for key, value in filters.items():
+        if key in exact:
+            stmt = stmt.where(exact[key] == value)
+        elif key == "display_name~":
+            stmt = stmt.where(Share.display_name.like(_like(value), escape="\\"))
+        elif key == "display_description~":
+            stmt = stmt.where(Share.display_description.like(_like(value), escape="\\"))
+        elif key == "share_server_id":
+            stmt = stmt.where(Share.id.is_(None))  # no share servers here
+        elif key in ("export_location_path", "export_location_id"):
+            column = ShareExportLocation.path if key == "export_location_path" else ShareExportLocation.id
+            stmt = stmt.where(Share.id.in_(select(ShareExportLocation.share_id).where(column == value)))
+        elif key == "metadata":
+            metadata_filter = _metadata_filter(value)
+    column = getattr(Share, query.sort_key)
+    order = column.asc() if query.sort_dir == "asc" else column.desc()
+    stmt = stmt.order_by(order, Share.id.asc() if query.sort_dir == "asc" else Share.id.desc())
+    with rt.db.reader() as session:
+        rows = list(session.scalars(stmt).unique().all())
+    if metadata_filter:
+        rows = [r for r in rows if all((r.metadata_ or {}).get(k) == v for k, v in metadata_filter.items())]
+    count = len(rows) if query.with_count else None
+    limit = query.limit if query.limit else None
+    page = rows[query.offset:query.offset + limit] if limit else rows[query.offset:]
+    return page, count
+
+
+# -- update / delete ----------------------------------------------------------------------
+
+def update(rt, ctx, share_id: str, values: dict) -> Share:
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.UPDATE, share)
+        if values.get("is_public"):
+            rt.policy.authorize(ctx, policy.SET_PUBLIC)
+        if share.is_soft_deleted:
+            raise Fault(403, "Invalid share: Share is in the recycle bin and cannot be updated.")
+        for key, value in values.items():
+            setattr(share, key, value)
+        share.updated_at = utcnow()
+    return share
+
+
+def _check_deletable(session, share: Share, force: bool = False) -> None:
+    if not force and share.status not in DELETABLE:
+        raise Fault(403, "Share status must be one of ('available', 'error', 'inactive')")
+    snapshots = session.scalar(select(func.count()).select_from(ShareSnapshot).where(
+        ShareSnapshot.share_id == share.id, ShareSnapshot.deleted.is_(False)))
+    if snapshots:
+        raise Fault(403, f"Share still has {snapshots} dependent snapshots.")
+    backups = session.scalar(select(func.count()).select_from(ShareBackup).where(
+        ShareBackup.share_id == share.id, ShareBackup.deleted.is_(False)))
+    if backups:
+        raise Fault(403, f"Share still has {backups} dependent backups.")
+
+
+def delete(rt, ctx, share_id: str, force: bool = False) -> None:
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.FORCE_DELETE if force else policy.DELETE, share)
+        _check_deletable(session, share, force)
+        share.status = "deleting"
+        share.updated_at = utcnow()
+        enqueue(session, JOB_DELETE, share.id, {})
+    rt.notify_workers()
+
+
+def soft_delete(rt, ctx, share_id: str) -> None:
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.SOFT_DELETE, share)
+        if share.is_soft_deleted:
+            raise Fault(403, "Invalid share: Share is already in the recycle bin.")
+        _check_deletable(session, share)
+        share.is_soft_deleted = True
+        share.scheduled_to_be_deleted_at = utcnow() + SOFT_DELETE_RETENTION
+        share.updated_at = utcnow()
+
+
+def restore(rt, ctx, share_id: str) -> None:
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.RESTORE, share)
+        share.is_soft_deleted = False
+        share.scheduled_to_be_deleted_at = None
+        share.updated_at = utcnow()
+
+
+# -- admin and size actions ----------------------------------------------------------------
+
+def reset_status(rt, ctx, share_id: str, status: str) -> None:
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.RESET_STATUS, share)
+        share.status = status
+        share.updated_at = utcnow()
+
+
+def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.EXTEND, share)
+        if force:
+            _authorize(rt, ctx, policy.FORCE_EXTEND, share)
+        if share.status != "available":
+            raise Fault(400, f"Invalid share: Share {share.id} status must be 'available' to extend, but "
+                             f"current status is: {share.status}.")
+        if new_size <= share.size:
+            raise Fault(400, "Invalid input received: New size for extend must be greater than current size. "
+                             f"(current: {share.size}, extended: {new_size}).")
+        # Charged now (the row carries the new size), so concurrent requests cannot overshoot.
+        quotas.reserve(session, rt, share.project_id, share.user_id, {"gigabytes": new_size - share.size})
+        enqueue(session, JOB_EXTEND, share.id, {"old_size": share.size, "new_size": new_size})
+        share.status = "extending"
+        share.size = new_size
+        share.updated_at = utcnow()
+    rt.notify_workers()
+
+
+def shrink(rt, ctx, share_id: str, new_size: int) -> None:
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.SHRINK, share)
+        if share.status not in SHRINKABLE:
+            raise Fault(400, f"Invalid share: Share {share.id} status must in ({', '.join(SHRINKABLE)}) to "
+                             f"shrink, but current status is: {share.status}.")
+        if new_size <= 0 or new_size >= share.size:
+            raise Fault(400, "Invalid input received: New size for shrink must be less than current size and "
+                             f"greater than 0 (current: {share.size}, new: {new_size}).")
+        share.status = "shrinking"
+        share.updated_at = utcnow()
+        enqueue(session, JOB_SHRINK, share.id, {"new_size": new_size})
+    rt.notify_workers()
+
+
+def unmanage(rt, ctx, share_id: str) -> None:
+    """Forget the share: the row goes, the files stay where they are."""
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.UNMANAGE, share)
+        if share.status in TRANSITIONAL:
+            raise Fault(403, f"Invalid share: Share status {share.status} does not allow unmanaging.")
+        snapshots = session.scalar(select(func.count()).select_from(ShareSnapshot).where(
+            ShareSnapshot.share_id == share.id, ShareSnapshot.deleted.is_(False)))
+        if snapshots:
+            raise Fault(403, f"Share '{share.id}' can not be unmanaged because it has '{snapshots}' "
+                             "dependent snapshot(s).")
+        backups = session.scalar(select(func.count()).select_from(ShareBackup).where(
+            ShareBackup.share_id == share.id, ShareBackup.deleted.is_(False)))
+        if backups:
+            raise Fault(403, f"Share '{share.id}' can not be unmanaged because it has '{backups}' "
+                             "dependent backup(s).")
+        share.status = "unmanaged"
+        share.deleted = True
+        share.deleted_at = utcnow()
+
+
+# -- manage ------------------------------------------------------------------------------
+
+def manage(rt, ctx, req) -> Share:
+    enabled = [p.upper() for p in rt.config.enabled_share_protocols]
+    if req.protocol not in enabled:
+        raise Fault(400, f"Invalid share protocol provided: {req.protocol}. It is either disabled or "
+                         f"unsupported. Available protocols: {', '.join(enabled)}")
+    export_path = req.export_path
+    if not export_path.startswith("/") and ":" in export_path:
+        export_path = export_path.split(":", 1)[1]  # "host:/path" as NFS clients write it
+    path = local.resolve_manage_path(export_path, list(rt.config.manage_allowed_roots),
+                                     [rt.config.shares_path, rt.config.snapshots_path,
+                                      rt.config.repository_path])
+    if path is None:
+        raise Fault(400, f"Invalid export_path {req.export_path}: it is not an existing directory under "
+                         "a directory allowed for managing (manage_allowed_roots).")
+    if req.is_public:
+        rt.policy.authorize(ctx, policy.SET_PUBLIC)
+    is_admin = _is_admin(rt, ctx)
+    with rt.db.transaction() as session:
+        share_type = (find_share_type(session, ctx, is_admin, req.share_type) if req.share_type
+                      else _default_share_type(rt, session))
+        taken = session.scalar(select(func.count()).select_from(Share).where(
+            Share.deleted.is_(False), Share.driver_path == str(path)))
+        if taken:
+            raise Fault(409, "Invalid share: Share already exists.")
+        quotas.reserve(session, rt, ctx.project_id, ctx.user_id, {"shares": 1})
+        share = Share(user_id=ctx.user_id, project_id=ctx.project_id, display_name=req.name,
+                      display_description=req.description, size=0, share_proto=req.protocol,
+                      share_type_id=share_type.id if share_type else None, status="manage_starting",
+                      progress="0%", availability_zone=rt.config.storage_availability_zone,
+                      is_public=req.is_public, metadata_={}, host=local.host_name(),
+                      driver_path=str(path), is_managed=True, is_soft_deleted=False)
+        share.share_type = share_type
+        share.export_locations = []
+        session.add(share)
+        session.flush()
+        enqueue(session, JOB_MANAGE, share.id, {})
+    rt.notify_workers()
+    return share
+
+
+# -- metadata ----------------------------------------------------------------------------
+
+def get_metadata(rt, ctx, share_id: str) -> dict:
+    with rt.db.reader() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.GET_METADATA, share)
+        return dict(share.metadata_ or {})
+
+
+def write_metadata(rt, ctx, share_id: str, values: dict, replace: bool) -> dict:
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.UPDATE_METADATA, share)
+        current = {} if replace else dict(share.metadata_ or {})
+        current.update(values)
+        share.metadata_ = current
+        share.updated_at = utcnow()
+        return dict(current)
+
+
+def delete_metadata_item(rt, ctx, share_id: str, key: str) -> None:
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.DELETE_METADATA, share)
+        current = dict(share.metadata_ or {})
+        if key not in current:
+            raise Fault(404, "Metadata item was not found")
+        del current[key]
+        share.metadata_ = current
+        share.updated_at = utcnow()
+
+
+# -- export locations ------------------------------------------------------------------------
+
+def export_locations(rt, ctx, share_id: str, rule: str) -> list[ShareExportLocation]:
+    with rt.db.reader() as session:
+        share = _load(session, share_id)
+        if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
+            raise Fault(404, f"Share '{share_id}' not found.")
+        _authorize(rt, ctx, rule, share)
+        admin = _is_admin(rt, ctx)
+        return [el for el in share.export_locations if admin or not el.is_admin_only]
+
+
+def export_location(rt, ctx, share_id: str, location_id: str, rule: str) -> ShareExportLocation:
+    with rt.db.reader() as session:
+        share = _load(session, share_id)
+        if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
+            raise Fault(404, f"Share '{share_id}' not found.")
+        _authorize(rt, ctx, rule, share)
+        for el in share.export_locations:
+            if el.id == location_id:
+                if el.is_admin_only and not _is_admin(rt, ctx):
+                    raise Fault(403)
+                return el
+        raise Fault(404, f"Export location '{location_id}' not found.")
+
+
+def driver_path(share: Share) -> Path | None:
+    return Path(share.driver_path) if share.driver_path else None
