@@ -6,4 +6,6 @@ def build_runners(rt) -> dict:
     runners: dict = {}
     from sharebackup.jobs import share_jobs
     runners.update(share_jobs.runners(rt))
+    from sharebackup.jobs import snapshot_jobs
+    runners.update(snapshot_jobs.runners(rt))
     return runners
