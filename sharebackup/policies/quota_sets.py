@@ -26,10 +26,12 @@ rules = [
     base.documented(UPDATE, base.ADMIN, "Update the quotas for a project or a user of it.",
                     _paths("PUT", queries=("", "?user_id={user_id}"))),
     base.documented(SHOW, base.ADMIN_OR_PROJECT_READER,
-                    "Show the quotas (or defaults, or usage detail) of a project or a user of it.",
+                    "Show the quotas (or defaults, or usage detail) of a project or a user of it, "
+                    "and the caller's own absolute limits.",
                     _paths("GET", queries=("", "?user_id={user_id}")) + _paths("GET", "/defaults")
                     + [("GET", "/quota-sets/{project_id}/detail"),
-                       ("GET", "/quota-sets/{project_id}/detail?user_id={user_id}")]),
+                       ("GET", "/quota-sets/{project_id}/detail?user_id={user_id}"),
+                       ("GET", "/limits")]),
     base.documented(DELETE, base.ADMIN,
                     "Delete the quotas of a project or a user of it: they revert to the defaults.",
                     _paths("DELETE", queries=("", "?user_id={user_id}"))),
