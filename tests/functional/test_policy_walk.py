@@ -32,7 +32,7 @@ def client(tmp_path_factory):
 
 
 @pytest.mark.parametrize("template,method,body", list(_cases()),
-                         ids=lambda v: v if isinstance(v, str) else str(v))
+                         ids=lambda v: v if isinstance(v, str) else str(v).replace(":", "="))  # gabbi claims ids with ":"
 def test_route_refuses_caller_without_role(client, template, method, body):
     kwargs = {"headers": NO_ROLES}
     if body is not None:
