@@ -83,7 +83,8 @@ def test_concurrent_share_reservations_stop_exactly_at_the_limit(runtime):
     assert len(successes) == limit
     assert len(faults) == THREADS * ATTEMPTS - limit
     assert {fault.code for fault in faults} == {413}
-    assert faults[0].message == f"ShareLimitExceeded: Maximum number of shares allowed ({limit}) exceeded."
+    assert faults[0].message == (f"ShareLimitExceeded: Maximum number of shares allowed ({limit}) either per "
+                                 "project/user or share type quota is exceeded.")
     assert faults[0].body()["overLimit"]["retryAfter"] == "0"
 
 

@@ -129,7 +129,8 @@ def test_reserve_enforces_project_and_user_limits(runtime):
     with pytest.raises(Fault) as bob_again, runtime.db.transaction() as session:
         quotas.reserve(session, runtime, "demo", "bob", {"shares": 1, "gigabytes": 1})
     assert bob_again.value.code == 413
-    assert bob_again.value.message == "ShareLimitExceeded: Maximum number of shares allowed (1) exceeded."
+    assert bob_again.value.message == ("ShareLimitExceeded: Maximum number of shares allowed (1) either per "
+                                       "project/user or share type quota is exceeded.")
     with runtime.db.transaction() as session:  # alice has no own limit: the project's applies
         quotas.reserve(session, runtime, "demo", "alice", {"shares": 2, "gigabytes": 2})
     with pytest.raises(Fault) as too_big, runtime.db.transaction() as session:
@@ -145,7 +146,25 @@ def test_quota_class_default_drives_reserve(runtime):
     quotas.update_class(runtime, admin, "default", {"snapshots": 0})
     with pytest.raises(Fault) as exceeded, runtime.db.transaction() as session:
         quotas.reserve(session, runtime, "fresh", "u", {"snapshots": 1, "snapshot_gigabytes": 1})
-    assert exceeded.value.message == "SnapshotLimitExceeded: Maximum number of snapshots allowed (0) exceeded."
+    assert exceeded.value.message == ("SnapshotLimitExceeded: Maximum number of snapshots allowed (0) either per "
+                                      "project/user or share type quota is exceeded.")
+
+
+def test_per_share_gigabytes(runtime):
+    admin = RequestContext.admin()
+    with runtime.db.transaction() as session:
+        quotas.check_per_share_size(session, runtime, "demo", "u", 10 ** 6)  # -1 by default
+    quotas.update(runtime, admin, "demo", "", {"per_share_gigabytes": 5}, force=False)
+    with runtime.db.transaction() as session:
+        quotas.check_per_share_size(session, runtime, "demo", "u", 5)
+    with pytest.raises(Fault) as too_big, runtime.db.transaction() as session:
+        quotas.check_per_share_size(session, runtime, "demo", "u", 6)
+    assert too_big.value.code == 413
+    assert too_big.value.message == ("ShareSizeExceedsLimit: Requested share size 6 is larger than maximum "
+                                     "allowed limit 5.")
+    quotas.update(runtime, admin, "demo", "small", {"per_share_gigabytes": 2}, force=False)
+    with pytest.raises(Fault), runtime.db.transaction() as session:
+        quotas.check_per_share_size(session, runtime, "demo", "small", 3)
 
 
 def test_members_see_only_their_project(runtime, client):
