@@ -119,7 +119,7 @@ def create(rt, ctx, req) -> Share:
     enabled = [p.upper() for p in rt.config.enabled_share_protocols]
     if req.share_proto not in enabled:
         raise Fault(400, f"Invalid share protocol provided: {req.share_proto}. It is either disabled or "
-                         f"unsupported. Available protocols: {', '.join(enabled)}")
+                         f"unsupported. Available protocols: {list(rt.config.enabled_share_protocols)}")
     zone = rt.config.storage_availability_zone
     if req.availability_zone and req.availability_zone != zone:
         raise Fault(404, f"Availability zone {req.availability_zone} could not be found.")
@@ -154,15 +154,13 @@ def create(rt, ctx, req) -> Share:
             if size is None:
                 size = snapshot.size
             elif size < snapshot.size:
-                raise Fault(400, f"Share size '{size}' must be equal or greater than snapshot size "
-                                 f"({snapshot.size}).")
+                raise Fault(400, f"Share size '{size}' must be equal or greater than snapshot size")
             if not snapshot.driver_path:
                 raise Fault(400, "Invalid share snapshot: the snapshot has no data.")
         elif share_type is None:
             share_type = _default_share_type(rt, session)
         if share_type is not None and _spec_true(share_type, "driver_handles_share_servers"):
-            raise Fault(400, "Share network must be set when the driver_handles_share_servers extra spec "
-                             "is set to True.")
+            raise Fault(400, "Share network must be set when the driver_handles_share_servers is true.")
         quotas.reserve(session, rt, ctx.project_id, ctx.user_id, {"shares": 1, "gigabytes": size})
         share = Share(user_id=ctx.user_id, project_id=ctx.project_id, display_name=req.name,
                       display_description=req.description, size=size, share_proto=req.share_proto,
@@ -339,7 +337,10 @@ def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
             raise Fault(400, "Invalid input received: New size for extend must be greater than current size. "
                              f"(current: {share.size}, extended: {new_size}).")
         # Charged now (the row carries the new size), so concurrent requests cannot overshoot.
-        quotas.reserve(session, rt, share.project_id, share.user_id, {"gigabytes": new_size - share.size})
+        try:
+            quotas.reserve(session, rt, share.project_id, share.user_id, {"gigabytes": new_size - share.size})
+        except Fault as fault:  # Manila's extend maps the quota error to 403, without the class name
+            raise Fault(403, fault.message.split(": ", 1)[-1]) from None
         enqueue(session, JOB_EXTEND, share.id, {"old_size": share.size, "new_size": new_size})
         share.status = "extending"
         share.size = new_size
@@ -391,7 +392,7 @@ def manage(rt, ctx, req) -> Share:
     enabled = [p.upper() for p in rt.config.enabled_share_protocols]
     if req.protocol not in enabled:
         raise Fault(400, f"Invalid share protocol provided: {req.protocol}. It is either disabled or "
-                         f"unsupported. Available protocols: {', '.join(enabled)}")
+                         f"unsupported. Available protocols: {list(rt.config.enabled_share_protocols)}")
     export_path = req.export_path
     if not export_path.startswith("/") and ":" in export_path:
         export_path = export_path.split(":", 1)[1]  # "host:/path" as NFS clients write it

@@ -151,11 +151,9 @@ def create(share: dict, version) -> CreateRequest:
     clean_size = None if (raw_size is None and snapshot_id) else size(raw_size)
     name = text(share.get("name", share.get("display_name")), "name")
     description = text(share.get("description", share.get("display_description")), "description")
-    share_type = share.get("share_type")
-    volume_type = share.get("volume_type")
-    if share_type and volume_type:
+    if "share_type" in share and "volume_type" in share:  # Manila checks the keys, not the values
         raise Fault(400, "Cannot specify both share_type and volume_type")
-    chosen = identifier(share_type or volume_type, "share_type")
+    chosen = identifier(share.get("share_type", share.get("volume_type")), "share_type")
     az = identifier(share.get("availability_zone"), "availability_zone")
     is_public = strict_bool(share.get("is_public", False) if share.get("is_public") is not None else False,
                             "is_public")

@@ -117,7 +117,7 @@ def show(req, share) -> dict:
 def index(req, shares, detailed: bool, limit_given: int = 0, count: int | None = None) -> dict:
     builder = detail if detailed else summary
     body = {"shares": [builder(req, share) for share in shares]}
-    if count is not None:
+    if count:  # Manila leaves a zero count out
         body["count"] = count
     if limit_given and shares and len(shares) == limit_given:
         params = {k: (v[0] if isinstance(v, list) else v) for k, v in req.params.items()}
