@@ -113,10 +113,7 @@ class _BackupRun:
             if isinstance(sub, _PendingTree):
                 node["subtree"] = sub.tree_id
         pt.tree_id = self.writer.store_blob(BLOB_TREE, encode_tree(pt.nodes)).hex()
-        # Only the id is needed from now on; dropping the nodes keeps memory bounded by
-        # the directories still open, not by the size of the tree.
         pt.futures = []
-        pt.nodes = []
 
     def _drain(self, block: bool) -> None:
         while self.queue and (block or self.queue[0].ready()):
