@@ -27,24 +27,25 @@ VERSIONS = [
     "2.4",   # no change to the resources served here
     "2.5",   # migration fields in share view: task_state
     "2.6",   # no change to the resources served here
-    "2.7",   # actions renamed: os-reset_status -> reset_status, os-extend -> extend, ...
+    "2.7",   # actions renamed: os-reset_status -> reset_status, os-extend -> extend, ...; share type
+             # view: share_type_access:is_public (os-share-type-access:is_public before)
     "2.8",   # no change to the resources served here
     "2.9",   # export_locations moved to their own resource
     "2.10",  # no change to the resources served here
     "2.11",  # no change to the resources served here
-    "2.12",  # no change to the resources served here
+    "2.12",  # snapshot view: provider_location (admins)
     "2.13",  # no change to the resources served here
     "2.14",  # export location 'preferred'
     "2.15",  # no change to the resources served here
     "2.16",  # user_id in share view
-    "2.17",  # no change to the resources served here
+    "2.17",  # snapshot view: user_id, project_id
     "2.18",  # no change to the resources served here
     "2.19",  # no change to the resources served here
     "2.20",  # no change to the resources served here
     "2.21",  # no change to the resources served here
     "2.22",  # no change to the resources served here
     "2.23",  # no change to the resources served here
-    "2.24",  # no change to the resources served here
+    "2.24",  # share types: snapshot_support no longer defaulted on create nor undeletable
     "2.25",  # no change to the resources served here
     "2.26",  # no change to the resources served here
     "2.27",  # no change to the resources served here
@@ -61,16 +62,16 @@ VERSIONS = [
     "2.38",  # no change to the resources served here
     "2.39",  # no change to the resources served here
     "2.40",  # no change to the resources served here
-    "2.41",  # no change to the resources served here
+    "2.41",  # share type description
     "2.42",  # no change to the resources served here
-    "2.43",  # no change to the resources served here
+    "2.43",  # share type list: extra_specs filter
     "2.44",  # no change to the resources served here
     "2.45",  # no change to the resources served here
-    "2.46",  # no change to the resources served here
+    "2.46",  # share type view: is_default
     "2.47",  # no change to the resources served here
     "2.48",  # no change to the resources served here
     "2.49",  # no change to the resources served here
-    "2.50",  # no change to the resources served here
+    "2.50",  # share type update (PUT /types/{id})
     "2.51",  # no change to the resources served here
     "2.52",  # no change to the resources served here
     "2.53",  # no change to the resources served here
@@ -93,13 +94,13 @@ VERSIONS = [
     "2.70",  # no change to the resources served here
     "2.71",  # no change to the resources served here
     "2.72",  # no change to the resources served here
-    "2.73",  # no change to the resources served here
+    "2.73",  # snapshot metadata (create, view, list filter)
     "2.74",  # no change to the resources served here
     "2.75",  # no change to the resources served here
     "2.76",  # no change to the resources served here
     "2.77",  # no change to the resources served here
     "2.78",  # no change to the resources served here
-    "2.79",  # no change to the resources served here
+    "2.79",  # snapshot list: with_count
     "2.80",  # share backups (experimental); backups/backup_gigabytes quotas; source_backup_id
     "2.81",  # no change to the resources served here
     "2.82",  # no change to the resources served here
