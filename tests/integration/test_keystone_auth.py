@@ -22,7 +22,7 @@ import pytest
 from tests.integration.keystone_server import (REPO_ROOT, KeystoneServer, User, free_port, running_keystone,
                                                stop_process, wait_http)
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow  # every test that needs the real Keystone
 
 VENV_BIN = Path(sys.executable).parent if (Path(sys.executable).parent / "sharebackup").exists() \
     else REPO_ROOT / ".venv" / "bin"
@@ -52,9 +52,9 @@ class Api:
             req.add_header(name, value)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
-                status, raw, hdrs = resp.status, resp.read(), dict(resp.headers)
+                status, raw, hdrs = resp.status, resp.read(), resp.headers
         except urllib.error.HTTPError as exc:
-            status, raw, hdrs = exc.code, exc.read(), dict(exc.headers)
+            status, raw, hdrs = exc.code, exc.read(), exc.headers
         return status, (json.loads(raw) if raw else {}), hdrs
 
     def get(self, path: str, token: str | None = None, **kw):
@@ -125,9 +125,11 @@ def assert_unauthorized(status: int, body: dict, headers: dict, keystone: Keysto
     assert status == 401, body
     assert body["unauthorized"]["code"] == 401
     assert body["unauthorized"]["message"]
-    assert headers.get("WWW-Authenticate") == f'Keystone uri="{keystone.auth_url}"'
+    # exactly one challenge, naming where to get a token (auth_token adds it to our 401)
+    assert headers.get_all("WWW-Authenticate") == [f'Keystone uri="{keystone.auth_url}"']
 
 
+@slow
 def test_discovery_is_open(server: Api):
     status, body, _ = server.get("/")
     assert status in (200, 300) and body["versions"]
@@ -137,14 +139,17 @@ def test_discovery_is_open(server: Api):
     assert server.get("/v2", token="not-a-token")[0] == 200
 
 
+@slow
 def test_no_token_is_401(server: Api, keystone):
     assert_unauthorized(*server.get("/v2/availability-zones"), keystone)
 
 
+@slow
 def test_invalid_token_is_401(server: Api, keystone):
     assert_unauthorized(*server.get("/v2/availability-zones", token="gAAAAAB-not-a-real-token"), keystone)
 
 
+@slow
 def test_forged_identity_headers_are_ignored(server: Api, keystone):
     """auth_token removes identity headers a client sends; only a validated token counts."""
     forged = {"X-Identity-Status": "Confirmed", "X-User-Id": "mallory", "X-Project-Id": "demo",
@@ -153,6 +158,7 @@ def test_forged_identity_headers_are_ignored(server: Api, keystone):
     assert_unauthorized(*server.get("/v2/availability-zones", token="bogus", headers=forged), keystone)
 
 
+@slow
 def test_member_and_reader_can_read(server: Api, tokens):
     for who in ("member", "reader"):
         status, body, headers = server.get("/v2/availability-zones", token=tokens[who])
@@ -161,6 +167,7 @@ def test_member_and_reader_can_read(server: Api, tokens):
         assert headers["x-openstack-request-id"].startswith("req-")
 
 
+@slow
 def test_project_in_url_must_match_token(server: Api, tokens, people):
     member = people["member"]
     assert server.get(f"/v2/{member.project_id}/availability-zones", token=tokens["member"])[0] == 200
@@ -168,6 +175,7 @@ def test_project_in_url_must_match_token(server: Api, tokens, people):
     assert status == 400 and body["badRequest"]["code"] == 400, body
 
 
+@slow
 def test_admin_role_makes_admin(server: Api, tokens):
     """The policy file makes ADMIN_ONLY_RULE admin-only: Keystone's admin role passes it,
     a member or reader of a project does not."""
@@ -177,6 +185,7 @@ def test_admin_role_makes_admin(server: Api, tokens):
         assert status == 403 and body["forbidden"]["code"] == 403, (who, body)
 
 
+@slow
 def test_admin_only_api_differs(server: Api, tokens, people):
     """On a route admin-only by default: a member gets 403, the admin does not (the route may
     still answer 501 while it is being built)."""
@@ -192,6 +201,7 @@ def test_admin_only_api_differs(server: Api, tokens, people):
     assert admin_status not in (401, 403)
 
 
+@slow
 def test_system_scoped_token_is_not_a_project_caller(server: Api, keystone):
     token = keystone.token(keystone.admin, system_scope="all")
     status, body, _ = server.get("/v2/availability-zones", token=token)
@@ -208,6 +218,7 @@ def _openstack(keystone: KeystoneServer, user: User, *args: str, endpoint_overri
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
+@slow
 def test_openstack_cli_through_catalog(server: Api, keystone, people):
     """The real `openstack` command: password auth at Keystone, our endpoint from the catalog
     (type shared-file-system), the token validated by keystonemiddleware."""
@@ -223,8 +234,73 @@ def test_openstack_cli_through_catalog(server: Api, keystone, people):
     assert isinstance(json.loads(shares.stdout), list)
 
 
+@slow
 def test_openstack_cli_with_endpoint_override(server: Api, keystone, people):
     proc = _openstack(keystone, people["reader"], "share", "availability", "zone", "list",
                       endpoint_override=f"{server.base}/v2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout)
+
+
+# -- the strategy in-process (no Keystone needed) --------------------------------------------
+
+class FakeReq:
+    def __init__(self, **headers):
+        self.headers = {k.replace("_", "-").upper(): v for k, v in headers.items()}
+
+    def get_header(self, name):
+        return self.headers.get(name.upper())
+
+
+def _section(**extra):
+    return {"www_authenticate_uri": "http://127.0.0.1:9/v3", "auth_url": "http://127.0.0.1:9/v3",
+            "username": "sharebackup", "password": "secret", "project_name": "service",
+            "user_domain_name": "Default", "project_domain_name": "Default", **extra}
+
+
+def test_wrap_uses_a_private_oslo_config():
+    from types import SimpleNamespace
+
+    from oslo_config import cfg
+
+    from sharebackup.api.auth.keystone import KeystoneStrategy
+    app = KeystoneStrategy().wrap_wsgi(lambda environ, start_response: [], SimpleNamespace(
+        keystone_authtoken=_section(http_connect_timeout="7")))
+    assert app._conf.oslo_conf_obj is not cfg.CONF
+    assert app._delay_auth_decision is True          # our default: discovery stays open
+    assert app._conf.get("http_connect_timeout") == 7  # typed, not the string
+    assert app._auth.auth_url == "http://127.0.0.1:9/v3" and app._auth._username == "sharebackup"
+    # the password plugin's options were not registered on the global object
+    with pytest.raises(cfg.NoSuchOptError):
+        cfg.CONF.keystone_authtoken.password
+
+
+def test_bad_keystone_options_are_config_errors():
+    from sharebackup.api.auth.keystone import build_oslo_conf
+    from sharebackup.config import ConfigError
+    with pytest.raises(ConfigError, match="delay_auth_decision"):
+        build_oslo_conf(_section(delay_auth_decision="perhaps"))
+    with pytest.raises(ConfigError, match="auth_type"):
+        build_oslo_conf(_section(auth_type="no-such-plugin"))
+
+
+def test_context_from_auth_token_headers():
+    from sharebackup.api.auth.keystone import KeystoneStrategy
+    from sharebackup.api.faults import Fault
+    strategy = KeystoneStrategy()
+    for headers in ({}, {"X_Identity_Status": "Invalid", "X_User_Id": "u", "X_Project_Id": "p"},
+                    {"X_Identity_Status": "Confirmed", "X_Project_Id": "p"}):
+        with pytest.raises(Fault) as info:
+            strategy.authenticate(FakeReq(**headers))
+        assert info.value.code == 401
+        assert "WWW-Authenticate" not in info.value.headers  # auth_token adds the real one
+    with pytest.raises(Fault) as info:
+        strategy.authenticate(FakeReq(X_Identity_Status="Confirmed", X_User_Id="u", X_Roles="admin",
+                                      X_System_Scope="all"))
+    assert info.value.code == 403 and "system" in info.value.message
+    admin = strategy.authenticate(FakeReq(X_Identity_Status="Confirmed", X_User_Id="u", X_Project_Id="p",
+                                          X_Roles="reader,member,admin", X_Auth_Token="t"))
+    assert (admin.user_id, admin.project_id, admin.is_admin, admin.auth_token) == ("u", "p", True, "t")
+    member = strategy.authenticate(FakeReq(X_Identity_Status="Confirmed", X_User_Id="u", X_Project_Id="p",
+                                           X_Roles="reader, member"))
+    assert member.roles == ["reader", "member"] and not member.is_admin

@@ -14,13 +14,9 @@ or written.
 """
 from __future__ import annotations
 
-import logging
-
 from sharebackup.api.auth.base import AuthStrategy, unauthorized
 from sharebackup.api.context import RequestContext
 from sharebackup.api.faults import Fault
-
-LOG = logging.getLogger(__name__)
 
 GROUP = "keystone_authtoken"
 # Set unless the operator says otherwise.
@@ -41,13 +37,12 @@ def _identity_headers(req) -> tuple[str | None, str | None, list[str]]:
 
 
 class KeystoneStrategy(AuthStrategy):
-    def __init__(self) -> None:
-        self.www_authenticate_uri: str | None = None
-
-    def _unauthorized(self, message: str | None = None) -> Fault:
+    @staticmethod
+    def _unauthorized(message: str | None = None) -> Fault:
         fault = unauthorized(message) if message else unauthorized()
-        if self.www_authenticate_uri:
-            fault.headers["WWW-Authenticate"] = f'Keystone uri="{self.www_authenticate_uri}"'
+        # auth_token adds ``WWW-Authenticate: Keystone uri="<www_authenticate_uri>"`` to every
+        # 401 on its way out; a second header of ours would only contradict it.
+        fault.headers.pop("WWW-Authenticate", None)
         return fault
 
     def authenticate(self, req) -> RequestContext:
@@ -74,10 +69,6 @@ class KeystoneStrategy(AuthStrategy):
             raise RuntimeError("auth_strategy = keystone needs the extra: pip install 'sharebackup[keystone]'") from exc
         options = {**DEFAULTS, **{k: v for k, v in dict(conf.keystone_authtoken).items() if k not in _IGNORED}}
         local_conf, leftovers = build_oslo_conf(options)
-        self.www_authenticate_uri = options.get("www_authenticate_uri") or options.get("auth_uri")
-        if not self.www_authenticate_uri:
-            LOG.warning("[keystone_authtoken] www_authenticate_uri is not set: clients get no Keystone "
-                        "address in the WWW-Authenticate header of a 401")
         return auth_token.AuthProtocol(app, {"oslo_config_config": local_conf, **leftovers})
 
 
