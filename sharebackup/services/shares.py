@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import and_, func, or_, select
 
 from sharebackup.api.faults import Fault
+from sharebackup.api.schemas.shares import ADMIN_ONLY_METADATA
 from sharebackup.db.models import (Share, ShareBackup, ShareExportLocation, ShareSnapshot, ShareType,
                                    ShareTypeProject, utcnow)
 from sharebackup.jobs.lease_queue import enqueue
@@ -305,13 +306,22 @@ def soft_delete(rt, ctx, share_id: str) -> None:
         share.updated_at = utcnow()
 
 
-def restore(rt, ctx, share_id: str) -> None:
+def restore(rt, ctx, share_id: str) -> bool:
+    """Take a share out of the recycle bin. False: it was not in it (Manila then answers 200)."""
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
+        share = _load(session, share_id)
+        if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
+            raise Fault(404, f"No share exists with ID {share_id}.")
         _authorize(rt, ctx, policy.RESTORE, share)
+        if not share.is_soft_deleted:
+            return False
+        if share.status in ("deleting", "error_deleting"):
+            raise Fault(403, f"Share {share.id} is being deleted or has suffered an error during deletion, "
+                             "cannot be restored.")
         share.is_soft_deleted = False
         share.scheduled_to_be_deleted_at = None
         share.updated_at = utcnow()
+    return True
 
 
 # -- admin and size actions ----------------------------------------------------------------
@@ -320,6 +330,8 @@ def reset_status(rt, ctx, share_id: str, status: str) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         _authorize(rt, ctx, policy.RESET_STATUS, share)
+        if share.is_soft_deleted:
+            raise Fault(403, f"status cannot be reset for share '{share.id}' since it has been soft deleted.")
         share.status = status
         share.updated_at = utcnow()
 
@@ -432,17 +444,32 @@ def manage(rt, ctx, req) -> Share:
 
 def get_metadata(rt, ctx, share_id: str) -> dict:
     with rt.db.reader() as session:
-        share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.GET_METADATA, share)
+        share = _metadata_share(rt, ctx, session, share_id, policy.GET_METADATA)
         return dict(share.metadata_ or {})
 
 
+def _metadata_share(rt, ctx, session, share_id: str, rule: str) -> Share:
+    share = _load(session, share_id)
+    if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
+        raise Fault(404, "Share not found.")
+    _authorize(rt, ctx, rule, share)
+    return share
+
+
 def write_metadata(rt, ctx, share_id: str, values: dict, replace: bool) -> dict:
+    admin_only = set(ADMIN_ONLY_METADATA)
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.UPDATE_METADATA, share)
-        current = {} if replace else dict(share.metadata_ or {})
-        current.update(values)
+        share = _metadata_share(rt, ctx, session, share_id, policy.UPDATE_METADATA)
+        if admin_only.intersection(values):
+            if not rt.policy.check(ctx, policy.UPDATE_ADMIN_ONLY_METADATA, target(share)):
+                raise Fault(403, "Cannot set or update admin only metadata.")
+            admin_only = set()
+        existing = dict(share.metadata_ or {})
+        if replace:  # keys only admins may change survive a replace by anyone else
+            current = {k: v for k, v in existing.items() if k in admin_only}
+        else:
+            current = existing
+        current.update({k: v for k, v in values.items() if k not in admin_only})
         share.metadata_ = current
         share.updated_at = utcnow()
         return dict(current)
@@ -450,8 +477,9 @@ def write_metadata(rt, ctx, share_id: str, values: dict, replace: bool) -> dict:
 
 def delete_metadata_item(rt, ctx, share_id: str, key: str) -> None:
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.DELETE_METADATA, share)
+        share = _metadata_share(rt, ctx, session, share_id, policy.DELETE_METADATA)
+        if key in ADMIN_ONLY_METADATA:
+            _authorize(rt, ctx, policy.UPDATE_ADMIN_ONLY_METADATA, share)
         current = dict(share.metadata_ or {})
         if key not in current:
             raise Fault(404, "Metadata item was not found")

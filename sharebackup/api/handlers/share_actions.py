@@ -74,8 +74,11 @@ def _soft_delete(req, resp, value, share_id, **params):
 
 def _restore(req, resp, value, share_id, **params):
     rt, ctx = _start(req, policy.RESTORE, "2.69")
-    service.restore(rt, ctx, share_id)
-    _accepted(resp)
+    if service.restore(rt, ctx, share_id):
+        _accepted(resp)
+    else:  # not in the recycle bin: Manila answers 200
+        resp.status = 200
+        resp.text = None
 
 
 # The dispatcher's own window is left open: each action checks its version after policy.

@@ -1,7 +1,7 @@
 """POST /v2/shares/manage (admin): adopt an existing directory as a share."""
 from __future__ import annotations
 
-from sharebackup.api.body import resource_body
+from sharebackup.api.body import require_body
 from sharebackup.api.faults import Fault
 from sharebackup.api.schemas import shares as schema
 from sharebackup.api.views import shares as view
@@ -14,6 +14,9 @@ def manage_share(req, resp, **params):
     rt.policy.authorize(ctx, policy.MANAGE)
     if not req.context.version.matches("2.7"):
         raise Fault(404)
-    request = schema.manage(resource_body(req, "share"), req.context.version)
+    body = require_body(req)
+    if not isinstance(body, dict) or not isinstance(body.get("share"), dict):
+        raise Fault(422, "Share entity not found in request body")
+    request = schema.manage(body["share"], req.context.version)
     share = service.manage(rt, ctx, request)
     resp.media = view.show(req, share)

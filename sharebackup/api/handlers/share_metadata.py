@@ -44,13 +44,13 @@ def update_share_metadata_item(req, resp, share_id, key, **params):
     rt, ctx = req.context.runtime, req.context.auth
     rt.policy.authorize(ctx, policy.UPDATE_METADATA)
     body = require_body(req)
-    values = schema.metadata_body(body, "meta")
+    values = schema.metadata_item_body(body)
     if key not in values:
         raise Fault(400, "Request body and URI mismatch")
     if len(values) > 1:
         raise Fault(400, "Request body contains too many items")
     service.write_metadata(rt, ctx, share_id, values, replace=False)
-    resp.media = view.metadata_item(key, values[key])
+    resp.media = view.metadata(values)  # Manila answers {"metadata": {key: value}} here
 
 
 def delete_share_metadata_item(req, resp, share_id, key, **params):

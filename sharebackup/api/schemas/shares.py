@@ -114,6 +114,8 @@ def metadata(value) -> dict[str, str]:
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
             raise Fault(400, f"Metadata property value for key '{key}' must be a string.")
         item = str(item)
+        if not item:
+            raise Fault(400, "Metadata property value is blank.")
         if len(item) > MAX_META_VALUE:
             raise Fault(400, f"Metadata property value is greater than {MAX_META_VALUE} characters.")
         if "\x00" in key or "\x00" in item:
@@ -325,7 +327,9 @@ def list_query(req, is_admin: bool, max_limit: int) -> ListQuery:
         value = params.pop("is_public")
         query.is_public = value.lower() == "all" or strict_bool(value, "is_public")
     if "is_soft_deleted" in params:
-        query.is_soft_deleted = strict_bool(params.pop("is_soft_deleted"), "is_soft_deleted")
+        value = params.pop("is_soft_deleted")
+        if req.context.version.matches("2.69"):
+            query.is_soft_deleted = strict_bool(value, "is_soft_deleted")
     if "with_count" in params:
         query.with_count = req.context.version.matches("2.42") and strict_bool(params.pop("with_count"),
                                                                                 "with_count")
@@ -334,7 +338,10 @@ def list_query(req, is_admin: bool, max_limit: int) -> ListQuery:
                "volume_type_id": "share_type_id"}
     for key, value in params.items():
         key = renames.get(key, key)
-        if key in ("display_name~", "display_description~") and not req.context.version.matches("2.36"):
+        if key in ("display_name~", "display_description~", "display_description") and \
+                not req.context.version.matches("2.36"):
+            continue  # Manila drops these below 2.36
+        if key in ("export_location_id", "export_location_path") and not req.context.version.matches("2.35"):
             continue
         if key in ("limit", "offset"):
             continue
@@ -342,7 +349,18 @@ def list_query(req, is_admin: bool, max_limit: int) -> ListQuery:
     return query
 
 
+# Metadata keys only admins may set (Manila's AdminOnlyMetadata.SCHEDULER_FILTERS).
+ADMIN_ONLY_METADATA = ("__affinity_same_host", "__affinity_different_host")
+
+
 def metadata_body(body, key: str = "metadata") -> dict[str, str]:
     if not isinstance(body, dict) or not isinstance(body.get(key), dict):
         raise Fault(400, "Malformed request body")
     return metadata(body[key])
+
+
+def metadata_item_body(body) -> dict[str, str]:
+    """PUT .../metadata/{key}: ``{"meta": {key: value}}`` (``metadata`` accepted too)."""
+    if isinstance(body, dict) and "meta" not in body and "metadata" in body:
+        return metadata_body(body, "metadata")
+    return metadata_body(body, "meta")
