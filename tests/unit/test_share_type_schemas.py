@@ -1,0 +1,69 @@
+"""Share type request validation: Manila's rules, and a 400 where Manila would crash."""
+from __future__ import annotations
+
+import pytest
+
+from sharebackup.api.faults import Fault
+from sharebackup.api.microversion import APIVersion
+from sharebackup.api.schemas import share_types as schema
+
+V = APIVersion.parse("2.91")
+DHSS = {"driver_handles_share_servers": "False"}
+
+
+@pytest.mark.parametrize("value,expected", [("True", True), ("<is> False", False), ("  yes ", True),
+                                            (True, True), ("0", False)])
+def test_boolean_specs(value, expected):
+    assert schema.parse_boolean_spec("snapshot_support", value) is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "", "<is> maybe", "2"])
+def test_bad_boolean_specs(value):
+    with pytest.raises(Fault) as err:
+        schema.parse_boolean_spec("snapshot_support", value)
+    assert err.value.code == 400
+
+
+def test_create_request_stores_strings_and_defaults():
+    request = schema.create_request({"share_type": {"name": "t", "extra_specs": {
+        "driver_handles_share_servers": False, "snapshot_support": True,
+        "availability_zones": " nova , az2 "}}}, V)
+    assert request["extra_specs"] == {"driver_handles_share_servers": "False", "snapshot_support": "True",
+                                      "availability_zones": "nova,az2"}
+    assert request["is_public"] is True and request["description"] is None
+    old = schema.create_request({"share_type": {"name": "t", "extra_specs": dict(DHSS)}}, APIVersion.parse("2.23"))
+    assert old["extra_specs"]["snapshot_support"] == "True"
+
+
+@pytest.mark.parametrize("entity", [
+    {"name": "t"},
+    {"name": "t", "extra_specs": {"driver_handles_share_servers": "perhaps"}},
+    {"name": "t", "extra_specs": {**DHSS, "provisioning:max_share_size": "0"}},
+    {"name": "t", "extra_specs": {**DHSS, "availability_zones": "a,,b"}},
+    {"name": "t", "extra_specs": {**DHSS, "x": None}},
+    {"name": "t", "extra_specs": {**DHSS, "x": [1]}},
+    {"name": "t", "extra_specs": "driver_handles_share_servers"},
+    {"name": None, "extra_specs": DHSS},
+    {"name": "t", "description": 5, "extra_specs": DHSS},
+    {"name": "t", "extra_specs": DHSS, "share_type_access:is_public": "perhaps"},
+])
+def test_create_request_refusals(entity):
+    with pytest.raises(Fault) as err:
+        schema.create_request({"share_type": entity}, V)
+    assert err.value.code == 400
+
+
+@pytest.mark.parametrize("value,ok", [("9f3c0d2e-5a1b-4c6d-8e7f-0a1b2c3d4e5f", True),
+                                      ("9f3c0d2e5a1b4c6d8e7f0a1b2c3d4e5f", True),
+                                      ("{9F3C0D2E-5A1B-4C6D-8E7F-0A1B2C3D4E5F}", True),
+                                      ("demo", False), (None, False), (12, False), ("", False)])
+def test_uuid_like(value, ok):
+    assert schema.is_uuid_like(value) is ok
+
+
+def test_extra_specs_filter():
+    assert schema.extra_specs_filter("{'snapshot_support': 'True'}", V) == {"snapshot_support": "True"}
+    assert schema.extra_specs_filter(None, V) == {}
+    for bad in ("[1]", "snapshot_support", "{'a': " * 50):
+        with pytest.raises(Fault):
+            schema.extra_specs_filter(bad, V)
