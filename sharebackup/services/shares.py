@@ -342,6 +342,9 @@ def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
         _authorize(rt, ctx, policy.EXTEND, share)
         if force:
             _authorize(rt, ctx, policy.FORCE_EXTEND, share)
+        if share.is_soft_deleted:
+            raise Fault(400, f"Invalid share: Share '{share.id}' cannot be extended, since it has been soft "
+                             "deleted.")
         if share.status != "available":
             raise Fault(400, f"Invalid share: Share {share.id} status must be 'available' to extend, but "
                              f"current status is: {share.status}.")
@@ -364,6 +367,9 @@ def shrink(rt, ctx, share_id: str, new_size: int) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         _authorize(rt, ctx, policy.SHRINK, share)
+        if share.is_soft_deleted:
+            raise Fault(400, f"Invalid share: Share '{share.id}' cannot be shrunk, since it has been soft "
+                             "deleted.")
         if share.status not in SHRINKABLE:
             raise Fault(400, f"Invalid share: Share {share.id} status must in ({', '.join(SHRINKABLE)}) to "
                              f"shrink, but current status is: {share.status}.")
@@ -382,7 +388,8 @@ def unmanage(rt, ctx, share_id: str) -> None:
         share = _visible(rt, ctx, session, share_id)
         _authorize(rt, ctx, policy.UNMANAGE, share)
         if share.status in TRANSITIONAL:
-            raise Fault(403, f"Invalid share: Share status {share.status} does not allow unmanaging.")
+            raise Fault(403, "Share with transitional state can not be unmanaged. "
+                             f"Share '{share.id}' is in '{share.status}' state.")
         snapshots = session.scalar(select(func.count()).select_from(ShareSnapshot).where(
             ShareSnapshot.share_id == share.id, ShareSnapshot.deleted.is_(False)))
         if snapshots:
