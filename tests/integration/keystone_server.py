@@ -59,6 +59,23 @@ class KeystoneError(RuntimeError):
     """Setting up or running Keystone failed; the message carries the relevant log tail."""
 
 
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    """Linux: SIGTERM the child when the test process dies, even by SIGKILL, so no Keystone
+    or server outlives an interrupted run."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort on other platforms
+        pass
+
+
+def child_process_options() -> dict:
+    """Popen keywords for background servers: own process group (stop_process signals the
+    group), stdin closed, and killed with the parent."""
+    return {"start_new_session": True, "stdin": subprocess.DEVNULL, "preexec_fn": _die_with_parent}
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -359,8 +376,8 @@ def start_keystone(workdir: Path, timeout: float = 120, venv: Path | None = None
         env.pop(name, None)
     with open(log, "ab") as out:
         server.process = subprocess.Popen([str(bin_dir / "python"), str(script), "127.0.0.1", str(port)],
-                                          stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          env=env, cwd=workdir, start_new_session=True)
+                                          stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir,
+                                          **child_process_options())
     try:
         wait_http(f"{url}/v3", timeout=timeout, proc=server.process, log=log)
         # The seed's catalog names a placeholder identity URL: point it at this server.

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.keystone_server import (REPO_ROOT, KeystoneServer, User, free_port, running_keystone,
-                                               stop_process, wait_http)
+from tests.integration.keystone_server import (REPO_ROOT, KeystoneServer, User, child_process_options, free_port,
+                                               running_keystone, stop_process, wait_http)
 
 slow = pytest.mark.slow  # every test that needs the real Keystone
 
@@ -105,8 +105,7 @@ def server(tmp_path_factory, keystone: KeystoneServer, people):
     with open(log, "ab") as out:
         proc = subprocess.Popen([str(SHAREBACKUP), "serve", "--config", str(conf), "--state-dir",
                                  str(workdir / "state"), "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
+                                stdout=out, stderr=subprocess.STDOUT, env=env, **child_process_options())
     try:
         wait_http(f"{base}/", timeout=60, proc=proc, log=log)
         yield Api(base)
