@@ -218,13 +218,9 @@ def test_share_and_snapshot_lifecycle(server, member, tmp_path):
 
     openstack_ok(["share", "snapshot", "delete", snap_id], member, ep, home=home)
     wait_gone(server, member, home, "snapshot", snap_id)
-    snaps = openstack_json(["share", "snapshot", "list"], member, ep, home=home)
-    assert snap_id not in {s["ID"] for s in snaps}, snaps
 
     openstack_ok(["share", "delete", share_id], member, ep, home=home)
     wait_gone(server, member, home, "share", share_id)
-    gone = run_openstack(["share", "show", share_id], member, ep, home=home)
-    assert gone.returncode != 0, describe(gone)
     listed = openstack_json(["share", "list"], member, ep, home=home)
     assert share_id not in {s["ID"] for s in listed}, listed
 
