@@ -11,6 +11,8 @@ RESET_STATUS = "share_snapshot:reset_status"
 CREATE = "share:create_snapshot"
 DELETE = "share:delete_snapshot"
 UPDATE = "share:snapshot_update"
+EXPORT_LOCATION_INDEX = "share_snapshot_export_location:index"
+EXPORT_LOCATION_SHOW = "share_snapshot_export_location:show"
 
 rules = [
     base.documented(GET, base.ADMIN_OR_PROJECT_READER, "Get share snapshot.",
@@ -28,6 +30,12 @@ rules = [
                     [("DELETE", "/snapshots/{snapshot_id}")]),
     base.documented(UPDATE, base.ADMIN_OR_PROJECT_MEMBER, "Update share snapshot.",
                     [("PUT", "/snapshots/{snapshot_id}")]),
+    base.documented(EXPORT_LOCATION_INDEX, base.ADMIN_OR_PROJECT_READER,
+                    "List export locations of a share snapshot.",
+                    [("GET", "/snapshots/{snapshot_id}/export-locations/")]),
+    base.documented(EXPORT_LOCATION_SHOW, base.ADMIN_OR_PROJECT_READER,
+                    "Get details of a specified export location of a share snapshot.",
+                    [("GET", "/snapshots/{snapshot_id}/export-locations/{export_location_id}")]),
 ]
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from sharebackup.api.actions import action_dispatcher
 from sharebackup.api.body import action_body, resource_body
+from sharebackup.api.faults import Fault
+from sharebackup.api.microversion import version_handler
 from sharebackup.api.schemas import snapshots as schema
 from sharebackup.api.views import snapshots as view
 from sharebackup.policies import share_snapshots as policy
@@ -51,6 +53,24 @@ def delete_snapshot(req, resp, snapshot_id, **params):
     rt.policy.authorize(ctx, policy.DELETE)
     service.delete(rt, ctx, snapshot_id)
     resp.status = 202
+
+
+@version_handler("2.32")
+def list_snapshot_export_locations(req, resp, snapshot_id, **params):
+    """Snapshots of the local driver are not mountable: the list is always empty (the
+    ``openstack share snapshot show`` command asks for it from 2.32)."""
+    rt, ctx = req.context.runtime, req.context.auth
+    rt.policy.authorize(ctx, policy.EXPORT_LOCATION_INDEX)
+    service.get(rt, ctx, snapshot_id)
+    resp.media = {"share_snapshot_export_locations": []}
+
+
+@version_handler("2.32")
+def show_snapshot_export_location(req, resp, snapshot_id, export_location_id, **params):
+    rt, ctx = req.context.runtime, req.context.auth
+    rt.policy.authorize(ctx, policy.EXPORT_LOCATION_SHOW)
+    service.get(rt, ctx, snapshot_id)
+    raise Fault(404, f"Export location {export_location_id} not found.")
 
 
 def _reset_status(req, resp, value, snapshot_id, **params):
