@@ -165,6 +165,14 @@ def wait_for(check, *, timeout: float = 30.0, interval: float = 0.3, what: str =
 
 # -- the server process --------------------------------------------------------------------------
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, so a killed pytest leaves no server."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 class ServerError(RuntimeError):
     pass
 
@@ -231,7 +239,7 @@ class ServerProcess:
             self.proc = subprocess.Popen(self.command(), cwd=self.state_dir.parent,
                                          env=isolated_env(self.home, self.extra_env),
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-                                         text=True, bufsize=1)
+                                         text=True, bufsize=1, preexec_fn=_die_with_parent)
         finally:
             stderr.close()
         self._reader = threading.Thread(target=self._read_stdout, args=(self.proc,), daemon=True)
