@@ -59,6 +59,10 @@ class KeystoneError(RuntimeError):
     """Setting up or running Keystone failed; the message carries the relevant log tail."""
 
 
+class KeystoneInstallError(KeystoneError):
+    """The Keystone virtualenv could not be built (typically: no package index reachable)."""
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     """Linux: SIGTERM the child when the test process dies, even by SIGKILL, so no Keystone
     or server outlives an interrupted run."""
@@ -117,9 +121,12 @@ def ensure_keystone_venv(venv: Path | None = None, spec: str | None = None, time
             log.write_text("")
             # The base interpreter, not the project venv's, so nothing of ours leaks in.
             base_python = getattr(sys, "_base_executable", None) or sys.executable
-            _run([base_python, "-m", "venv", str(venv)], log, timeout=120)
-            _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
-                  "-q", spec], log, timeout=timeout)
+            try:
+                _run([base_python, "-m", "venv", str(venv)], log, timeout=120)
+                _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
+                      "-q", spec], log, timeout=timeout)
+            except KeystoneError as exc:
+                raise KeystoneInstallError(f"cannot install {spec} into {venv}: {exc}") from exc
             marker.write_text(spec + "\n")
     return venv / "bin"
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.keystone_server import (REPO_ROOT, KeystoneServer, User, child_process_options, free_port,
+from tests.integration.keystone_server import (REPO_ROOT, KeystoneInstallError, KeystoneServer, User,
+                                               child_process_options, ensure_keystone_venv, free_port,
                                                running_keystone, stop_process, wait_http)
 
 slow = pytest.mark.slow  # every test that needs the real Keystone
@@ -63,6 +64,13 @@ class Api:
 
 @pytest.fixture(scope="module")
 def keystone(tmp_path_factory):
+    try:
+        ensure_keystone_venv()
+    except KeystoneInstallError as exc:
+        # No package index here: skip, except in CI, which must run this test.
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc)[:500])
     with running_keystone(tmp_path_factory.mktemp("keystone")) as ks:
         yield ks
 
@@ -164,6 +172,21 @@ def test_member_and_reader_can_read(server: Api, tokens):
         assert status == 200, (who, body)
         assert body["availability_zones"]
         assert headers["x-openstack-request-id"].startswith("req-")
+
+
+@slow
+def test_roles_decide_writes(server: Api, tokens):
+    """reader may read but not write; member may write (Manila's secure-RBAC defaults)."""
+    body = {"share": {"share_proto": "NFS", "size": 1, "name": "ks-auth"}}
+    status, reply, _ = server.call("POST", "/v2/shares", tokens["reader"], body=body)
+    if status == 501:
+        pytest.skip("POST /v2/shares is not built yet (501)")
+    assert status == 403 and reply["forbidden"]["code"] == 403, reply
+    status, reply, _ = server.call("POST", "/v2/shares", tokens["member"], body=body)
+    assert status in (200, 202), reply
+    share_id = reply["share"]["id"]
+    status, reply, _ = server.get(f"/v2/shares/{share_id}", token=tokens["reader"])
+    assert status == 200 and reply["share"]["id"] == share_id
 
 
 @slow
