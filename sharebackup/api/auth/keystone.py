@@ -9,8 +9,10 @@ dict, auth_token would register the auth plugin's options (username, password, .
 oslo.config's global ``cfg.CONF`` and read every option it was not given from there. We
 hand it a private ``ConfigOpts`` instead (its ``oslo_config_config`` hook), fill it with
 ``set_override`` (which type-checks each value), and pass only the names that object does
-not know (deprecated aliases such as ``auth_uri``) the paste way. Nothing global is read
-or written.
+not know the paste way (deprecated aliases, which auth_token maps itself, or unknown names,
+which it logs a warning about). Our values never reach the global object; the only global
+effect left is keystonemiddleware registering its option defaults on ``cfg.CONF`` when it
+is imported.
 """
 from __future__ import annotations
 
