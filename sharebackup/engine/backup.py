@@ -27,6 +27,7 @@ from sharebackup.engine import file_reader
 from sharebackup.engine.errors import EngineError
 from sharebackup.engine.packer import BlobWriter
 from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE
+from sharebackup.engine.malloc_tuning import tune_malloc
 from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Reporter, ReportCallback
 from sharebackup.engine.tree import decode_tree, encode_tree, node_from_stat, read_xattrs
 from sharebackup.engine.walk_size import quick_size
@@ -37,7 +38,7 @@ SPECIAL_TYPES = ("fifo", "socket", "chardev", "blockdev")
 @dataclasses.dataclass
 class BackupOptions:
     workers: int = 0  # 0: one per CPU, at least 2
-    max_inflight_bytes: int = 32 * 1024 * 1024
+    max_inflight_bytes: int = 16 * 1024 * 1024
     special_files: str = "record"  # "record" fifos/sockets/devices, or "skip" them (reported)
     index_every: int = 8  # packs per index delta
 
@@ -113,7 +114,10 @@ class _BackupRun:
             if isinstance(sub, _PendingTree):
                 node["subtree"] = sub.tree_id
         pt.tree_id = self.writer.store_blob(BLOB_TREE, encode_tree(pt.nodes)).hex()
+        # Only the id is needed from now on; dropping the nodes keeps memory bounded by
+        # the directories still open, not by the size of the tree.
         pt.futures = []
+        pt.nodes = []
 
     def _drain(self, block: bool) -> None:
         while self.queue and (block or self.queue[0].ready()):
@@ -261,6 +265,7 @@ def backup(
     options: BackupOptions | None = None,
 ) -> str:
     """Back up directory `src`; returns the new snapshot id. See the package docstring."""
+    tune_malloc()
     options = options or BackupOptions()
     src = os.path.abspath(src)
     root_st = os.stat(src)

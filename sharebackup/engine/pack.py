@@ -43,23 +43,26 @@ class PackBuilder:
     """Accumulates encoded blobs in memory until the pack is big enough to write."""
 
     def __init__(self) -> None:
-        self.parts: list[bytes] = []
+        # One growing buffer rather than a list joined at the end: a join would hold
+        # the pack twice at the moment of upload, which is most of our peak memory.
+        self.buf = bytearray()
         self.entries: list[PackEntry] = []
-        self.size = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.buf)
 
     def add(self, blob_type: int, blob_id: bytes, stored: bytes, plain_len: int) -> None:
-        self.entries.append(PackEntry(blob_type, blob_id, self.size, len(stored), plain_len))
-        self.parts.append(stored)
-        self.size += len(stored)
+        self.entries.append(PackEntry(blob_type, blob_id, len(self.buf), len(stored), plain_len))
+        self.buf += stored
 
-    def finish(self, codec: Codec) -> tuple[str, bytes]:
-        """Return (pack id, pack bytes)."""
+    def finish(self, codec: Codec) -> tuple[str, bytearray]:
+        """Return (pack id, pack bytes); the builder is spent afterwards."""
         trailer = b"".join(_ENTRY.pack(e.type, e.id, e.offset, e.length, e.plain_len) for e in self.entries)
         enc = codec.encode(trailer, TRAILER_AAD)
-        self.parts.append(enc)
-        self.parts.append(_FOOTER.pack(len(enc), MAGIC))
-        data = b"".join(self.parts)
-        self.parts = []
+        self.buf += enc
+        self.buf += _FOOTER.pack(len(enc), MAGIC)
+        data, self.buf = self.buf, bytearray()
         return Codec.content_id(data), data
 
 

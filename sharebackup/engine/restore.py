@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sharebackup.engine import fs_apply
 from sharebackup.engine.blob_prefetch import BlobPrefetcher
 from sharebackup.engine.errors import EngineError, UnsafePathError
+from sharebackup.engine.malloc_tuning import tune_malloc
 from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Reporter, ReportCallback
 from sharebackup.engine.tree import check_name, decode_tree
 
@@ -233,6 +234,7 @@ def restore(
     """Restore snapshot `snap_id` into `target`; returns a summary with an `errors` list."""
     if mode not in MODES:
         raise EngineError(f"unknown restore mode {mode!r}; use merge or replace")
+    tune_malloc()
     reporter = Reporter(report)
     with repo.lock(exclusive=False, purpose="restore"):
         snap = repo.load_snapshot(repo.resolve_snapshot(snap_id))
