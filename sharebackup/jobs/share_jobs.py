@@ -14,7 +14,8 @@ from pathlib import Path
 from sharebackup.api.faults import Fault
 from sharebackup.db.models import Share, ShareExportLocation, utcnow
 from sharebackup.services import quotas
-from sharebackup.services.shares import JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_MANAGE, JOB_SHRINK
+from sharebackup.services import shares as share_service
+from sharebackup.services.shares import JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_MANAGE, JOB_PURGE, JOB_SHRINK
 from sharebackup.shares import local
 
 LOG = logging.getLogger(__name__)
@@ -180,6 +181,16 @@ class ManageRunner(_Runner):
                                                                 is_admin_only=False, metadata_={}))
 
 
+class PurgeRunner:
+    """The recycle bin's clock: queued with not_before = scheduled_to_be_deleted_at."""
+
+    def __init__(self, rt):
+        self.rt = rt
+
+    def __call__(self, claim, heartbeat) -> None:
+        share_service.purge_if_expired(self.rt, claim.resource_id)
+
+
 def runners(rt) -> dict:
     return {JOB_CREATE: CreateRunner(rt), JOB_DELETE: DeleteRunner(rt), JOB_EXTEND: ExtendRunner(rt),
-            JOB_SHRINK: ShrinkRunner(rt), JOB_MANAGE: ManageRunner(rt)}
+            JOB_SHRINK: ShrinkRunner(rt), JOB_MANAGE: ManageRunner(rt), JOB_PURGE: PurgeRunner(rt)}

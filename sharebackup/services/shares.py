@@ -28,6 +28,7 @@ JOB_DELETE = "share.delete"
 JOB_EXTEND = "share.extend"
 JOB_SHRINK = "share.shrink"
 JOB_MANAGE = "share.manage"
+JOB_PURGE = "share.purge"  # a soft-deleted share whose retention time has passed
 
 DELETABLE = ("available", "error", "inactive")
 SHRINKABLE = ("available", "shrinking_possible_data_loss_error")
@@ -304,6 +305,24 @@ def soft_delete(rt, ctx, share_id: str) -> None:
         share.is_soft_deleted = True
         share.scheduled_to_be_deleted_at = utcnow() + SOFT_DELETE_RETENTION
         share.updated_at = utcnow()
+        # The purge waits in the queue until the retention time; a restore makes it a no-op.
+        job = enqueue(session, JOB_PURGE, share.id, {})
+        job.not_before = share.scheduled_to_be_deleted_at
+
+
+def purge_if_expired(rt, share_id: str) -> bool:
+    """Delete a soft-deleted share whose retention time has passed (the purge job's work)."""
+    with rt.db.transaction() as session:
+        share = _load(session, share_id)
+        if share is None or not share.is_soft_deleted or share.scheduled_to_be_deleted_at is None:
+            return False
+        if share.scheduled_to_be_deleted_at > utcnow() or share.status not in DELETABLE:
+            return False
+        share.status = "deleting"
+        share.updated_at = utcnow()
+        enqueue(session, JOB_DELETE, share.id, {})
+    rt.notify_workers()
+    return True
 
 
 def restore(rt, ctx, share_id: str) -> bool:

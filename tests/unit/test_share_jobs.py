@@ -163,3 +163,45 @@ def test_quota_counts_shares(tmp_path):
         assert "ShareLimitExceeded" in result.json["overLimit"]["message"]
     finally:
         h.close()
+
+
+def test_soft_deleted_share_is_purged_after_its_retention_time(h):
+    from sharebackup.db.models import Job, utcnow
+    import datetime as dt
+    share_id = h.create()
+    h.wait(share_id, "available")
+    assert h.action(share_id, {"soft_delete": None}).status_code == 202
+    time.sleep(0.2)
+    assert h.share(share_id).json["share"]["is_soft_deleted"] is True  # not yet: a week to go
+    past = utcnow() - dt.timedelta(seconds=1)
+    with h.rt.db.transaction() as session:
+        session.get(Share, share_id).scheduled_to_be_deleted_at = past
+        for job in session.query(Job).filter(Job.resource_id == share_id, Job.kind == "share.purge").all():
+            job.not_before = past
+    h.rt.notify_workers()
+    h.wait(share_id, None)
+    assert not _path(h, share_id).exists()
+
+
+def test_restore_before_the_retention_time_keeps_the_share(h):
+    from sharebackup.db.models import Job, utcnow
+    import datetime as dt
+    share_id = h.create()
+    h.wait(share_id, "available")
+    assert h.action(share_id, {"soft_delete": None}).status_code == 202
+    assert h.action(share_id, {"restore": None}).status_code == 202
+    past = utcnow() - dt.timedelta(seconds=1)
+    with h.rt.db.transaction() as session:
+        for job in session.query(Job).filter(Job.resource_id == share_id, Job.kind == "share.purge").all():
+            job.not_before = past
+    h.rt.notify_workers()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with h.rt.db.reader() as session:
+            states = [j.state for j in session.query(Job).filter(Job.resource_id == share_id,
+                                                                   Job.kind == "share.purge")]
+        if states == ["done"]:
+            break
+        time.sleep(0.02)
+    assert states == ["done"]
+    assert h.share(share_id).json["share"]["status"] == "available"
