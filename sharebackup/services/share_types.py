@@ -5,7 +5,7 @@ granted access. Deleting a type marks it deleted (shares keep pointing at the ro
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from sharebackup.api.faults import Fault
@@ -102,6 +102,14 @@ def list_types(rt, ctx, is_public, spec_filter: dict) -> list[ShareType]:
     return result
 
 
+def _lock_names(session: Session) -> None:
+    """Serialise type creates/renames so two requests cannot both take a free name.
+    (SQLite's write transactions are exclusive already; names of deleted types may repeat,
+    so a unique index cannot do this.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('sharebackup.share_types'))"))
+
+
 def _name_taken(session: Session, name: str, except_id: str | None = None) -> bool:
     query = select(ShareType.id).where(ShareType.name == name, ShareType.deleted.is_(False))
     if except_id:
@@ -111,6 +119,7 @@ def _name_taken(session: Session, name: str, except_id: str | None = None) -> bo
 
 def create(rt, ctx, request: dict) -> ShareType:
     with rt.db.transaction() as session:
+        _lock_names(session)
         if _name_taken(session, request["name"]):
             raise Fault(409, f"Share Type {request['name']} already exists.")
         share_type = ShareType(name=request["name"], description=request["description"],
@@ -126,6 +135,7 @@ def update(rt, ctx, type_id: str, request: dict) -> ShareType:
     with rt.db.transaction() as session:
         share_type = require(session, ctx, type_id)
         if request["name"]:
+            _lock_names(session)
             if _name_taken(session, request["name"], except_id=share_type.id):
                 raise Fault(409, f"Share Type {request['name']} already exists.")
             share_type.name = request["name"]

@@ -67,3 +67,29 @@ def test_extra_specs_filter():
     for bad in ("[1]", "snapshot_support", "{'a': " * 50):
         with pytest.raises(Fault):
             schema.extra_specs_filter(bad, V)
+
+
+def test_concurrent_creates_of_one_name_make_one_type(runtime):
+    """Ten threads create the same name at once: exactly one wins, the rest get 409."""
+    import threading
+
+    from sharebackup.api.context import RequestContext
+    from sharebackup.services import share_types as service
+
+    request = schema.create_request({"share_type": {"name": "race", "extra_specs": dict(DHSS)}}, V)
+    results, barrier = [], threading.Barrier(10)
+
+    def create():
+        barrier.wait()
+        try:
+            service.create(runtime, RequestContext.admin(), dict(request))
+            results.append(200)
+        except Fault as fault:
+            results.append(fault.code)
+
+    threads = [threading.Thread(target=create) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [200] + [409] * 9
