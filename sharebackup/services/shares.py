@@ -227,7 +227,7 @@ def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
              "mount_point_name": Share.mount_point_name, "id": Share.id, "user_id": Share.user_id,
              "availability_zone": Share.availability_zone, "share_proto": Share.share_proto,
              "encryption_key_ref": Share.encryption_key_ref}
-    metadata_filter = None
+    metadata_filter = specs_filter = None
     for key, value in filters.items():
         if key in exact:
             stmt = stmt.where(exact[key] == value)
@@ -242,6 +242,8 @@ def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
             stmt = stmt.where(Share.id.in_(select(ShareExportLocation.share_id).where(column == value)))
         elif key == "metadata":
             metadata_filter = _metadata_filter(value)
+        elif key == "extra_specs":
+            specs_filter = _metadata_filter(value)
     column = getattr(Share, query.sort_key)
     order = column.asc() if query.sort_dir == "asc" else column.desc()
     stmt = stmt.order_by(order, Share.id.asc() if query.sort_dir == "asc" else Share.id.desc())
@@ -249,6 +251,9 @@ def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
         rows = list(session.scalars(stmt).unique().all())
     if metadata_filter:
         rows = [r for r in rows if all((r.metadata_ or {}).get(k) == v for k, v in metadata_filter.items())]
+    if specs_filter:
+        rows = [r for r in rows if r.share_type is not None and
+                all(str(r.share_type.specs.get(k, "")).lower() == v.lower() for k, v in specs_filter.items())]
     count = len(rows) if query.with_count else None
     limit = query.limit if query.limit else None
     page = rows[query.offset:query.offset + limit] if limit else rows[query.offset:]
