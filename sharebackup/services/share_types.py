@@ -36,17 +36,20 @@ def _visible(query, ctx):
     return query.where(or_(ShareType.is_public.is_(True), granted))
 
 
-def find(session: Session, ctx, type_id: str) -> ShareType | None:
-    return session.scalars(_visible(select(ShareType), ctx).where(ShareType.id == type_id)).first()
+def find(session: Session, ctx, type_id: str, lock: bool = False) -> ShareType | None:
+    query = _visible(select(ShareType), ctx).where(ShareType.id == type_id)
+    if lock:  # writers of a type's specs or access rows queue on the type row
+        query = query.with_for_update(of=ShareType)
+    return session.scalars(query).first()
 
 
 def find_by_name(session: Session, ctx, name: str) -> ShareType | None:
     return session.scalars(_visible(select(ShareType), ctx).where(ShareType.name == name)).first()
 
 
-def require(session: Session, ctx, type_id: str) -> ShareType:
+def require(session: Session, ctx, type_id: str, lock: bool = False) -> ShareType:
     """The type or ShareTypeNotFound (404)."""
-    share_type = find(session, ctx, type_id)
+    share_type = find(session, ctx, type_id, lock)
     if share_type is None:
         raise Fault(404, f"Share type {type_id} could not be found.")
     return share_type
@@ -133,7 +136,7 @@ def create(rt, ctx, request: dict) -> ShareType:
 
 def update(rt, ctx, type_id: str, request: dict) -> ShareType:
     with rt.db.transaction() as session:
-        share_type = require(session, ctx, type_id)
+        share_type = require(session, ctx, type_id, lock=True)
         if request["name"]:
             _lock_names(session)
             if _name_taken(session, request["name"], except_id=share_type.id):
@@ -174,7 +177,7 @@ def set_specs(rt, ctx, type_id: str, specs: dict) -> dict:
     """Create or update the given specs; returns them in stored (string) form."""
     stored = schema.sanitize(specs)
     with rt.db.transaction() as session:
-        share_type = require(session, ctx, type_id)
+        share_type = require(session, ctx, type_id, lock=True)
         existing = {spec.key: spec for spec in share_type.extra_specs}
         for key, value in stored.items():
             if key in existing:
@@ -187,7 +190,7 @@ def set_specs(rt, ctx, type_id: str, specs: dict) -> dict:
 
 def delete_spec(rt, ctx, type_id: str, key: str, version) -> None:
     with rt.db.transaction() as session:
-        share_type = require(session, ctx, type_id)
+        share_type = require(session, ctx, type_id, lock=True)
         if (key == schema.SNAPSHOT_SUPPORT and not version.matches("2.24")) or key in schema.REQUIRED:
             raise Fault(403, f"Extra spec '{key}' can't be deleted.")
         spec = next((s for s in share_type.extra_specs if s.key == key), None)
@@ -210,7 +213,7 @@ def list_access(rt, ctx, type_id: str) -> ShareType:
 
 
 def _private_type(session: Session, ctx, type_id: str) -> ShareType:
-    share_type = require(session, ctx, type_id)
+    share_type = require(session, ctx, type_id, lock=True)
     if share_type.is_public:
         raise Fault(409, "Type access modification is not applicable to public share type.")
     return share_type

@@ -93,3 +93,38 @@ def test_concurrent_creates_of_one_name_make_one_type(runtime):
     for thread in threads:
         thread.join()
     assert sorted(results) == [200] + [409] * 9
+
+
+def _race(n, work):
+    import threading
+    results, barrier = [], threading.Barrier(n)
+
+    def run():
+        barrier.wait()
+        try:
+            work()
+            results.append(200)
+        except Fault as fault:
+            results.append(fault.code)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(results)
+
+
+def test_concurrent_spec_and_access_writes(runtime):
+    """The same new spec key and the same project grant, written at once: no 500 (unique rows)."""
+    from sharebackup.api.context import RequestContext
+    from sharebackup.services import share_types as service
+
+    ctx = RequestContext.admin()
+    request = schema.create_request({"share_type": {"name": "p", "extra_specs": dict(DHSS),
+                                                    "share_type_access:is_public": False}}, V)
+    type_id = service.create(runtime, ctx, request).id
+    assert _race(8, lambda: service.set_specs(runtime, ctx, type_id, {"k": "v"})) == [200] * 8
+    assert service.get_specs(runtime, ctx, type_id)["k"] == "v"
+    project = "9f3c0d2e-5a1b-4c6d-8e7f-0a1b2c3d4e5f"
+    assert _race(8, lambda: service.add_access(runtime, ctx, type_id, project)) == [200] + [409] * 7
