@@ -244,7 +244,11 @@ def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
             metadata_filter = _metadata_filter(value)
         elif key == "extra_specs":
             specs_filter = _metadata_filter(value)
-    column = getattr(Share, query.sort_key)
+    if query.sort_key == "export_location":
+        column = (select(func.min(ShareExportLocation.path)).where(ShareExportLocation.share_id == Share.id)
+                  .correlate(Share).scalar_subquery())
+    else:
+        column = getattr(Share, query.sort_key)
     order = column.asc() if query.sort_dir == "asc" else column.desc()
     stmt = stmt.order_by(order, Share.id.asc() if query.sort_dir == "asc" else Share.id.desc())
     with rt.db.reader() as session:

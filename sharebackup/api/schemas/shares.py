@@ -41,6 +41,8 @@ SORT_KEYS = {
     "volume_type_id": "share_type_id", "share_network_id": "share_network_id",
     "snapshot_id": "snapshot_id", "is_public": "is_public", "task_state": "task_state",
     "share_group_id": "share_group_id", "source_backup_id": "source_backup_id",
+    "export_location": "export_location", "share_type": "share_type_id", "snapshot": "snapshot_id",
+    "share_network": "share_network_id", "progress": "progress", "mount_point_name": "mount_point_name",
 }
 
 
