@@ -46,7 +46,9 @@ def get(rt, ctx, snapshot_id: str) -> ShareSnapshot:
 
 
 def _share(session: Session, ctx, share_id: str) -> Share:
-    share = session.scalars(select(Share).where(Share.id == share_id, Share.deleted.is_(False))).first()
+    # Locked: a concurrent delete (or status change) of the share waits for this snapshot.
+    share = session.scalars(select(Share).where(Share.id == share_id, Share.deleted.is_(False))
+                            .with_for_update(of=Share)).first()
     if share is None or not (ctx.is_admin or share.project_id == ctx.project_id or share.is_public):
         raise Fault(404, f"ShareNotFound: Share {share_id} could not be found.")
     return share
