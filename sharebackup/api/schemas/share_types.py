@@ -29,6 +29,9 @@ OPTIONAL = (SNAPSHOT_SUPPORT, CREATE_FROM_SNAPSHOT, REVERT_TO_SNAPSHOT, REPLICAT
 TENANT_VISIBLE = REQUIRED + OPTIONAL
 BOOLEAN = (DHSS, SNAPSHOT_SUPPORT, CREATE_FROM_SNAPSHOT, REVERT_TO_SNAPSHOT, MOUNT_SNAPSHOT)
 REPLICATION_TYPES = ("writable", "readable", "dr")
+# How a type behaves for a spec it does not set (shown to non-admins from 2.24).
+INFERRED_OPTIONAL = {SNAPSHOT_SUPPORT: False, CREATE_FROM_SNAPSHOT: False, REVERT_TO_SNAPSHOT: False,
+                     MOUNT_SNAPSHOT: False}
 
 _TRUE = ("1", "t", "true", "on", "y", "yes")
 _FALSE = ("0", "f", "false", "off", "n", "no")

@@ -12,6 +12,9 @@ def _brief(req, share_type) -> dict:
     if not ctx.is_admin:
         specs = {k: v for k, v in specs.items() if k in schema.TENANT_VISIBLE}
         required = {k: v for k, v in required.items() if k in schema.TENANT_VISIBLE}
+        if version.matches("2.24"):
+            # A user sees how shares of the type behave: unset optional specs at their defaults.
+            specs = {**schema.INFERRED_OPTIONAL, **specs}
     view = {"id": share_type.id, "name": share_type.name, "extra_specs": specs,
             "required_extra_specs": required}
     if version.matches("2.7"):
