@@ -364,6 +364,17 @@ def reset_status(rt, ctx, share_id: str, status: str) -> None:
         share.updated_at = utcnow()
 
 
+def reset_task_state(rt, ctx, share_id: str, task_state: str | None) -> None:
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.RESET_TASK_STATE, share)
+        if share.is_soft_deleted:
+            raise Fault(403, f"task state cannot be reset for share '{share.id}' since it has been soft "
+                             "deleted.")
+        share.task_state = task_state
+        share.updated_at = utcnow()
+
+
 def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)

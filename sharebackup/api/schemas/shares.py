@@ -223,6 +223,24 @@ def reset_status(value) -> str:
     return status.lower()
 
 
+# Manila's TASK_STATE_STATUSES (common/constants.py); None clears the task state.
+TASK_STATES = (None, "migration_starting", "migration_in_progress", "migration_completing",
+               "migration_success", "migration_error", "migration_cancelled",
+               "migration_cancel_in_progress", "migration_driver_starting",
+               "migration_driver_in_progress", "migration_driver_phase1_done",
+               "data_copying_starting", "data_copying_in_progress", "data_copying_completing",
+               "data_copying_completed", "data_copying_cancelled", "data_copying_error")
+
+
+def reset_task_state(value) -> str | None:
+    if not isinstance(value, dict) or "task_state" not in value:
+        raise Fault(400, "Must specify 'task_state'")
+    state = value["task_state"]
+    if state is not None and (not isinstance(state, str) or state not in TASK_STATES):
+        raise Fault(400, "Invalid state. Valid states: " + ", ".join(str(s) for s in TASK_STATES) + ".")
+    return state
+
+
 @dataclass
 class ManageRequest:
     export_path: str
