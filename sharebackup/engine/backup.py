@@ -19,11 +19,11 @@ import dataclasses
 import getpass
 import os
 import socket
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sharebackup.engine import file_reader
+from sharebackup.engine.byte_budget import ByteBudget
 from sharebackup.engine.errors import EngineError
 from sharebackup.engine.packer import BlobWriter
 from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE
@@ -41,25 +41,6 @@ class BackupOptions:
     max_inflight_bytes: int = 16 * 1024 * 1024
     special_files: str = "record"  # "record" fifos/sockets/devices, or "skip" them (reported)
     index_every: int = 8  # packs per index delta
-
-
-class _ByteBudget:
-    """Blocks the reader while too many chunk bytes wait for the workers."""
-
-    def __init__(self, limit: int):
-        self.limit, self.used = limit, 0
-        self._cond = threading.Condition()
-
-    def acquire(self, n: int) -> None:
-        with self._cond:
-            while self.used and self.used + n > self.limit:
-                self._cond.wait()
-            self.used += n
-
-    def release(self, n: int) -> None:
-        with self._cond:
-            self.used -= n
-            self._cond.notify_all()
 
 
 class _PendingTree:
@@ -83,7 +64,7 @@ class _BackupRun:
         self.writer = BlobWriter(repo, index_every=options.index_every)
         workers = options.workers or max(2, os.cpu_count() or 2)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="sharebackup-backup")
-        self.budget = _ByteBudget(options.max_inflight_bytes)
+        self.budget = ByteBudget(options.max_inflight_bytes)
         self.chunker = repo.chunker()
         self.small_limit = repo.config["chunker"]["min_size"]
         self.queue: collections.deque[_PendingTree] = collections.deque()

@@ -9,7 +9,7 @@ import importlib
 
 backup_mod = importlib.import_module("sharebackup.engine.backup")  # the package exports a function of that name
 
-from .helpers import assert_same_tree, make_rich_tree, snapshot_of_tree
+from .helpers import assert_same_tree, make_rich_tree
 
 
 def test_round_trip_keeps_every_file_type_and_metadata(repo, tmp_path):
