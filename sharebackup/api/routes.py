@@ -59,6 +59,9 @@ ROUTES: dict[str, dict] = {
     "/v2/snapshots/{snapshot_id}": {"GET": snapshots.show_snapshot, "PUT": snapshots.update_snapshot,
                                     "DELETE": snapshots.delete_snapshot},
     "/v2/snapshots/{snapshot_id}/action": {"POST": snapshots.snapshot_action},
+    "/v2/snapshots/{snapshot_id}/export-locations": {"GET": snapshots.list_snapshot_export_locations},
+    "/v2/snapshots/{snapshot_id}/export-locations/{export_location_id}": {
+        "GET": snapshots.show_snapshot_export_location},
 
     # quotas and limits (quota-sets since 2.7; os-quota-sets before)
     **{f"/v2/quota-sets{suffix}": methods for suffix, methods in _quota_set_routes.items()},
