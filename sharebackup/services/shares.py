@@ -53,15 +53,19 @@ def _bad_id(value: str) -> bool:
     return not isinstance(value, str) or "\x00" in value or len(value) > 255
 
 
-def _load(session, share_id: str) -> Share | None:
+def _load(session, share_id: str, lock: bool = False) -> Share | None:
+    """The live share row; ``lock`` takes its row lock (PostgreSQL) for a read-modify-write."""
     if _bad_id(share_id):
         return None
-    return session.scalars(select(Share).where(Share.id == share_id, Share.deleted.is_(False))).first()
+    query = select(Share).where(Share.id == share_id, Share.deleted.is_(False))
+    if lock:
+        query = query.with_for_update(of=Share)
+    return session.scalars(query).first()
 
 
-def _visible(rt, ctx, session, share_id: str) -> Share:
+def _visible(rt, ctx, session, share_id: str, lock: bool = True) -> Share:
     """The share if the caller may see it (Manila's share_api.get), else 404."""
-    share = _load(session, share_id)
+    share = _load(session, share_id, lock)
     if share is None:
         raise Fault(404)
     if not share.is_public and not rt.policy.check(ctx, policy.GET, target(share)):
@@ -186,7 +190,7 @@ def create(rt, ctx, req) -> Share:
 
 def get(rt, ctx, share_id: str) -> Share:
     with rt.db.reader() as session:
-        return _visible(rt, ctx, session, share_id)
+        return _visible(rt, ctx, session, share_id, lock=False)
 
 
 def _like(value: str) -> str:
@@ -322,7 +326,7 @@ def soft_delete(rt, ctx, share_id: str) -> None:
 def purge_if_expired(rt, share_id: str) -> bool:
     """Delete a soft-deleted share whose retention time has passed (the purge job's work)."""
     with rt.db.transaction() as session:
-        share = _load(session, share_id)
+        share = _load(session, share_id, lock=True)
         if share is None or not share.is_soft_deleted or share.scheduled_to_be_deleted_at is None:
             return False
         if share.scheduled_to_be_deleted_at > utcnow() or share.status not in DELETABLE:
@@ -337,7 +341,7 @@ def purge_if_expired(rt, share_id: str) -> bool:
 def restore(rt, ctx, share_id: str) -> bool:
     """Take a share out of the recycle bin. False: it was not in it (Manila then answers 200)."""
     with rt.db.transaction() as session:
-        share = _load(session, share_id)
+        share = _load(session, share_id, lock=True)
         if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
             raise Fault(404, f"No share exists with ID {share_id}.")
         _authorize(rt, ctx, policy.RESTORE, share)
@@ -490,12 +494,12 @@ def manage(rt, ctx, req) -> Share:
 
 def get_metadata(rt, ctx, share_id: str) -> dict:
     with rt.db.reader() as session:
-        share = _metadata_share(rt, ctx, session, share_id, policy.GET_METADATA)
+        share = _metadata_share(rt, ctx, session, share_id, policy.GET_METADATA, lock=False)
         return dict(share.metadata_ or {})
 
 
-def _metadata_share(rt, ctx, session, share_id: str, rule: str) -> Share:
-    share = _load(session, share_id)
+def _metadata_share(rt, ctx, session, share_id: str, rule: str, lock: bool = True) -> Share:
+    share = _load(session, share_id, lock)
     if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
         raise Fault(404, "Share not found.")
     _authorize(rt, ctx, rule, share)
