@@ -165,12 +165,22 @@ def create(rt, ctx, req) -> Share:
                 raise Fault(400, "Invalid share snapshot: the snapshot has no data.")
         elif share_type is None:
             share_type = _default_share_type(rt, session)
+        zones = share_type.specs.get("availability_zones") if share_type is not None else None
+        unschedulable = False
+        if zones:
+            allowed = [z.strip() for z in zones.split(",") if z.strip()]
+            if zone not in allowed:
+                if req.availability_zone:
+                    raise Fault(400, f"Share type {req.share_type or share_type.name} is not supported within "
+                                     f"the availability zone chosen {req.availability_zone}.")
+                unschedulable = True  # Manila's scheduler finds no host: the share ends in error
         if share_type is not None and _spec_true(share_type, "driver_handles_share_servers"):
             raise Fault(400, "Share network must be set when the driver_handles_share_servers is true.")
         quotas.reserve(session, rt, ctx.project_id, ctx.user_id, {"shares": 1, "gigabytes": size})
         share = Share(user_id=ctx.user_id, project_id=ctx.project_id, display_name=req.name,
                       display_description=req.description, size=size, share_proto=req.share_proto,
-                      share_type_id=share_type.id if share_type else None, status="creating",
+                      share_type_id=share_type.id if share_type else None,
+                      status="error" if unschedulable else "creating",
                       progress="0%", availability_zone=zone, is_public=req.is_public,
                       metadata_=dict(req.metadata), snapshot_id=snapshot.id if snapshot else None,
                       host=local.host_name(), mount_point_name=req.mount_point_name,
@@ -181,7 +191,8 @@ def create(rt, ctx, req) -> Share:
         session.flush()
         share.driver_path = str(local.share_dir(rt.config.shares_path, share.id))
         payload = {"source": snapshot.driver_path} if snapshot else {}
-        enqueue(session, JOB_CREATE, share.id, payload)
+        if not unschedulable:
+            enqueue(session, JOB_CREATE, share.id, payload)
     rt.notify_workers()
     return share
 
@@ -277,7 +288,7 @@ def update(rt, ctx, share_id: str, values: dict) -> Share:
         if values.get("is_public"):
             rt.policy.authorize(ctx, policy.SET_PUBLIC)
         if share.is_soft_deleted:
-            raise Fault(403, "Invalid share: Share is in the recycle bin and cannot be updated.")
+            raise Fault(403, f"Share '{share.id} cannot be updated, since it has been soft deleted.")
         for key, value in values.items():
             setattr(share, key, value)
         share.updated_at = utcnow()

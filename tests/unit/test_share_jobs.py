@@ -205,3 +205,52 @@ def test_restore_before_the_retention_time_keeps_the_share(h):
         time.sleep(0.02)
     assert states == ["done"]
     assert h.share(share_id).json["share"]["status"] == "available"
+
+
+def test_share_type_availability_zones_spec(h):
+    from sharebackup.db.models import ShareType, ShareTypeExtraSpec
+    with h.rt.db.transaction() as session:
+        st = ShareType(name="elsewhere", is_public=True)
+        st.extra_specs = [ShareTypeExtraSpec(key="driver_handles_share_servers", value="False"),
+                          ShareTypeExtraSpec(key="availability_zones", value="az1, az2")]
+        session.add(st)
+    result = h.client.simulate_post("/v2/shares", headers=MEMBER, json={"share": {
+        "share_proto": "NFS", "size": 1, "share_type": "elsewhere", "availability_zone": "nova"}})
+    assert result.status_code == 400
+    assert "not supported within the availability zone chosen nova" in result.json["badRequest"]["message"]
+    # without a zone the scheduler finds no host: the share is created in error, never available
+    share_id = h.create(share_type="elsewhere")
+    time.sleep(0.2)
+    assert h.share(share_id).json["share"]["status"] == "error"
+    assert not _path(h, share_id).exists()
+    # and an error share can be deleted
+    assert h.client.simulate_delete(f"/v2/shares/{share_id}", headers=MEMBER).status_code == 202
+    h.wait(share_id, None)
+
+
+def test_driver_handles_share_servers_needs_a_share_network(h):
+    from sharebackup.db.models import ShareType, ShareTypeExtraSpec
+    with h.rt.db.transaction() as session:
+        st = ShareType(name="dhss", is_public=True)
+        st.extra_specs = [ShareTypeExtraSpec(key="driver_handles_share_servers", value="True")]
+        session.add(st)
+    result = h.client.simulate_post("/v2/shares", headers=MEMBER, json={"share": {
+        "share_proto": "NFS", "size": 1, "share_type": "dhss"}})
+    assert result.status_code == 400
+    assert result.json["badRequest"]["message"] == ("Share network must be set when the "
+                                                    "driver_handles_share_servers is true.")
+
+
+def test_private_share_type_needs_access(h):
+    from sharebackup.db.models import ShareType, ShareTypeExtraSpec, ShareTypeProject
+    with h.rt.db.transaction() as session:
+        st = ShareType(name="private", is_public=False)
+        st.extra_specs = [ShareTypeExtraSpec(key="driver_handles_share_servers", value="False")]
+        session.add(st)
+        session.flush()
+        session.add(ShareTypeProject(share_type_id=st.id, project_id="demo"))
+    assert h.create(share_type="private")
+    result = h.client.simulate_post("/v2/shares", headers={**MEMBER, "X-Auth-Token": "alt:alt"}, json={
+        "share": {"share_proto": "NFS", "size": 1, "share_type": "private"}})
+    assert result.status_code == 404
+    assert result.json["itemNotFound"]["message"] == "Share type not found."
