@@ -485,6 +485,12 @@ def manage(rt, ctx, req) -> Share:
             Share.deleted.is_(False), Share.driver_path == str(path)))
         if taken:
             raise Fault(409, "Invalid share: Share already exists.")
+        managed = session.scalars(select(Share.driver_path).where(
+            Share.deleted.is_(False), Share.is_managed.is_(True))).all()
+        for other in managed:
+            other_path = Path(other)
+            if other_path in path.parents or path in other_path.parents:
+                raise Fault(409, f"Invalid share: {path} overlaps the managed share at {other_path}.")
         quotas.reserve(session, rt, ctx.project_id, ctx.user_id, {"shares": 1})
         share = Share(user_id=ctx.user_id, project_id=ctx.project_id, display_name=req.name,
                       display_description=req.description, size=0, share_proto=req.protocol,

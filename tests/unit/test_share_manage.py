@@ -35,8 +35,10 @@ def test_manage_adopts_and_delete_keeps_the_files(env):
     assert share["size"] == 1
     locations = h.client.simulate_get(f"/v2/shares/{share['id']}/export_locations", headers=ADMIN).json
     assert locations["export_locations"][0]["path"] == str(data.resolve())
-    # the same directory cannot be managed twice
+    # the same directory cannot be managed twice, nor a directory inside or around it
     assert _manage(h, data).status_code == 409
+    (data / "inner").mkdir()
+    assert _manage(h, data / "inner").status_code == 409
     assert h.client.simulate_delete(f"/v2/shares/{share['id']}", headers=ADMIN).status_code == 202
     h.wait(share["id"], None)
     assert (data / "f").read_text() == "x" * 10
