@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
 from sharebackup.api.faults import Fault
 from sharebackup.api.schemas.shares import ADMIN_ONLY_METADATA
@@ -579,7 +579,3 @@ def export_location(rt, ctx, share_id: str, location_id: str, rule: str) -> Shar
                     raise Fault(403)
                 return el
         raise Fault(404, f"Export location '{location_id}' not found.")
-
-
-def driver_path(share: Share) -> Path | None:
-    return Path(share.driver_path) if share.driver_path else None

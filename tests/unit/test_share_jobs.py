@@ -1,7 +1,6 @@
 """The local driver behind the shares API: directories, jobs, failure states, dependencies."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
