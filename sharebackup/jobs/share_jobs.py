@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 from sharebackup.api.faults import Fault
-from sharebackup.db.models import Share, ShareExportLocation, utcnow
+from sharebackup.db.models import Share, ShareExportLocation, ShareSnapshot, utcnow
 from sharebackup.services import quotas
 from sharebackup.services import shares as share_service
-from sharebackup.services.shares import JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_MANAGE, JOB_PURGE, JOB_SHRINK
+from sharebackup.services.shares import (JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_MANAGE, JOB_PURGE,
+                                         JOB_REVERT, JOB_SHRINK)
 from sharebackup.shares import local
 
 LOG = logging.getLogger(__name__)
@@ -181,6 +182,45 @@ class ManageRunner(_Runner):
                                                                 is_admin_only=False, metadata_={}))
 
 
+class RevertRunner(_Runner):
+    expect = ("reverting",)
+    failed = "reverting_error"
+
+    def _release_snapshot(self, session, claim) -> None:
+        snapshot = session.get(ShareSnapshot, claim.payload.get("snapshot_id"))
+        if snapshot is not None and snapshot.status == "restoring":
+            snapshot.status = "available"
+            snapshot.updated_at = utcnow()
+
+    def _set_failed(self, share_id: str, reason: str, claim=None) -> None:
+        super()._set_failed(share_id, reason)
+        if claim is not None:
+            with self.rt.db.transaction() as session:
+                self._release_snapshot(session, claim)
+
+    def __call__(self, claim, heartbeat) -> None:
+        share = self._share(claim.resource_id)
+        if share is None or share.deleted or share.status not in self.expect:
+            return
+        try:
+            self.work(share, claim, heartbeat)
+        except Exception as exc:
+            LOG.exception("share job %s for %s failed", claim.kind, claim.resource_id)
+            self._set_failed(claim.resource_id, f"{type(exc).__name__}: {exc}", claim)
+
+    def give_up(self, claim, reason: str) -> None:
+        self._set_failed(claim.resource_id, reason, claim)
+
+    def work(self, share, claim, heartbeat):
+        local.revert(Path(claim.payload["source"]), Path(share.driver_path))
+        with self.rt.db.transaction() as session:
+            row = session.get(Share, share.id)
+            if row is not None and not row.deleted and row.status == "reverting":
+                row.status = "available"
+                row.updated_at = utcnow()
+            self._release_snapshot(session, claim)
+
+
 class PurgeRunner:
     """The recycle bin's clock: queued with not_before = scheduled_to_be_deleted_at."""
 
@@ -193,4 +233,5 @@ class PurgeRunner:
 
 def runners(rt) -> dict:
     return {JOB_CREATE: CreateRunner(rt), JOB_DELETE: DeleteRunner(rt), JOB_EXTEND: ExtendRunner(rt),
-            JOB_SHRINK: ShrinkRunner(rt), JOB_MANAGE: ManageRunner(rt), JOB_PURGE: PurgeRunner(rt)}
+            JOB_SHRINK: ShrinkRunner(rt), JOB_MANAGE: ManageRunner(rt), JOB_PURGE: PurgeRunner(rt),
+            JOB_REVERT: RevertRunner(rt)}

@@ -26,6 +26,7 @@ FORCE_EXTEND = "share:force_extend"
 SHRINK = "share:shrink"
 RESET_STATUS = "share:reset_status"
 RESET_TASK_STATE = "share:reset_task_state"
+REVERT_TO_SNAPSHOT = "share:revert_to_snapshot"
 GET_METADATA = "share:get_share_metadata"
 UPDATE_METADATA = "share:update_share_metadata"
 DELETE_METADATA = "share:delete_share_metadata"
@@ -59,6 +60,7 @@ rules = [
     base.documented(SHRINK, base.ADMIN_OR_PROJECT_MEMBER, "Shrink share.", [_ACTION]),
     base.documented(RESET_STATUS, base.ADMIN, "Reset status.", [_ACTION]),
     base.documented(RESET_TASK_STATE, base.ADMIN, "Reset task state.", [_ACTION]),
+    base.documented(REVERT_TO_SNAPSHOT, base.ADMIN_OR_PROJECT_MEMBER, "Revert a share to a snapshot.", [_ACTION]),
     base.documented(GET_METADATA, base.ADMIN_OR_PROJECT_READER, "Get share metadata.",
                     [("GET", "/shares/{share_id}/metadata"), ("GET", "/shares/{share_id}/metadata/{key}")]),
     base.documented(UPDATE_METADATA, base.ADMIN_OR_PROJECT_MEMBER, "Update share metadata.",

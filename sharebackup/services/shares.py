@@ -28,7 +28,8 @@ JOB_DELETE = "share.delete"
 JOB_EXTEND = "share.extend"
 JOB_SHRINK = "share.shrink"
 JOB_MANAGE = "share.manage"
-JOB_PURGE = "share.purge"  # a soft-deleted share whose retention time has passed
+JOB_PURGE = "share.purge"
+JOB_REVERT = "share.revert"  # a soft-deleted share whose retention time has passed
 
 DELETABLE = ("available", "error", "inactive")
 SHRINKABLE = ("available", "shrinking_possible_data_loss_error")
@@ -433,6 +434,51 @@ def shrink(rt, ctx, share_id: str, new_size: int) -> None:
         share.status = "shrinking"
         share.updated_at = utcnow()
         enqueue(session, JOB_SHRINK, share.id, {"new_size": new_size})
+    rt.notify_workers()
+
+
+def revert_to_snapshot(rt, ctx, share_id: str, snapshot_id: str) -> None:
+    """Manila's revert: the share's latest snapshot only, both available; the share grows
+    back to the snapshot's size if it was shrunk since."""
+    with rt.db.transaction() as session:
+        share = _visible(rt, ctx, session, share_id)
+        _authorize(rt, ctx, policy.REVERT_TO_SNAPSHOT, share)
+        if share.is_soft_deleted:
+            raise Fault(403, f"Share '{share.id} cannot revert to snapshot, since it has been soft deleted.")
+        if not _spec_true(share.share_type, "revert_to_snapshot_support"):
+            raise Fault(400, f"Share {share.id} may not be reverted to snapshot {snapshot_id}, because the "
+                             "share does not have that capability.")
+        snapshot = session.scalars(select(ShareSnapshot).where(
+            ShareSnapshot.id == snapshot_id, ShareSnapshot.deleted.is_(False))).first()
+        if snapshot is None or not (_is_admin(rt, ctx) or snapshot.project_id == ctx.project_id):
+            raise Fault(400, f"Snapshot {snapshot_id} could not be found.")
+        if snapshot.share_id != share.id:
+            raise Fault(400, f"Snapshot {snapshot_id} is not associated with share {share.id}.")
+        if share.status != "available":
+            raise Fault(409, f"Share {share.id} is in '{share.status}' state, but it must be in 'available' "
+                             "state to be reverted to a snapshot.")
+        if snapshot.status != "available":
+            raise Fault(409, f"Snapshot {snapshot_id} is in '{snapshot.status}' state, but it must be in "
+                             "'available' state to be restored.")
+        latest = session.scalars(select(ShareSnapshot).where(
+            ShareSnapshot.share_id == share.id, ShareSnapshot.deleted.is_(False))
+            .order_by(ShareSnapshot.created_at.desc(), ShareSnapshot.id.desc()).limit(1)).first()
+        if latest is not None and latest.id != snapshot.id:
+            raise Fault(409, f"Snapshot {snapshot_id} may not be restored because it is not the most recent "
+                             f"snapshot of share {share.id}. Currently the latest snapshot is {latest.id}.")
+        if not snapshot.driver_path or not share.driver_path:
+            raise Fault(400, f"Snapshot {snapshot_id} has no data to revert to.")
+        if snapshot.size > share.size:
+            try:
+                quotas.reserve(session, rt, share.project_id, share.user_id,
+                               {"gigabytes": snapshot.size - share.size})
+            except Fault as fault:
+                raise Fault(403, fault.message.split(": ", 1)[-1]) from None
+            share.size = snapshot.size
+        share.status = "reverting"
+        share.updated_at = utcnow()
+        snapshot.status = "restoring"
+        enqueue(session, JOB_REVERT, share.id, {"snapshot_id": snapshot.id, "source": snapshot.driver_path})
     rt.notify_workers()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 from pathlib import Path
 
 GIB = 1024 ** 3
@@ -29,18 +30,74 @@ def create(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
+def _owner_writable(root: Path) -> None:
+    """Give the owner write access again to a copy of a (read-only) snapshot."""
+    for current, dirs, files in os.walk(root):
+        for name in dirs + files:
+            entry = os.path.join(current, name)
+            st = os.lstat(entry)
+            if not stat.S_ISLNK(st.st_mode):
+                os.chmod(entry, stat.S_IMODE(st.st_mode) | stat.S_IWUSR | (stat.S_IXUSR if stat.S_ISDIR(
+                    st.st_mode) else 0))
+    os.chmod(root, stat.S_IMODE(os.lstat(root).st_mode) | stat.S_IRWXU)
+
+
+def _rmtree(path: Path) -> None:
+    """rmtree that also removes read-only trees (snapshot copies): every directory is made
+    owner-writable (top-down, before it is listed), then the tree is removed."""
+    if not path.is_symlink():
+        os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRWXU)
+        for current, dirs, _files in os.walk(path):
+            for name in dirs:
+                entry = os.path.join(current, name)
+                if not os.path.islink(entry):
+                    os.chmod(entry, stat.S_IMODE(os.lstat(entry).st_mode) | stat.S_IRWXU)
+    shutil.rmtree(path)
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=True)
+    _owner_writable(target)
+
+
 def create_from(source: Path, path: Path) -> None:
-    """A new share holding a copy of ``source`` (a snapshot's directory)."""
+    """A new share holding a writable copy of ``source`` (a snapshot's directory)."""
     source = Path(source)
     if not source.is_dir():
         raise FileNotFoundError(f"snapshot data {source} is missing")
     if path.exists():  # a previous attempt died half-way: start again
-        shutil.rmtree(path)
+        _rmtree(path)
     tmp = path.with_name(path.name + ".partial")
     if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.copytree(source, tmp, symlinks=True)
+        _rmtree(tmp)
+    _copy_tree(source, tmp)
     os.replace(tmp, path)
+
+
+def revert(source: Path, path: Path) -> None:
+    """Make the share directory ``path`` hold exactly the snapshot ``source`` again.
+
+    The directory itself stays (an adopted directory keeps its inode and permissions); its
+    entries are replaced: a full copy is built beside it first, so a failed copy changes nothing.
+    """
+    source = Path(source)
+    if not source.is_dir():
+        raise FileNotFoundError(f"snapshot data {source} is missing")
+    staging = path.with_name(path.name + ".revert")
+    if staging.exists():
+        _rmtree(staging)
+    _copy_tree(source, staging)
+    try:
+        for entry in list(path.iterdir()):
+            if entry.is_dir() and not entry.is_symlink():
+                _rmtree(entry)
+            else:
+                entry.unlink()
+        for entry in list(staging.iterdir()):
+            os.rename(entry, path / entry.name)
+    finally:
+        if staging.exists():
+            _rmtree(staging)
 
 
 def delete(path: Path) -> None:
@@ -48,10 +105,11 @@ def delete(path: Path) -> None:
     if path.is_symlink() or path.is_file():
         path.unlink()
     elif path.exists():
-        shutil.rmtree(path)
-    partial = path.with_name(path.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial, ignore_errors=True)
+        _rmtree(path)
+    for suffix in (".partial", ".revert"):
+        extra = path.with_name(path.name + suffix)
+        if extra.exists():
+            _rmtree(extra)
 
 
 def used_bytes(path: Path) -> int:

@@ -68,6 +68,12 @@ def _shrink(minimum, maximum):
     return action
 
 
+def _revert(req, resp, value, share_id, **params):
+    rt, ctx = _start(req, policy.REVERT_TO_SNAPSHOT, "2.27")
+    service.revert_to_snapshot(rt, ctx, share_id, schema.revert(value))
+    _accepted(resp)
+
+
 def _unmanage(req, resp, value, share_id, **params):
     rt, ctx = _start(req, policy.UNMANAGE, "2.7")
     service.unmanage(rt, ctx, share_id)
@@ -101,6 +107,7 @@ share_action = action_dispatcher({
     "os-shrink": ("2.0", None, _shrink("2.0", "2.6")),
     "shrink": ("2.0", None, _shrink("2.7", None)),
     "unmanage": ("2.0", None, _unmanage),
+    "revert": ("2.0", None, _revert),
     "soft_delete": ("2.0", None, _soft_delete),
     "restore": ("2.0", None, _restore),
 })

@@ -241,6 +241,20 @@ def reset_task_state(value) -> str | None:
     return state
 
 
+def revert(value) -> str:
+    """{"revert": {"snapshot_id": ...}}"""
+    if not isinstance(value, dict):
+        raise Fault(400, "Revert entity not found in request body.")
+    if "snapshot_id" not in value:
+        raise Fault(400, "Required parameter snapshot_id not found.")
+    if not value.get("snapshot_id"):
+        raise Fault(400, "Required parameter snapshot_id is empty.")
+    snapshot_id = value["snapshot_id"]
+    if not isinstance(snapshot_id, str) or len(snapshot_id) > MAX_NAME or "\x00" in snapshot_id:
+        raise Fault(400, f"Snapshot {snapshot_id} could not be found.")
+    return snapshot_id
+
+
 @dataclass
 class ManageRequest:
     export_path: str
