@@ -275,6 +275,11 @@ def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
         rows = [r for r in rows if r.share_type is not None and
                 all(str(r.share_type.specs.get(k, "")).lower() == v.lower() for k, v in specs_filter.items())]
     count = len(rows) if query.with_count else None
+    if query.marker:
+        position = next((i for i, row in enumerate(rows) if row.id == query.marker), None)
+        if position is None:
+            raise Fault(400, f"marker [{query.marker}] not found")
+        rows = rows[position + 1:]
     limit = query.limit if query.limit else None
     page = rows[query.offset:query.offset + limit] if limit else rows[query.offset:]
     return page, count

@@ -29,7 +29,7 @@ USER_FILTERS = {"display_name", "status", "share_server_id", "volume_type_id", "
                 "export_location_id", "export_location_path", "display_name~",
                 "display_description~", "display_description", "limit", "offset",
                 "is_soft_deleted", "mount_point_name", "with_count", "name", "description",
-                "name~", "description~"}
+                "name~", "description~", "marker"}
 
 # sort_key -> model attribute name
 SORT_KEYS = {
@@ -312,6 +312,7 @@ class ListQuery:
     is_soft_deleted: bool = False
     with_count: bool = False
     limit_given: int = 0
+    marker: str | None = None
 
 
 def _params(req) -> dict[str, str]:
@@ -364,6 +365,10 @@ def list_query(req, is_admin: bool, max_limit: int) -> ListQuery:
         value = params.pop("is_soft_deleted")
         if req.context.version.matches("2.69"):
             query.is_soft_deleted = strict_bool(value, "is_soft_deleted")
+    if params.get("marker"):
+        # Our next links carry a marker; honour it (Manila ignores it and repeats the first page).
+        query.marker = params.pop("marker")
+    params.pop("marker", None)
     if "with_count" in params:
         query.with_count = req.context.version.matches("2.42") and strict_bool(params.pop("with_count"),
                                                                                 "with_count")
