@@ -107,6 +107,35 @@ def find_share_type(session, ctx, is_admin: bool, ident: str) -> ShareType:
     return found
 
 
+def _int_spec(share_type: ShareType | None, key: str) -> int | None:
+    if share_type is None:
+        return None
+    try:
+        return int(str(share_type.specs.get(key, "")).strip())
+    except ValueError:
+        return None
+
+
+def check_size_for_type(share_type: ShareType | None, size: int, operation: str = "create",
+                        is_admin: bool = False) -> None:
+    """Manila's provision_filter_on_size: the type's provisioning:* size limits."""
+    if share_type is None:
+        return
+    name = share_type.name
+    minimum = _int_spec(share_type, "provisioning:min_share_size")
+    if minimum is not None and size < minimum:
+        raise Fault(400, f"Invalid input received: Specified share size of '{size}' is less than the minimum "
+                         f"required size of '{minimum}' for share type '{name}'.")
+    maximum = _int_spec(share_type, "provisioning:max_share_size")
+    if maximum is not None and size > maximum:
+        raise Fault(400, f"Invalid input received: Specified share size of '{size}' is greater than the "
+                         f"maximum allowable size of '{maximum}' for share type '{name}'.")
+    extend_max = _int_spec(share_type, "provisioning:max_share_extend_size")
+    if operation == "extend" and not is_admin and extend_max is not None and size > extend_max:
+        raise Fault(400, f"Invalid input received: Specified share size of '{size}' is greater than the "
+                         f"maximum allowable extend size of '{extend_max}' for share type '{name}'.")
+
+
 def _default_share_type(rt, session) -> ShareType | None:
     return session.scalars(select(ShareType).where(ShareType.deleted.is_(False),
                                                    ShareType.name == rt.config.default_share_type)).first()
@@ -166,6 +195,7 @@ def create(rt, ctx, req) -> Share:
                 raise Fault(400, "Invalid share snapshot: the snapshot has no data.")
         elif share_type is None:
             share_type = _default_share_type(rt, session)
+        check_size_for_type(share_type, size)
         zones = share_type.specs.get("availability_zones") if share_type is not None else None
         unschedulable = False
         if zones:
@@ -411,6 +441,7 @@ def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
         if new_size <= share.size:
             raise Fault(400, "Invalid input received: New size for extend must be greater than current size. "
                              f"(current: {share.size}, extended: {new_size}).")
+        check_size_for_type(share.share_type, new_size, "extend", _is_admin(rt, ctx))
         # Charged now (the row carries the new size), so concurrent requests cannot overshoot.
         try:
             quotas.reserve(session, rt, share.project_id, share.user_id, {"gigabytes": new_size - share.size})
@@ -436,6 +467,7 @@ def shrink(rt, ctx, share_id: str, new_size: int) -> None:
         if new_size <= 0 or new_size >= share.size:
             raise Fault(400, "Invalid input received: New size for shrink must be less than current size and "
                              f"greater than 0 (current: {share.size}, new: {new_size}).")
+        check_size_for_type(share.share_type, new_size, "shrink")
         share.status = "shrinking"
         share.updated_at = utcnow()
         enqueue(session, JOB_SHRINK, share.id, {"new_size": new_size})

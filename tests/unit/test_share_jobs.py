@@ -253,3 +253,28 @@ def test_private_share_type_needs_access(h):
         "share": {"share_proto": "NFS", "size": 1, "share_type": "private"}})
     assert result.status_code == 404
     assert result.json["itemNotFound"]["message"] == "Share type not found."
+
+
+def test_share_type_size_limits(h):
+    from sharebackup.db.models import ShareType, ShareTypeExtraSpec
+    with h.rt.db.transaction() as session:
+        st = ShareType(name="sized", is_public=True)
+        st.extra_specs = [ShareTypeExtraSpec(key="driver_handles_share_servers", value="False"),
+                          ShareTypeExtraSpec(key="provisioning:min_share_size", value="2"),
+                          ShareTypeExtraSpec(key="provisioning:max_share_size", value="4"),
+                          ShareTypeExtraSpec(key="provisioning:max_share_extend_size", value="3")]
+        session.add(st)
+
+    def create(size):
+        return h.client.simulate_post("/v2/shares", headers=MEMBER, json={"share": {
+            "share_proto": "NFS", "size": size, "share_type": "sized"}})
+    assert "less than the minimum required size of '2'" in create(1).json["badRequest"]["message"]
+    assert "greater than the maximum allowable size of '4'" in create(5).json["badRequest"]["message"]
+    share_id = create(2).json["share"]["id"]
+    h.wait(share_id, "available")
+    result = h.action(share_id, {"extend": {"new_size": 4}})
+    assert result.status_code == 400 and "maximum allowable extend size" in result.text
+    assert h.action(share_id, {"extend": {"new_size": 4}}, ADMIN).status_code == 202  # admins may
+    h.wait(share_id, "available")
+    result = h.action(share_id, {"shrink": {"new_size": 1}})
+    assert result.status_code == 400 and "minimum required size" in result.text
