@@ -242,7 +242,7 @@ def _like(value: str) -> str:
 def _metadata_filter(raw: str) -> dict:
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             value = ast.literal_eval(raw)
         except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
