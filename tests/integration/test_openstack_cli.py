@@ -37,23 +37,29 @@ def other_member(server):
     return server.create_token("beta", "bob", ("member",))
 
 
-def _status(server, token, home, kind: str, ident: str) -> str | None:
-    """`openstack share [snapshot] show ID -f json` -> status, or None when it is gone."""
+def _show(server, token, home, kind: str, ident: str) -> dict | None:
+    """`openstack share [snapshot] show ID -f json`, or None when it is gone."""
     args = ["share", "show", ident] if kind == "share" else ["share", "snapshot", "show", ident]
     result = run_openstack(args, token, server.endpoint, home=home)
     if result.returncode != 0:
         # the CLI's lookup helper says this (and nothing else) when the resource is gone
         assert re.search(r"No \w+ with a name or ID of '[^']+' exists", result.stderr), describe(result)
         return None
-    return json.loads(result.stdout)["status"]
+    return json.loads(result.stdout)
 
 
-def wait_status(server, token, home, kind, ident, wanted="available"):
+def _status(server, token, home, kind: str, ident: str) -> str | None:
+    shown = _show(server, token, home, kind, ident)
+    return shown and shown["status"]
+
+
+def wait_status(server, token, home, kind, ident, wanted="available") -> dict:
+    """Poll `show ID` until the status is `wanted`; return that last `show` output."""
     def check():
-        status = _status(server, token, home, kind, ident)
-        assert status is not None, f"{kind} {ident} disappeared while waiting for {wanted}"
-        assert "error" not in status, f"{kind} {ident} went to {status}"
-        return status == wanted and status
+        shown = _show(server, token, home, kind, ident)
+        assert shown is not None, f"{kind} {ident} disappeared while waiting for {wanted}"
+        assert "error" not in shown["status"], f"{kind} {ident} went to {shown['status']}"
+        return shown["status"] == wanted and shown
     return wait_for(check, timeout=WAIT, interval=0.2, what=f"{kind} {ident} to be {wanted}")
 
 
@@ -168,7 +174,7 @@ def test_share_and_snapshot_lifecycle(server, member, tmp_path):
     assert created["size"] == 1, created
     assert created["share_proto"] == "NFS", created
     assert created["status"] in ("creating", "available"), created
-    wait_status(server, member, home, "share", share_id)
+    by_id = wait_status(server, member, home, "share", share_id)  # `share show ID` until available
 
     listed = openstack_json(["share", "list"], member, ep, home=home)
     row = next((s for s in listed if s["ID"] == share_id), None)
@@ -176,7 +182,6 @@ def test_share_and_snapshot_lifecycle(server, member, tmp_path):
     assert row["Name"] == name and row["Status"] == "available" and row["Size"] == 1, row
     assert row["Share Type Name"] == "default", row
 
-    by_id = openstack_json(["share", "show", share_id], member, ep, home=home)
     by_name = openstack_json(["share", "show", name], member, ep, home=home)
     assert by_id["id"] == by_name["id"] == share_id, (by_id, by_name)
     assert by_id["status"] == "available", by_id
