@@ -82,6 +82,9 @@ class AuthMiddleware:
             return
         ctx = self.strategy.authenticate(req)
         ctx.request_id = req.context.request_id
+        if self.strategy.admin_from_policy:
+            # An operator who redefines context_is_admin in policy.yaml changes who is admin.
+            ctx.is_admin = req.context.runtime.policy.check(ctx, "context_is_admin")
         url_project = req.context.url_project_id
         if url_project is not None and url_project != ctx.project_id:
             raise Fault(400, "Malformed request url")

@@ -71,3 +71,21 @@ def test_noauth_without_token_is_the_fake_token_reply():
     with pytest.raises(NoAuthReply) as info:
         NoAuthStrategy().authenticate(_req({"X-Auth-User": "bob", "X-Auth-Project-Id": "p9"}))
     assert info.value.token == "bob:p9"
+
+
+def test_admin_follows_the_context_is_admin_policy(tmp_path):
+    """tokens mode: who is admin is decided by the policy rule, which an operator can redefine."""
+    from tests.conftest import make_runtime
+    from sharebackup.api.app import make_app
+    (tmp_path / "policy.yaml").write_text('"context_is_admin": "role:superuser"\n')
+    rt = make_runtime(tmp_path / "state", auth_strategy="tokens", policy_file=str(tmp_path / "policy.yaml"))
+    tokens = TokenFile(rt.config.token_path)
+    admin = tokens.create("admin", "root", ["admin", "member", "reader"])
+    superuser = tokens.create("ops", "boss", ["superuser"])
+    client = testing.TestClient(make_app(rt))
+    path = "/v2/quota-sets/someproject"
+    body = {"quota_set": {"shares": 5}}
+    headers = {"X-OpenStack-Manila-API-Version": "2.80"}
+    assert client.simulate_put(path, json=body, headers={**headers, "X-Auth-Token": admin}).status_code == 403
+    assert client.simulate_put(path, json=body, headers={**headers, "X-Auth-Token": superuser}).status_code == 200
+    rt.db.dispose()

@@ -19,6 +19,8 @@ class NoAuthReply(Exception):
 
 
 class NoAuthStrategy(AuthStrategy):
+    admin_from_policy = False
+
     def __init__(self, all_admin: bool = False):
         self.all_admin = all_admin
 
