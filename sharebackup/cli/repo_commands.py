@@ -39,6 +39,11 @@ class _Output:
         self._lock = threading.Lock()
         self._drawn = False
 
+    @property
+    def callback(self):
+        """The progress callback, or None when nothing would be shown (saves the size walk)."""
+        return self.progress if (self.tty or self.as_json) else None
+
     def progress(self, done: int, total: int) -> None:
         with self._lock:
             if self.as_json:
@@ -108,7 +113,7 @@ def cmd_init(args) -> int:
 def cmd_backup(args) -> int:
     repo = _open(args)
     out = _Output(args.json, "backup")
-    snap_id = engine.backup(repo, args.src, parent=args.parent, progress=out.progress, report=out.report,
+    snap_id = engine.backup(repo, args.src, parent=args.parent, progress=out.callback, report=out.report,
                             hostname=args.hostname, tags=args.tag or ())
     summary = repo.load_snapshot(snap_id)["summary"]
     errors = [w for w in repo.load_snapshot(snap_id)["warnings"] if w["kind"] in ("error", "vanished")]
@@ -139,7 +144,7 @@ def cmd_snapshots(args) -> int:
 def cmd_restore(args) -> int:
     repo = _open(args)
     out = _Output(args.json, "restore")
-    summary = engine.restore(repo, args.snapshot, args.target, mode=args.mode, progress=out.progress,
+    summary = engine.restore(repo, args.snapshot, args.target, mode=args.mode, progress=out.callback,
                              report=out.report)
     lines = [f"restored {summary['files']} files, {summary['dirs']} dirs, {summary['symlinks']} symlinks, "
              f"{summary['hardlinks']} hard links, {_size(summary['bytes'])} into {args.target}"]
@@ -167,7 +172,7 @@ def cmd_check(args) -> int:
     repo = engine.Repository.open(engine.open_store(args.repo), key=_key(args), load_index=False)
     out = _Output(args.json, "check")
     read_data = True if args.read_data else (args.read_data_subset or False)
-    result = engine.check(repo, read_data=read_data, progress=out.progress if read_data else None)
+    result = engine.check(repo, read_data=read_data, progress=out.callback if read_data else None)
     lines = [f"warning: {w}" for w in result.warnings] + [f"error: {e}" for e in result.errors]
     lines.append(("no errors found" if result.ok else f"{len(result.errors)} error(s) found") +
                  " (" + ", ".join(f"{k} {v}" for k, v in result.stats.items()) + ")")

@@ -6,6 +6,10 @@ are never given back: RSS was ~250 MB for ~85 MB of live buffers on the benchmar
 A fixed threshold of 8 MiB keeps chunks (<= 4 MiB) on the heap, where reuse is cheap,
 and puts pack buffers in their own mappings: they grow with mremap (no copy) and are
 returned to the system when freed. Measured: peak RSS 250 -> 160 MB, CPU within noise.
+Fixing the mmap threshold also freezes the trim threshold at glibc's 128 KiB default,
+so freed heap tops were handed back and faulted in again on every blob (430,000 minor
+faults in one restore, on a VM where each costs a trip to the host): we raise it to
+128 MiB, which brought that restore to 14,000 faults and a third less system time.
 Process-wide but harmless to other code; a no-op where glibc is absent.
 """
 
@@ -15,8 +19,10 @@ import ctypes
 import ctypes.util
 import threading
 
+_M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 THRESHOLD = 8 * 1024 * 1024
+TRIM_THRESHOLD = 128 * 1024 * 1024
 _done = False
 _lock = threading.Lock()
 
@@ -29,6 +35,7 @@ def tune_malloc() -> bool:
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
             ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, THRESHOLD))
+            ok = bool(libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and ok
         except (OSError, AttributeError):
             ok = False
         _done = True

@@ -85,7 +85,8 @@ def write_file(repo, prefetch: BlobPrefetcher, dir_fd: int, node: dict, rel: str
                 pos += n
                 view = view[n:]
             progress.add(len(data))
-        os.ftruncate(fd, pos)
+        if content and isinstance(content[-1], int):
+            os.ftruncate(fd, pos)  # a trailing hole: extend the size without writing
         fs_apply.apply_to_fd(fd, node, report, rel)
     except BaseException:
         os.close(fd)

@@ -1,0 +1,94 @@
+"""Promises of the engine as a library: standalone imports, bounded memory, callbacks."""
+
+import ast
+import importlib
+import os
+import pathlib
+import pty
+import subprocess
+import sys
+
+from sharebackup import engine
+
+ENGINE_DIR = pathlib.Path(engine.__file__).parent
+
+
+def test_engine_imports_nothing_of_the_service():
+    forbidden = ("sharebackup.api", "sharebackup.db", "sharebackup.services", "sharebackup.jobs", "sharebackup.config")
+    for path in ENGINE_DIR.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.startswith(forbidden), f"{path.name} imports {name}"
+
+
+def test_chunks_in_flight_stay_within_the_budget(mem_repo, tmp_path, monkeypatch):
+    backup_mod = importlib.import_module("sharebackup.engine.backup")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(6):
+        (src / f"f{i}").write_bytes(os.urandom(3 << 20))
+    seen = []
+    real = backup_mod._BackupRun._store_chunk
+
+    def spy(self, data):
+        seen.append(self.budget.used)
+        return real(self, data)
+
+    monkeypatch.setattr(backup_mod._BackupRun, "_store_chunk", spy)
+    limit = 1 << 20
+    engine.backup(mem_repo, str(src), options=engine.BackupOptions(max_inflight_bytes=limit, workers=2))
+    assert seen
+    # one chunk may exceed the limit on its own (max 4 MiB), never more than that
+    assert max(seen) <= limit + (4 << 20)
+
+
+def test_progress_callback_from_worker_threads_is_fine(mem_repo, tmp_path):
+    import threading
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_bytes(os.urandom(2 << 20))
+    threads = set()
+    snap = engine.backup(mem_repo, str(src), progress=lambda d, t: threads.add(threading.current_thread().name))
+    engine.restore(mem_repo, snap, str(tmp_path / "out"), progress=lambda d, t: threads.add(threading.current_thread().name))
+    assert threads  # called; any thread may call it
+    assert (tmp_path / "out" / "a").read_bytes() == (src / "a").read_bytes()
+
+
+def test_hostname_and_tags_are_recorded(mem_repo, tmp_path):
+    (tmp_path / "src").mkdir()
+    snap = engine.backup(mem_repo, str(tmp_path / "src"), hostname="share-host", tags=["backup-42"])
+    doc = mem_repo.load_snapshot(snap)
+    assert doc["hostname"] == "share-host" and doc["tags"] == ["backup-42"]
+    assert mem_repo.resolve_snapshot("latest") == snap
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    repo, src = str(tmp_path / "repo"), tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_bytes(os.urandom(300_000))
+    cli = [sys.executable, "-m", "sharebackup.cli.repo_commands", "repo"]
+    subprocess.run(cli + ["init", "--repo", repo], check=True, capture_output=True)
+    master, slave = pty.openpty()
+    proc = subprocess.run(cli + ["backup", "--repo", repo, str(src)], stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    drawn = b""
+    try:
+        while True:
+            chunk = os.read(master, 4096)
+            if not chunk:
+                break
+            drawn += chunk
+    except OSError:
+        pass
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"100.0%" in drawn and b"backup [" in drawn
+    piped = subprocess.run(cli + ["backup", "--repo", repo, str(src)], capture_output=True)
+    assert piped.stderr == b""
