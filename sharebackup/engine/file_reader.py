@@ -62,11 +62,10 @@ class _RegionStream:
 def iter_pieces(fd: int, st: os.stat_result, chunker: pyfastcdc.FastCDC, small_limit: int) -> Iterator[bytes | int]:
     """Yield bytes (one chunk) or int (a hole of that many bytes), covering the whole file."""
     if st.st_size < small_limit:
-        # Small files are one blob: a single read, no chunker overhead.
-        data = os.pread(fd, small_limit, 0)
-        if len(data) == small_limit:  # grew since stat: fall through to chunking
-            pass
-        else:
+        # Small files are one blob: a single read, no chunker overhead. One byte more
+        # than the size tells us whether the file grew since stat; then chunk it all.
+        data = os.pread(fd, st.st_size + 1, 0)
+        if len(data) <= st.st_size:
             if data:
                 yield data
             return
