@@ -10,6 +10,8 @@ reference, each pending task another, and the fd is closed when the last one let
 
 from __future__ import annotations
 
+import errno
+import itertools
 import os
 import shutil
 import stat
@@ -40,8 +42,46 @@ class DirHandle:
             os.close(self.fd)
 
 
+_counter = itertools.count()
+_RUN = f"{os.getpid()}-{os.urandom(3).hex()}"
+
+
 def tmp_name() -> str:
-    return TMP_PREFIX + os.urandom(6).hex()
+    return f"{TMP_PREFIX}{_RUN}-{next(_counter)}"  # unique in this process; O_EXCL guards the rest
+
+
+_tmpfile_ok = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+
+
+def create_unnamed(dir_fd: int) -> tuple[int, str | None]:
+    """An fd for a new file in the directory, and its temporary name (None if unnamed).
+
+    O_TMPFILE makes an inode with no name: nothing is visible until link_into() gives it
+    one, a crash leaves nothing behind, and the directory is touched once instead of
+    twice (create + rename), which matters when several threads fill one directory.
+    """
+    global _tmpfile_ok
+    if _tmpfile_ok:
+        try:
+            return os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dir_fd), None
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise
+            _tmpfile_ok = False  # this file system cannot: use named temporaries
+    tmp = tmp_name()
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd), tmp
+
+
+def link_into(dir_fd: int, fd: int, tmp: str | None, name: str) -> None:
+    """Give the finished file its name, replacing whatever had that name."""
+    if tmp is None:
+        try:
+            os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+            return
+        except FileExistsError:
+            tmp = tmp_name()  # merge over an existing entry: link aside, then rename over it
+            os.link(f"/proc/self/fd/{fd}", tmp, dst_dir_fd=dir_fd, follow_symlinks=True)
+    replace_into(dir_fd, tmp, name)
 
 
 def replace_into(dir_fd: int, tmp: str, name: str) -> None:
@@ -69,8 +109,7 @@ def write_file(repo, prefetch: BlobPrefetcher, dir_fd: int, node: dict, rel: str
     content = node.get("content", ())
     ids = [bytes.fromhex(c) for c in content if isinstance(c, str)]
     blobs = prefetch.iter_blobs(ids) if len(ids) > 1 else (repo.load_blob(i) for i in ids)
-    tmp = tmp_name()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+    fd, tmp = create_unnamed(dir_fd)
     try:
         pos = 0
         for item in content:
@@ -88,10 +127,14 @@ def write_file(repo, prefetch: BlobPrefetcher, dir_fd: int, node: dict, rel: str
         if content and isinstance(content[-1], int):
             os.ftruncate(fd, pos)  # a trailing hole: extend the size without writing
         fs_apply.apply_to_fd(fd, node, report, rel)
+        link_into(dir_fd, fd, tmp, node["name"])
     except BaseException:
         os.close(fd)
-        os.unlink(tmp, dir_fd=dir_fd)
+        if tmp is not None:
+            try:
+                os.unlink(tmp, dir_fd=dir_fd)
+            except FileNotFoundError:
+                pass  # already renamed into place before the failure
         raise
     os.close(fd)
-    replace_into(dir_fd, tmp, node["name"])
     return pos
