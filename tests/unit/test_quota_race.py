@@ -22,6 +22,7 @@ from sharebackup.api.context import RequestContext
 from sharebackup.api.faults import Fault
 from sharebackup.db.models import Share
 from sharebackup.services import quotas
+from tests.conftest import create_pg_database, drop_pg_database, make_runtime, require_pg
 
 THREADS = 8
 ATTEMPTS = 8
@@ -104,11 +105,22 @@ def test_concurrent_gigabyte_reservations_never_exceed_the_limit(runtime):
     assert total >= limit - 3  # filled up: at most a request's worth (4G - 1) may be left over
 
 
+@pytest.fixture
+def pg_runtime(tmp_path):
+    """PostgreSQL only: on SQLite, BEGIN IMMEDIATE serialises writers with or without the lock row,
+    so the negative control has nothing to show there."""
+    require_pg()
+    url = create_pg_database()
+    rt = make_runtime(tmp_path / "state", url)
+    yield rt
+    rt.db.dispose()
+    drop_pg_database(url)
+
+
 @pytest.mark.postgres
-def test_negative_control_without_the_lock_the_race_is_real(runtime, monkeypatch):
+def test_negative_control_without_the_lock_the_race_is_real(pg_runtime, monkeypatch):
     """Same workload, lock disabled: PostgreSQL READ COMMITTED lets the checks interleave."""
-    if runtime.db.is_sqlite:
-        pytest.skip("SQLite serialises writers at BEGIN IMMEDIATE, with or without the lock row")
+    runtime = pg_runtime
     limit = 10
     _set_limits(runtime, shares=limit, gigabytes=-1)
     monkeypatch.setattr(quotas, "lock_project", lambda session, project_id: None)
