@@ -5,8 +5,8 @@ Every path is also reachable with a ``{project_id}`` segment after ``/v2`` and w
 """
 from __future__ import annotations
 
-from sharebackup.api.handlers import (availability_zones, limits, quota_class_sets, quota_sets,
-                                      share_actions, share_export_locations, share_manage,
+from sharebackup.api.handlers import (availability_zones, limits, messages, quota_class_sets, quota_sets,
+                                      share_actions, share_backups, share_export_locations, share_manage,
                                       share_metadata, share_replicas, share_type_access,
                                       share_type_extra_specs, share_types, shares, snapshots,
                                       versions)
@@ -62,6 +62,18 @@ ROUTES: dict[str, dict] = {
     "/v2/snapshots/{snapshot_id}/export-locations": {"GET": snapshots.list_snapshot_export_locations},
     "/v2/snapshots/{snapshot_id}/export-locations/{export_location_id}": {
         "GET": snapshots.show_snapshot_export_location},
+
+    # share backups (2.80+; the experimental header is accepted and echoed, not required)
+    "/v2/share-backups": {"GET": share_backups.list_share_backups, "POST": share_backups.create_share_backup},
+    "/v2/share-backups/detail": {"GET": share_backups.list_share_backups_detail},
+    "/v2/share-backups/{backup_id}": {"GET": share_backups.show_share_backup,
+                                      "PUT": share_backups.update_share_backup,
+                                      "DELETE": share_backups.delete_share_backup},
+    "/v2/share-backups/{backup_id}/action": {"POST": share_backups.share_backup_action},
+
+    # user messages (2.37+)
+    "/v2/messages": {"GET": messages.list_messages},
+    "/v2/messages/{message_id}": {"GET": messages.show_message, "DELETE": messages.delete_message},
 
     # quotas and limits (quota-sets since 2.7; os-quota-sets before)
     **{f"/v2/quota-sets{suffix}": methods for suffix, methods in _quota_set_routes.items()},

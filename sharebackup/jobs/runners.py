@@ -8,4 +8,6 @@ def build_runners(rt) -> dict:
     runners.update(share_jobs.runners(rt))
     from sharebackup.jobs import snapshot_jobs
     runners.update(snapshot_jobs.runners(rt))
+    from sharebackup.jobs import backup_jobs
+    runners.update(backup_jobs.runners(rt))
     return runners
