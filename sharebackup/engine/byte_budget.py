@@ -26,3 +26,9 @@ class ByteBudget:
         with self._cond:
             self.used -= n
             self._cond.notify_all()
+
+    def wait_idle(self) -> None:
+        """Block until everything acquired has been released."""
+        with self._cond:
+            while self.used:
+                self._cond.wait()

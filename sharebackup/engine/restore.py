@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 from sharebackup.engine import fs_apply
 from sharebackup.engine.blob_prefetch import BlobPrefetcher
@@ -51,11 +51,11 @@ class _RestoreRun:
         self.blob_pool = ThreadPoolExecutor(workers, thread_name_prefix="sharebackup-prefetch")
         self.prefetch = BlobPrefetcher(repo, self.blob_pool, window=8 * 1024 * 1024)
         self.budget = ByteBudget(budget)
+        self.slots = ByteBudget(1024)  # files in flight, so small files cannot pile up without bound
         self.first_names: dict[int, str] = {}  # hard-link group -> the name that carries the data
         self.done_links: dict[int, str] = {}  # hard-link group -> restored path (relative)
         self.later_links: list[tuple[str, str, dict]] = []  # (dir rel, name, node)
         self.dirs_meta: list[tuple[str, dict]] = []  # post-order
-        self.pending: list[Future] = []
         self.fatal: BaseException | None = None
         self.root_fd = -1
         self.stats_lock = threading.Lock()
@@ -142,6 +142,7 @@ class _RestoreRun:
     def _submit_file(self, handle: DirHandle, node: dict, rel: str) -> None:
         size = node.get("size", 0)
         self.budget.acquire(min(size, self.budget.limit))
+        self.slots.acquire(1)
         handle.ref()
 
         def task():
@@ -158,10 +159,9 @@ class _RestoreRun:
             finally:
                 handle.unref()
                 self.budget.release(min(size, self.budget.limit))
+                self.slots.release(1)
 
-        self.pending.append(self.files.submit(task))
-        if len(self.pending) > 4096:
-            self.pending = [f for f in self.pending if not f.done()]
+        self.files.submit(task)
 
     def _linked_ok(self, node: dict, rel: str) -> None:
         if "link" in node:
@@ -185,8 +185,7 @@ class _RestoreRun:
         return fd
 
     def finish(self) -> None:
-        for fut in self.pending:
-            fut.result()
+        self.slots.wait_idle()
         if self.fatal is not None:
             raise self.fatal
         for dir_rel, name, node in self.later_links:
