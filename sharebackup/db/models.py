@@ -4,9 +4,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+TRUE_SPEC_VALUES = ("true", "1", "yes", "on", "t", "y", "<is> true")
 
 
 def new_id() -> str:
@@ -42,6 +45,13 @@ class ShareType(TimestampMixin, Base):
     @property
     def specs(self) -> dict[str, str]:
         return {spec.key: spec.value for spec in self.extra_specs}
+
+    def spec_is_true(self, key: str, default: bool = False) -> bool:
+        """A boolean extra spec as Manila reads it ("True", "<is> True", ...); default when unset."""
+        specs = self.specs
+        if key not in specs:
+            return default
+        return str(specs[key]).strip().lower() in TRUE_SPEC_VALUES
 
 
 class ShareTypeExtraSpec(Base):
@@ -149,6 +159,10 @@ class ShareBackup(TimestampMixin, Base):
     fail_reason: Mapped[str | None] = mapped_column(String(1023))
     backup_type: Mapped[str | None] = mapped_column(String(32))
     availability_zone: Mapped[str | None] = mapped_column(String(255))
+    # The worker's side (never shown by the API): the engine snapshot holding this backup and the
+    # configured repository it lives in.
+    engine_snapshot_id: Mapped[str | None] = mapped_column(String(64))
+    repository: Mapped[str | None] = mapped_column(String(64))
 
 
 class Quota(Base):

@@ -39,7 +39,6 @@ TRANSITIONAL = {"creating", "creating_from_snapshot", "deleting", "extending", "
                 "reverting", "backup_creating", "backup_restoring", "ensuring", "server_migrating",
                 "server_migrating_to", "deferred_deleting", "restoring", "awaiting_transfer"}
 SOFT_DELETE_RETENTION = dt.timedelta(seconds=604800)  # Manila's soft_deleted_share_retention_time
-_TRUE = ("true", "1", "yes", "on", "t", "y", "<is> true")
 
 
 def target(share: Share) -> dict:
@@ -81,12 +80,7 @@ def _authorize(rt, ctx, rule: str, share: Share) -> None:
 # -- share types, snapshots --------------------------------------------------------------
 
 def _spec_true(share_type: ShareType | None, key: str, default: bool = False) -> bool:
-    if share_type is None:
-        return default
-    specs = share_type.specs
-    if key not in specs:
-        return default
-    return str(specs[key]).strip().lower() in _TRUE
+    return share_type.spec_is_true(key, default) if share_type is not None else default
 
 
 def _share_type_visible(session, ctx, is_admin: bool, share_type: ShareType) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
-_TRUE = ("true", "1", "yes", "on", "t", "y", "<is> true")
 
 
 def timestamp(value):
@@ -13,12 +12,7 @@ def timestamp(value):
 
 def _spec(share, key: str, default=None):
     share_type = share.share_type
-    if share_type is None:
-        return default
-    specs = share_type.specs
-    if key not in specs:
-        return default
-    return str(specs[key]).strip().lower() in _TRUE
+    return share_type.spec_is_true(key, default) if share_type is not None else default
 
 
 def _project_segment(req) -> str:
