@@ -160,6 +160,8 @@ def upgrade() -> None:
     sa.Column('fail_reason', sa.String(length=1023), nullable=True),
     sa.Column('backup_type', sa.String(length=32), nullable=True),
     sa.Column('availability_zone', sa.String(length=255), nullable=True),
+    sa.Column('engine_snapshot_id', sa.String(length=64), nullable=True),
+    sa.Column('repository', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['share_id'], ['shares.id'], ),
