@@ -46,6 +46,19 @@ class QuotaConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    repositories: list = opt([], "Extra named backup repositories, as name=location items (comma separated); "
+                                 "backup_options.backup_type picks one by name. The repository named default "
+                                 "is always <state_dir>/repository.")
+    key_file: str = opt("", "Key file for the backup repositories (its bytes are the passphrase). Empty: "
+                            "repositories are created without encryption.")
+    ignore_files: list = opt(["lost+found"], "Names skipped at any depth by backups and restores "
+                                             "(Manila's backup_ignore_files).")
+    job_lease_seconds: float = opt(30.0, "Seconds a worker holds a job between heartbeats; when it runs out "
+                                         "(the worker died) another worker takes the job over.")
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: str = opt("./var", "Directory for everything the service writes: database, repository, "
                                   "shares created by the local driver, tokens.")
@@ -68,8 +81,10 @@ class Config:
                                              "created at first start if missing.")
     share_create_delay: float = opt(0.0, "Seconds the local driver waits before a new share becomes "
                                          "available (for tests of the asynchronous path).")
+    message_ttl: int = opt(2592000, "Seconds a user message (/v2/messages) is kept (Manila's message_ttl).")
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
     # Passed unchanged to keystonemiddleware's auth_token (it has its own option set).
     keystone_authtoken: dict = field(default_factory=dict)
 
@@ -106,7 +121,7 @@ class Config:
         return self.state_path / "repository"
 
 
-SECTIONS = {"database": DatabaseConfig, "quota": QuotaConfig}
+SECTIONS = {"database": DatabaseConfig, "quota": QuotaConfig, "backup": BackupConfig}
 PASSTHROUGH_SECTIONS = ("keystone_authtoken",)
 
 

@@ -41,6 +41,7 @@ class BackupOptions:
     max_inflight_bytes: int = 16 * 1024 * 1024
     special_files: str = "record"  # "record" fifos/sockets/devices, or "skip" them (reported)
     index_every: int = 8  # packs per index delta
+    exclude_names: tuple = ()  # entry names skipped at any depth (e.g. "lost+found")
 
 
 class _PendingTree:
@@ -119,7 +120,7 @@ class _BackupRun:
         pt = _PendingTree()
         try:
             with os.scandir(path) as it:
-                entries = sorted(e.name for e in it)
+                entries = sorted(e.name for e in it if e.name not in self.options.exclude_names)
         except OSError as exc:
             self.report(rel or "/", "error", f"cannot list directory: {exc.strerror}")
             entries = []

@@ -41,8 +41,10 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class _RestoreRun:
-    def __init__(self, repo, mode: str, tracker: ProgressTracker, report: Reporter, workers: int, budget: int):
+    def __init__(self, repo, mode: str, tracker: ProgressTracker, report: Reporter, workers: int, budget: int,
+                 exclude_names: tuple = ()):
         self.repo = repo
+        self.exclude_names = frozenset(exclude_names)
         self.mode = mode
         self.progress = tracker
         self.report = report
@@ -62,7 +64,8 @@ class _RestoreRun:
         self.stats = {"files": 0, "dirs": 0, "symlinks": 0, "special": 0, "hardlinks": 0, "bytes": 0}
 
     def tree(self, tree_id: str) -> list[dict]:
-        return decode_tree(self.repo.load_tree(bytes.fromhex(tree_id)))
+        nodes = decode_tree(self.repo.load_tree(bytes.fromhex(tree_id)))
+        return [n for n in nodes if n["name"] not in self.exclude_names] if self.exclude_names else nodes
 
     def plan(self, tree_id: str, rel: str = "") -> int:
         """Pre-pass: refuse unsafe names early, total bytes, first name of each hard-link group."""
@@ -84,7 +87,7 @@ class _RestoreRun:
         nodes = self.tree(tree_id)
         existing = set(os.listdir(handle.fd))
         if self.mode == "replace":
-            for name in sorted(existing - {n["name"] for n in nodes}):
+            for name in sorted(existing - {n["name"] for n in nodes} - self.exclude_names):
                 remove_entry(handle.fd, name)
         for node in nodes:
             if self.fatal is not None:
@@ -230,6 +233,7 @@ def restore(
     report: ReportCallback | None = None,
     workers: int = 0,
     max_inflight_bytes: int = 64 * 1024 * 1024,
+    exclude_names: tuple = (),
 ) -> dict:
     """Restore snapshot `snap_id` into `target`; returns a summary with an `errors` list."""
     if mode not in MODES:
@@ -239,7 +243,8 @@ def restore(
     with repo.lock(exclusive=False, purpose="restore"):
         snap = repo.load_snapshot(repo.resolve_snapshot(snap_id))
         tracker = ProgressTracker(progress)
-        run = _RestoreRun(repo, mode, tracker, reporter, workers or max(2, os.cpu_count() or 2), max_inflight_bytes)
+        run = _RestoreRun(repo, mode, tracker, reporter, workers or max(2, os.cpu_count() or 2), max_inflight_bytes,
+                          exclude_names)
         try:
             tracker.total = run.plan(snap["tree"])
             os.makedirs(target, exist_ok=True)

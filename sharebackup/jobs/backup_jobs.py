@@ -1,8 +1,402 @@
-"""Runners for share-backup jobs (create, restore, delete). Filled in with the share-backups API."""
+"""Runners for share-backup jobs: create, restore and delete, done by the backup engine.
+
+The API has already set the request-time states (backup creating/restoring/deleting, share
+backup_creating/backup_restoring) and queued the job with resource_id = backup id. A runner
+re-reads the rows, marks the backup as taken (host, topic), does the engine work while it
+writes progress (a whole percentage of bytes, at most about once a second) and renews the
+job's lease, then commits the end state only if the rows are still where the job left them.
+
+Every failure ends in Manila's failed state for that operation plus a user message that says
+why; a job whose attempts ran out (``give_up``: its workers kept dying) does the same, so
+nothing stays transitional. When the lease is lost (heartbeat False: another worker has the
+job now) the runner stops and leaves the states to the new owner.
+"""
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
+import time
+
+from sqlalchemy import select, update
+
+from sharebackup import engine
+from sharebackup.db.models import Share, ShareBackup, utcnow
+from sharebackup.jobs import backup_repository
+from sharebackup.services import messages
+
+LOG = logging.getLogger(__name__)
+
 CREATE, RESTORE, DELETE = "share_backup.create", "share_backup.restore", "share_backup.delete"
+TOPIC = "manila-data"
+PROGRESS_WRITE_INTERVAL = 1.0  # seconds between progress writes to the database
+LOCK_WAIT_SECONDS = 300.0  # how long delete waits for a backup or restore holding the repository
+MAX_LISTED_PROBLEMS = 5
+
+
+class LeaseLost(Exception):
+    """Another worker has taken the job over; stop without touching the states."""
+
+
+class JobFailed(Exception):
+    """A failure with its message in plain words (and the message's detail id)."""
+
+    def __init__(self, text: str, detail_id: str = messages.UNKNOWN_ERROR):
+        super().__init__(text)
+        self.text = text
+        self.detail_id = detail_id
+
+
+class JobProgress:
+    """The engine's progress callback for one job, and the lease keeper while the job runs.
+
+    The engine calls it from its threads about ten times a second; the percentage goes to
+    the backup's ``column`` at most every PROGRESS_WRITE_INTERVAL seconds (only while the
+    backup is still in ``status``). A thread renews the lease; when that fails, the next
+    progress call raises LeaseLost, which stops the engine.
+    """
+
+    def __init__(self, rt, backup_id: str, column: str, status: str, heartbeat):
+        self.rt, self.backup_id, self.column, self.status = rt, backup_id, column, status
+        self.heartbeat = heartbeat
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._written: str | None = None
+        self._last_write = 0.0
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> JobProgress:
+        self._thread = threading.Thread(target=self._keep_lease, name=f"lease-{self.backup_id[:8]}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _keep_lease(self) -> None:
+        every = max(0.05, float(self.rt.config.backup.job_lease_seconds) / 4)
+        while not self._stop.wait(every):
+            try:
+                alive = self.heartbeat()
+            except Exception:  # the database blinked: the lease still runs, try next round
+                LOG.warning("renewing the lease of backup %s failed", self.backup_id, exc_info=True)
+                continue
+            if not alive:
+                self.lost.set()
+                return
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost(f"the job for backup {self.backup_id} was taken over")
+
+    def __call__(self, done: int, total: int) -> None:
+        self.check()
+        percent = min(99, done * 100 // total) if total else 0  # "100" only once the job is done
+        now = time.monotonic()
+        if now - self._last_write < PROGRESS_WRITE_INTERVAL or not self._lock.acquire(blocking=False):
+            return
+        try:
+            if str(percent) != self._written:
+                self._write(str(percent))
+                self._written = str(percent)
+            self._last_write = now
+        finally:
+            self._lock.release()
+
+    def _write(self, value: str) -> None:
+        with self.rt.db.transaction() as session:
+            session.execute(update(ShareBackup).where(ShareBackup.id == self.backup_id,
+                                                      ShareBackup.status == self.status)
+                            .values({self.column: value}))
+
+
+class Problems:
+    """Per-file reports from the engine (any thread)."""
+
+    def __init__(self):
+        self.items: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, kind: str, message: str) -> None:
+        with self._lock:
+            self.items.append((path, kind, message))
+
+    def summary(self, items=None) -> str:
+        items = self.items if items is None else items
+        listed = "; ".join(f"{path}: {message}" for path, _kind, message in items[:MAX_LISTED_PROBLEMS])
+        more = len(items) - MAX_LISTED_PROBLEMS
+        return listed + (f"; and {more} more" if more > 0 else "")
+
+
+def _message(rt, session, project_id, resource_type, resource_id, action, detail_id, level, text) -> None:
+    messages.create_message(session, project_id, resource_type, resource_id, action[0], detail_id, level,
+                            f"{action[1]}: {text}", ttl_seconds=rt.config.message_ttl)
+
+
+def _describe(exc: BaseException, what: str) -> JobFailed:
+    """An exception from the engine or the filesystem as a JobFailed in plain words."""
+    if isinstance(exc, JobFailed):
+        return exc
+    if isinstance(exc, backup_repository.UnknownRepository):
+        return JobFailed(str(exc), messages.REPOSITORY_UNAVAILABLE)
+    if isinstance(exc, (engine.RepositoryError, engine.WrongKeyError, engine.StoreError, engine.LockedError,
+                        engine.IntegrityError)):
+        return JobFailed(f"the backup repository could not be used: {exc}", messages.REPOSITORY_UNAVAILABLE)
+    if isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+        where = f" ({exc.filename})" if exc.filename else ""
+        return JobFailed(f"{what}: {reason}{where}", messages.SHARE_UNREADABLE)
+    return JobFailed(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def _share_dir(share: Share | None, verb: str) -> str:
+    if share is None or share.deleted:
+        raise JobFailed(f"the share directory could not be {verb}: the share does not exist any more",
+                        messages.SHARE_UNREADABLE)
+    if not share.driver_path or not os.path.isdir(share.driver_path):
+        raise JobFailed(f"the share directory could not be {verb}: {share.driver_path or 'none'} is not a "
+                        "directory", messages.SHARE_UNREADABLE)
+    return share.driver_path
+
+
+class BackupRunners:
+    def __init__(self, rt):
+        self.rt = rt
+        self.host = socket.gethostname()
+
+    @property
+    def exclude(self) -> tuple:
+        return tuple(self.rt.config.backup.ignore_files)
+
+    # -- create -------------------------------------------------------------------------
+    def create(self, claim, heartbeat) -> None:
+        with self.rt.db.transaction() as session:
+            backup = session.get(ShareBackup, claim.resource_id)
+            if backup is None or backup.deleted or backup.status != "creating":
+                return  # reset, deleted or done already
+            backup.host, backup.topic, backup.progress = self.host, TOPIC, "0"
+            share = session.get(Share, backup.share_id)
+            try:
+                name = backup_repository.repository_name(self.rt.config, claim.payload.get("backup_options"))
+            except backup_repository.UnknownRepository:
+                name = None
+            backup.repository = name
+            parent = None
+            if name is not None:
+                parent = session.scalars(
+                    select(ShareBackup.engine_snapshot_id)
+                    .where(ShareBackup.share_id == backup.share_id, ShareBackup.deleted.is_(False),
+                           ShareBackup.status == "available", ShareBackup.repository == name,
+                           ShareBackup.engine_snapshot_id.is_not(None), ShareBackup.id != backup.id)
+                    .order_by(ShareBackup.created_at.desc()).limit(1)).first()
+            share_path = share.driver_path if share is not None else None
+        problems = Problems()
+        try:
+            with self.rt.db.reader() as session:
+                _share_dir(session.get(Share, backup.share_id), "read")
+            name = backup_repository.repository_name(self.rt.config, claim.payload.get("backup_options"))
+            repo = backup_repository.open_repository(self.rt.config, name)
+            if parent is not None:
+                try:
+                    repo.resolve_snapshot(parent)
+                except engine.SnapshotNotFound:
+                    parent = None  # the previous snapshot is gone: a full read, still deduplicated
+            with JobProgress(self.rt, backup.id, "progress", "creating", heartbeat) as progress:
+                snap_id = engine.backup(repo, share_path, parent=parent, progress=progress, report=problems,
+                                        hostname=self.host, tags=[backup.id],
+                                        options=engine.BackupOptions(exclude_names=self.exclude))
+                progress.check()
+        except LeaseLost:
+            LOG.info("backup %s: lease lost, another worker continues", backup.id)
+            return
+        except Exception as exc:  # noqa: BLE001 - every failure ends in a clear state
+            LOG.warning("backup %s of share %s failed: %s", backup.id, backup.share_id, exc, exc_info=True)
+            self._create_failed(backup.id, _describe(exc, "the share directory could not be read"))
+            return
+        self._create_done(backup.id, name, snap_id, problems)
+
+    def _create_done(self, backup_id: str, name: str, snap_id: str, problems: Problems) -> None:
+        forget = False
+        with self.rt.db.transaction() as session:
+            backup = session.get(ShareBackup, backup_id)
+            if backup is None or backup.deleted:
+                forget = True  # deleted while we worked: nobody will ever refer to the snapshot
+            else:
+                if backup.engine_snapshot_id is None or backup.status == "creating":
+                    backup.engine_snapshot_id, backup.repository = snap_id, name
+                if backup.status == "creating":
+                    backup.status, backup.progress = "available", "100"
+                    backup.updated_at = utcnow()
+                    self._release_share(session, backup.share_id, "backup_creating", "available")
+                    if problems.items:
+                        _message(self.rt, session, backup.project_id, messages.SHARE_BACKUP, backup.id,
+                                 messages.CREATE_BACKUP, messages.FILES_SKIPPED, messages.WARNING,
+                                 f"the backup is available, but {len(problems.items)} file(s) may be missing or "
+                                 f"inconsistent in it: {problems.summary()}")
+        if forget:
+            try:
+                engine.forget(backup_repository.open_repository(self.rt.config, name), snap_id)
+            except Exception:  # noqa: BLE001 - garbage at worst; gc never removes referenced data
+                LOG.warning("could not forget snapshot %s of deleted backup %s", snap_id, backup_id, exc_info=True)
+
+    def _create_failed(self, backup_id: str, failure: JobFailed) -> None:
+        with self.rt.db.transaction() as session:
+            backup = session.get(ShareBackup, backup_id)
+            if backup is None or backup.deleted or backup.status != "creating":
+                return
+            backup.status, backup.fail_reason = "error", failure.text[:1023]
+            backup.updated_at = utcnow()
+            self._release_share(session, backup.share_id, "backup_creating", "available")
+            _message(self.rt, session, backup.project_id, messages.SHARE_BACKUP, backup.id,
+                     messages.CREATE_BACKUP, failure.detail_id, messages.ERROR, failure.text)
+
+    @staticmethod
+    def _release_share(session, share_id: str, expect: str, status: str) -> None:
+        share = session.get(Share, share_id)
+        if share is not None and not share.deleted and share.status == expect:
+            share.status = status
+            share.updated_at = utcnow()
+
+    def give_up_create(self, claim, reason: str) -> None:
+        self._create_failed(claim.resource_id, JobFailed(
+            f"the backup was interrupted too many times ({reason})", messages.JOB_INTERRUPTED))
+
+    # -- restore ------------------------------------------------------------------------
+    def _target_id(self, claim, backup: ShareBackup) -> str:
+        return claim.payload.get("share_id") or backup.share_id
+
+    def restore(self, claim, heartbeat) -> None:
+        with self.rt.db.transaction() as session:
+            backup = session.get(ShareBackup, claim.resource_id)
+            if backup is None or backup.deleted or backup.status != "restoring":
+                return
+            backup.host, backup.topic, backup.restore_progress = self.host, TOPIC, "0"
+            target_id = self._target_id(claim, backup)
+            snap_id, name = backup.engine_snapshot_id, backup.repository or backup_repository.DEFAULT
+        problems = Problems()
+        try:
+            if not snap_id:
+                raise JobFailed("the backup holds no data to restore", messages.RESTORE_INCOMPLETE)
+            with self.rt.db.reader() as session:
+                target = _share_dir(session.get(Share, target_id), "written")
+            repo = backup_repository.open_repository(self.rt.config, name)
+            with JobProgress(self.rt, backup.id, "restore_progress", "restoring", heartbeat) as progress:
+                summary = engine.restore(repo, snap_id, target, mode="merge", progress=progress, report=problems,
+                                         exclude_names=self.exclude)
+                progress.check()
+            if summary["errors"]:
+                errors = [(e["path"], e["kind"], e["message"]) for e in summary["errors"]]
+                raise JobFailed(f"{len(errors)} file(s) could not be restored: {problems.summary(errors)}",
+                                messages.RESTORE_INCOMPLETE)
+        except LeaseLost:
+            LOG.info("restore of backup %s: lease lost, another worker continues", backup.id)
+            return
+        except Exception as exc:  # noqa: BLE001
+            LOG.warning("restore of backup %s into share %s failed: %s", backup.id, target_id, exc, exc_info=True)
+            self._restore_failed(backup.id, target_id, _describe(exc, "the share directory could not be written"))
+            return
+        with self.rt.db.transaction() as session:
+            row = session.get(ShareBackup, backup.id)
+            if row is not None and not row.deleted and row.status == "restoring":
+                row.status, row.restore_progress = "available", "100"
+                row.updated_at = utcnow()
+            self._release_share(session, target_id, "backup_restoring", "available")
+
+    def _restore_failed(self, backup_id: str, target_id: str, failure: JobFailed) -> None:
+        with self.rt.db.transaction() as session:
+            backup = session.get(ShareBackup, backup_id)
+            if backup is not None and not backup.deleted and backup.status == "restoring":
+                backup.status = "available"  # the backup itself is fine (Manila's generic path)
+                backup.updated_at = utcnow()
+            share = session.get(Share, target_id)
+            if share is not None and not share.deleted and share.status == "backup_restoring":
+                share.status = "backup_restoring_error"
+                share.updated_at = utcnow()
+            project = share.project_id if share is not None else (backup.project_id if backup else None)
+            if project is not None:
+                _message(self.rt, session, project, messages.SHARE, target_id, messages.RESTORE_BACKUP,
+                         failure.detail_id, messages.ERROR, failure.text)
+
+    def give_up_restore(self, claim, reason: str) -> None:
+        with self.rt.db.reader() as session:
+            backup = session.get(ShareBackup, claim.resource_id)
+            if backup is None or backup.deleted or backup.status != "restoring":
+                return
+            target_id = self._target_id(claim, backup)
+        self._restore_failed(claim.resource_id, target_id, JobFailed(
+            f"the restore was interrupted too many times ({reason})", messages.JOB_INTERRUPTED))
+
+    # -- delete -------------------------------------------------------------------------
+    def delete(self, claim, heartbeat) -> None:
+        with self.rt.db.reader() as session:
+            backup = session.get(ShareBackup, claim.resource_id)
+            if backup is None or backup.deleted or backup.status != "deleting":
+                return
+            snap_id, name = backup.engine_snapshot_id, backup.repository or backup_repository.DEFAULT
+        try:
+            if snap_id:
+                self._forget(name, snap_id, heartbeat)
+        except LeaseLost:
+            return
+        except Exception as exc:  # noqa: BLE001
+            LOG.warning("deleting backup %s failed: %s", backup.id, exc, exc_info=True)
+            self._delete_failed(backup.id, _describe(exc, "the backup data could not be removed"))
+            return
+        with self.rt.db.transaction() as session:
+            row = session.get(ShareBackup, backup.id)
+            if row is not None and not row.deleted and row.status == "deleting":
+                row.status, row.deleted = "deleted", True
+                row.deleted_at = row.updated_at = utcnow()
+
+    def _forget(self, name: str, snap_id: str, heartbeat) -> None:
+        """Forget the snapshot; a backup or restore holding the repository makes us wait, renewing the lease."""
+        repo = backup_repository.open_repository(self.rt.config, name)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                engine.forget(repo, snap_id)
+                return
+            except engine.SnapshotNotFound:
+                return  # already gone (a retried job): the data is not there any more either way
+            except engine.LockedError:
+                if time.monotonic() > deadline:
+                    raise
+                if not heartbeat():
+                    raise LeaseLost(snap_id) from None
+                time.sleep(1.0)
+
+    def _delete_failed(self, backup_id: str, failure: JobFailed) -> None:
+        with self.rt.db.transaction() as session:
+            backup = session.get(ShareBackup, backup_id)
+            if backup is None or backup.deleted or backup.status != "deleting":
+                return
+            backup.status = "error_deleting"
+            backup.updated_at = utcnow()
+            _message(self.rt, session, backup.project_id, messages.SHARE_BACKUP, backup.id,
+                     messages.DELETE_BACKUP, failure.detail_id, messages.ERROR, failure.text)
+
+    def give_up_delete(self, claim, reason: str) -> None:
+        self._delete_failed(claim.resource_id, JobFailed(
+            f"the delete was interrupted too many times ({reason})", messages.JOB_INTERRUPTED))
 
 
 def runners(rt) -> dict:
-    return {}
+    jobs = BackupRunners(rt)
+
+    def create(claim, heartbeat):
+        jobs.create(claim, heartbeat)
+
+    def restore(claim, heartbeat):
+        jobs.restore(claim, heartbeat)
+
+    def delete(claim, heartbeat):
+        jobs.delete(claim, heartbeat)
+
+    create.give_up = jobs.give_up_create
+    restore.give_up = jobs.give_up_restore
+    delete.give_up = jobs.give_up_delete
+    return {CREATE: create, RESTORE: restore, DELETE: delete}

@@ -1,0 +1,85 @@
+"""The repository side of backup jobs: which engine repository a backup goes to, opened ready to use.
+
+Repositories are named in configuration (``[backup] repositories = name=location, ...``);
+``default`` is always the local repository at ``<state_dir>/repository``, created with
+``Repository.init`` the first time a job needs it. ``backup_options.backup_type`` picks a
+repository by name. The optional ``[backup] key_file`` encrypts repositories created here
+and opens encrypted ones.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from contextlib import contextmanager
+
+from sharebackup import engine
+from sharebackup.config import Config
+
+DEFAULT = "default"
+
+_init_lock = threading.Lock()
+
+
+class UnknownRepository(ValueError):
+    """A backup_type that names no configured repository."""
+
+
+def repositories(conf: Config) -> dict[str, str]:
+    """{name: store location}, ``default`` first."""
+    named = {DEFAULT: str(conf.repository_path)}
+    for item in conf.backup.repositories:
+        name, sep, location = item.partition("=")
+        if sep and name.strip() and location.strip() and name.strip() != DEFAULT:
+            named[name.strip()] = location.strip()
+    return named
+
+
+def repository_name(conf: Config, backup_options: dict | None) -> str:
+    name = (backup_options or {}).get("backup_type") or DEFAULT
+    if not isinstance(name, str) or name not in repositories(conf):
+        known = ", ".join(sorted(repositories(conf)))
+        raise UnknownRepository(f"the backup type {name!r} names no configured repository (known: {known})")
+    return name
+
+
+def _key(conf: Config) -> bytes | None:
+    return engine.read_key_file(conf.backup.key_file) if conf.backup.key_file else None
+
+
+def _is_local(location: str) -> bool:
+    return location != "memory:" and "://" not in location
+
+
+@contextmanager
+def _init_guard(location: str):
+    """Only one creator at a time: threads of this process, and (local stores) other processes.
+
+    Two concurrent inits of an encrypted repository would each add a key for their own master key."""
+    with _init_lock:
+        if not _is_local(location):
+            yield
+            return
+        lock_path = os.path.abspath(location.removeprefix("local:").removeprefix("file://")).rstrip("/")
+        os.makedirs(os.path.dirname(lock_path) or "/", exist_ok=True)
+        fd = os.open(lock_path + ".init-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def open_repository(conf: Config, name: str) -> engine.Repository:
+    """Open repository ``name``, creating it first if its store has none yet."""
+    named = repositories(conf)
+    if name not in named:
+        raise UnknownRepository(f"the repository {name!r} is not configured any more")
+    location = named[name]
+    key = _key(conf)
+    store = engine.open_store(location)
+    if not store.exists("config"):
+        with _init_guard(location):
+            if not store.exists("config"):
+                engine.Repository.init(store, key=key)
+    return engine.Repository.open(store, key=key)

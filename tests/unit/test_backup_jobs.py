@@ -1,0 +1,325 @@
+"""The share-backup runners: create, restore and delete with the real engine and a real share directory.
+
+Rows are inserted directly in the states the API leaves them in (creating/backup_creating,
+restoring/backup_restoring, deleting), then the runner is called as a worker would.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+from sqlalchemy import select
+
+from sharebackup import engine
+from sharebackup.db.models import Message, Share, ShareBackup
+from sharebackup.jobs import backup_jobs, backup_repository
+from sharebackup.jobs.backup_jobs import CREATE, DELETE, RESTORE
+from sharebackup.jobs.lease_queue import Claim
+from tests.engine.helpers import make_rich_tree, snapshot_of_tree
+
+
+def _share(rt, path, status="available", project="demo") -> str:
+    with rt.db.transaction() as session:
+        share = Share(user_id="demo", project_id=project, size=1, share_proto="NFS", status=status,
+                      driver_path=str(path))
+        session.add(share)
+        session.flush()
+        return share.id
+
+
+def _backup(rt, share_id, status="creating", **fields) -> str:
+    with rt.db.transaction() as session:
+        backup = ShareBackup(user_id="demo", project_id="demo", share_id=share_id, size=1, status=status,
+                             progress="0", restore_progress="0", **fields)
+        session.add(backup)
+        session.flush()
+        return backup.id
+
+
+def _set(rt, model, row_id, **fields):
+    with rt.db.transaction() as session:
+        row = session.get(model, row_id)
+        for key, value in fields.items():
+            setattr(row, key, value)
+
+
+def _get(rt, model, row_id):
+    with rt.db.reader() as session:
+        return session.get(model, row_id)
+
+
+def _messages(rt) -> list[Message]:
+    with rt.db.reader() as session:
+        return list(session.scalars(select(Message).order_by(Message.created_at)))
+
+
+def _run(rt, kind, backup_id, payload=None, heartbeat=lambda: True):
+    backup_jobs.runners(rt)[kind](Claim("job", kind, backup_id, payload or {}, 1, False), heartbeat)
+
+
+def _give_up(rt, kind, backup_id, payload=None):
+    backup_jobs.runners(rt)[kind].give_up(Claim("job", kind, backup_id, payload or {}, 3, True), "died")
+
+
+def _create(rt, share_id, **payload) -> str:
+    _set(rt, Share, share_id, status="backup_creating")
+    backup_id = _backup(rt, share_id)
+    _run(rt, CREATE, backup_id, {"share_id": share_id, "backup_options": {}, **payload})
+    return backup_id
+
+
+def _restore(rt, backup_id, target_id):
+    _set(rt, ShareBackup, backup_id, status="restoring", restore_progress="0")
+    _set(rt, Share, target_id, status="backup_restoring")
+    _run(rt, RESTORE, backup_id, {"share_id": target_id})
+
+
+@pytest.fixture
+def share_dir(tmp_path):
+    path = tmp_path / "share"
+    make_rich_tree(path)
+    os.makedirs(path / "lost+found")
+    (path / "lost+found" / "orphan").write_bytes(b"fsck found me")
+    os.makedirs(path / "docs" / "lost+found")
+    return path
+
+
+def test_backup_restore_delete_round_trip(runtime, share_dir, tmp_path):
+    rt = runtime
+    share_id = _share(rt, share_dir)
+    before = snapshot_of_tree(str(share_dir))
+    backup_id = _create(rt, share_id)
+
+    backup = _get(rt, ShareBackup, backup_id)
+    assert (backup.status, backup.progress, backup.host, backup.topic) == (
+        "available", "100", socket.gethostname(), "manila-data")
+    assert backup.repository == "default" and backup.engine_snapshot_id
+    assert _get(rt, Share, share_id).status == "available"
+    assert _messages(rt) == []
+    repo = backup_repository.open_repository(rt.config, "default")
+    snap = repo.load_snapshot(backup.engine_snapshot_id)
+    assert snap["tags"] == [backup_id]
+
+    # change, delete and add files; restore merges: the backup's paths come back byte for byte
+    (share_dir / "docs" / "a.txt").write_bytes(b"overwritten")
+    os.unlink(share_dir / "random.bin")
+    shutil.rmtree(share_dir / "docs" / "deep")
+    os.unlink(share_dir / "link")
+    (share_dir / "extra.txt").write_bytes(b"not in the backup")
+    _restore(rt, backup_id, share_id)
+    backup = _get(rt, ShareBackup, backup_id)
+    assert (backup.status, backup.restore_progress) == ("available", "100")
+    assert _get(rt, Share, share_id).status == "available"
+    after = snapshot_of_tree(str(share_dir))
+    assert after.pop("extra.txt")["data"] == b"not in the backup"  # merge leaves other files alone
+    assert after == before
+    assert _messages(rt) == []
+
+    # restore into another (empty) share: everything but lost+found, at any depth
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    other_id = _share(rt, other_dir)
+    _restore(rt, backup_id, other_id)
+    restored = snapshot_of_tree(str(other_dir))
+    assert not any("lost+found" in rel for rel in restored)
+    assert restored == {rel: d for rel, d in before.items() if "lost+found" not in rel}
+
+    # delete: the engine snapshot is forgotten and the row marked deleted
+    _set(rt, ShareBackup, backup_id, status="deleting")
+    _run(rt, DELETE, backup_id)
+    backup = _get(rt, ShareBackup, backup_id)
+    assert backup.deleted and backup.status == "deleted" and backup.deleted_at is not None
+    repo = backup_repository.open_repository(rt.config, "default")
+    assert backup.engine_snapshot_id not in repo.snapshot_ids()
+
+
+def test_incremental_backup_uses_the_previous_snapshot_as_parent(sqlite_runtime, share_dir):
+    rt = sqlite_runtime
+    share_id = _share(rt, share_dir)
+    first = _create(rt, share_id)
+    (share_dir / "new.txt").write_bytes(b"new")
+    second = _create(rt, share_id)
+    repo = backup_repository.open_repository(rt.config, "default")
+    first_snap = _get(rt, ShareBackup, first).engine_snapshot_id
+    doc = repo.load_snapshot(_get(rt, ShareBackup, second).engine_snapshot_id)
+    assert doc["parent"] == first_snap
+    assert doc["summary"]["files_new"] == 1
+
+
+def test_missing_share_directory_fails_the_backup_with_a_message(runtime, tmp_path):
+    rt = runtime
+    share_id = _share(rt, tmp_path / "gone")
+    backup_id = _create(rt, share_id)
+    backup = _get(rt, ShareBackup, backup_id)
+    assert backup.status == "error"
+    assert "share directory could not be read" in backup.fail_reason
+    assert _get(rt, Share, share_id).status == "available"
+    (message,) = _messages(rt)
+    assert (message.resource_type, message.resource_id, message.project_id, message.message_level) == (
+        "SHARE_BACKUP", backup_id, "demo", "ERROR")
+    assert message.user_message.startswith("create share backup: the share directory could not be read")
+    assert message.expires_at > message.created_at
+
+
+def test_unknown_backup_type_fails_the_backup(sqlite_runtime, share_dir):
+    rt = sqlite_runtime
+    share_id = _share(rt, share_dir)
+    backup_id = _create(rt, share_id, backup_options={"backup_type": "nowhere"})
+    assert _get(rt, ShareBackup, backup_id).status == "error"
+    assert "nowhere" in _messages(rt)[0].user_message
+
+
+def test_named_repository_from_configuration(tmp_path, share_dir):
+    from tests.conftest import make_runtime
+    from dataclasses import replace
+    rt = make_runtime(tmp_path / "state")
+    try:
+        rt.config = replace(rt.config, backup=replace(rt.config.backup,
+                                                      repositories=[f"offsite={tmp_path / 'offsite'}"]))
+        share_id = _share(rt, share_dir)
+        backup_id = _create(rt, share_id, backup_options={"backup_type": "offsite"})
+        backup = _get(rt, ShareBackup, backup_id)
+        assert (backup.status, backup.repository) == ("available", "offsite")
+        assert (tmp_path / "offsite" / "config").exists()
+        assert not (tmp_path / "state" / "repository" / "config").exists()
+    finally:
+        rt.db.dispose()
+
+
+def test_file_problems_during_backup_become_a_warning_message(sqlite_runtime, share_dir, monkeypatch):
+    rt = sqlite_runtime
+    share_id = _share(rt, share_dir)
+    real_backup = engine.backup
+
+    def noisy_backup(repo, src, **kw):
+        kw["report"]("/docs/a.txt", "changed", "modified while being read")
+        return real_backup(repo, src, **kw)
+    monkeypatch.setattr(backup_jobs.engine, "backup", noisy_backup)
+    backup_id = _create(rt, share_id)
+    assert _get(rt, ShareBackup, backup_id).status == "available"
+    (message,) = _messages(rt)
+    assert message.message_level == "WARNING" and "/docs/a.txt" in message.user_message
+
+
+def test_failed_restore_leaves_the_share_in_restoring_error(sqlite_runtime, share_dir, tmp_path):
+    rt = sqlite_runtime
+    share_id = _share(rt, share_dir)
+    backup_id = _create(rt, share_id)
+    target_id = _share(rt, tmp_path / "missing-target")
+    _restore(rt, backup_id, target_id)
+    assert _get(rt, ShareBackup, backup_id).status == "available"
+    assert _get(rt, Share, target_id).status == "backup_restoring_error"
+    (message,) = _messages(rt)
+    assert (message.resource_type, message.resource_id, message.action_id) == ("SHARE", target_id, "028")
+    assert message.user_message.startswith("restore share backup: the share directory could not be written")
+
+
+def test_restore_progress_restarts_at_zero_and_reaches_100(sqlite_runtime, share_dir):
+    rt = sqlite_runtime
+    share_id = _share(rt, share_dir)
+    backup_id = _create(rt, share_id)
+    _set(rt, ShareBackup, backup_id, restore_progress="100")
+    seen = []
+    real_write = backup_jobs.JobProgress._write
+    backup_jobs.JobProgress._write = lambda self, value: seen.append(value) or real_write(self, value)
+    try:
+        _restore(rt, backup_id, share_id)
+    finally:
+        backup_jobs.JobProgress._write = real_write
+    assert _get(rt, ShareBackup, backup_id).restore_progress == "100"
+    assert all(int(v) < 100 for v in seen)
+
+
+def test_progress_is_written_as_the_backup_goes(sqlite_runtime, tmp_path, monkeypatch):
+    from sharebackup.engine import progress as progress_mod
+    rt = sqlite_runtime
+    path = tmp_path / "big"
+    path.mkdir()
+    for i in range(12):
+        (path / f"f{i}").write_bytes(os.urandom(1024 * 1024))
+    share_id = _share(rt, path)
+    monkeypatch.setattr(backup_jobs, "PROGRESS_WRITE_INTERVAL", 0.0)
+    monkeypatch.setattr(progress_mod.ProgressTracker.__init__, "__defaults__", (0, 0.0))
+    written = []
+    real_write = backup_jobs.JobProgress._write
+    monkeypatch.setattr(backup_jobs.JobProgress, "_write",
+                        lambda self, value: written.append(value) or real_write(self, value))
+    backup_id = _create(rt, share_id)
+    assert _get(rt, ShareBackup, backup_id).progress == "100"
+    assert len(set(written)) >= 3, written
+    assert [int(v) for v in written] == sorted(int(v) for v in written)
+    assert all(0 <= int(v) < 100 for v in written)
+
+
+def test_lost_lease_stops_the_job_and_leaves_the_states(sqlite_runtime, share_dir, monkeypatch):
+    rt = sqlite_runtime
+    share_id = _share(rt, share_dir)
+    _set(rt, Share, share_id, status="backup_creating")
+    backup_id = _backup(rt, share_id)
+    from sharebackup.engine import progress as progress_mod
+    monkeypatch.setattr(progress_mod.ProgressTracker.__init__, "__defaults__", (0, 0.0))
+    monkeypatch.setattr(backup_jobs.JobProgress, "check", lambda self: (_ for _ in ()).throw(
+        backup_jobs.LeaseLost("taken")))
+    _run(rt, CREATE, backup_id, {"share_id": share_id})
+    assert _get(rt, ShareBackup, backup_id).status == "creating"
+    assert _get(rt, Share, share_id).status == "backup_creating"
+    assert _messages(rt) == []
+
+
+def test_give_up_ends_in_the_failed_states(runtime, share_dir):
+    rt = runtime
+    share_id = _share(rt, share_dir, status="backup_creating")
+    creating = _backup(rt, share_id)
+    _give_up(rt, CREATE, creating)
+    assert _get(rt, ShareBackup, creating).status == "error"
+    assert "interrupted" in _get(rt, ShareBackup, creating).fail_reason
+    assert _get(rt, Share, share_id).status == "available"
+
+    _set(rt, Share, share_id, status="backup_restoring")
+    restoring = _backup(rt, share_id, status="restoring")
+    _give_up(rt, RESTORE, restoring, {"share_id": share_id})
+    assert _get(rt, ShareBackup, restoring).status == "available"
+    assert _get(rt, Share, share_id).status == "backup_restoring_error"
+
+    deleting = _backup(rt, share_id, status="deleting")
+    _give_up(rt, DELETE, deleting)
+    assert _get(rt, ShareBackup, deleting).status == "error_deleting"
+    assert [m.action_id for m in _messages(rt)] == ["101", "028", "102"]
+
+
+def test_delete_failure_is_error_deleting_with_a_message(sqlite_runtime, share_dir, monkeypatch):
+    rt = sqlite_runtime
+    share_id = _share(rt, share_dir)
+    backup_id = _create(rt, share_id)
+    _set(rt, ShareBackup, backup_id, status="deleting")
+
+    def broken(repo, snap_id):
+        raise engine.StoreError("disk unplugged")
+    monkeypatch.setattr(backup_jobs.engine, "forget", broken)
+    _run(rt, DELETE, backup_id)
+    assert _get(rt, ShareBackup, backup_id).status == "error_deleting"
+    assert "disk unplugged" in _messages(rt)[0].user_message
+
+
+def test_delete_of_a_backup_without_data_just_marks_it_deleted(sqlite_runtime, tmp_path):
+    rt = sqlite_runtime
+    share_id = _share(rt, tmp_path)
+    backup_id = _backup(rt, share_id, status="deleting")
+    _run(rt, DELETE, backup_id)
+    assert _get(rt, ShareBackup, backup_id).deleted
+
+
+def test_engine_exclude_names_both_ways(tmp_path):
+    repo = engine.Repository.init(engine.open_store("memory:"))
+    src = tmp_path / "src"
+    (src / "a" / "lost+found").mkdir(parents=True)
+    (src / "a" / "lost+found" / "x").write_bytes(b"x")
+    (src / "keep").write_bytes(b"k")
+    skipped = engine.backup(repo, str(src), options=engine.BackupOptions(exclude_names=("lost+found",)))
+    engine.restore(repo, skipped, str(tmp_path / "one"))
+    assert (tmp_path / "one" / "keep").exists() and not (tmp_path / "one" / "a" / "lost+found").exists()
+    full = engine.backup(repo, str(src))
+    engine.restore(repo, full, str(tmp_path / "two"), exclude_names=("lost+found",))
+    assert (tmp_path / "two" / "a").is_dir() and not (tmp_path / "two" / "a" / "lost+found").exists()
