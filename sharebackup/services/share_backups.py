@@ -1,0 +1,231 @@
+"""Share backups: the rules of Manila's share API (create, restore, delete, reset) and listing.
+
+Each request-time state change is written in one transaction together with its job
+(sharebackup/jobs/backup_jobs.py runs it and sets the final states). The quota is
+reserved in the transaction that inserts the backup row, so any error after the
+reservation rolls both back; usage is counted from live rows, so marking a backup
+deleted frees its quota (charged to its owner, whoever deletes it).
+
+Where we differ from Manila on purpose (see the module docs of the schema and views too):
+- A share of another project is never usable for backup or restore, even a public one,
+  unless the caller is admin (create: 400 "No share exists", restore: 404).
+- Any protocol can be backed up: the engine copies files, it does not mount NFS, so
+  Manila's generic-path NFS-only rule does not apply (CIFS shares are backed up too).
+- ``host`` stays null until a worker takes the job (Manila's generic path); ``topic`` is
+  ``manila-data`` from the start, and the create response shows both as stored.
+- ``restore_progress`` restarts at "0" on every restore.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sharebackup.api.faults import Fault
+from sharebackup.api.schemas.share_backups import NUMERIC_SORT, CreateRequest, ListQuery
+from sharebackup.db.models import Share, ShareBackup, utcnow
+from sharebackup.jobs import backup_jobs
+from sharebackup.jobs.lease_queue import enqueue
+from sharebackup.policies import share_backups as policy
+from sharebackup.services import quotas, snapshots
+
+TOPIC = "manila-data"
+DELETABLE = ("available", "error")
+# Manila's BUSY_TASK_STATES (common/constants.py): a share migrating or copying data.
+BUSY_TASK_STATES = ("migration_starting", "migration_in_progress", "migration_completing",
+                    "migration_driver_starting", "migration_driver_in_progress",
+                    "migration_driver_phase1_done", "data_copying_starting", "data_copying_in_progress",
+                    "data_copying_completing", "data_copying_completed")
+
+
+def _bad_id(value) -> bool:
+    return not isinstance(value, str) or "\x00" in value or len(value) > 255
+
+
+def _find(session: Session, ctx, backup_id: str, lock: bool = False) -> ShareBackup:
+    """The live backup: project-scoped for non-admins (Manila's project_only lookup), else 404."""
+    backup = None
+    if not _bad_id(backup_id):
+        query = select(ShareBackup).where(ShareBackup.id == backup_id, ShareBackup.deleted.is_(False))
+        if not ctx.is_admin:
+            query = query.where(ShareBackup.project_id == ctx.project_id)
+        if lock:
+            query = query.with_for_update(of=ShareBackup)
+        backup = session.scalars(query).first()
+    if backup is None:
+        raise Fault(404, f"No backup exists with ID {backup_id}.")
+    return backup
+
+
+def _own_share(session: Session, ctx, share_id: str, lock: bool = True) -> Share | None:
+    """The live share if it is the caller's (or the caller is admin); public shares of other
+    projects do not count (Manila lets anyone back up or overwrite them)."""
+    if _bad_id(share_id):
+        return None
+    query = select(Share).where(Share.id == share_id, Share.deleted.is_(False))
+    if lock:
+        query = query.with_for_update(of=Share)
+    share = session.scalars(query).first()
+    if share is None or not (ctx.is_admin or share.project_id == ctx.project_id):
+        return None
+    return share
+
+
+# -- create -----------------------------------------------------------------------------------
+
+def create(rt, ctx, req: CreateRequest) -> ShareBackup:
+    with rt.db.transaction() as session:
+        share = _own_share(session, ctx, req.share_id)
+        if share is None:
+            raise Fault(400, f"No share exists with ID {req.share_id}.")
+        if share.is_soft_deleted:
+            raise Fault(403, f"Backup can not be created for share '{share.id}' since it has been soft deleted.")
+        if share.task_state in BUSY_TASK_STATES:
+            raise Fault(409, f"Share is busy with an active task: Share {share.id} is busy as part of an "
+                             f"active task: {share.task_state}.")
+        if share.status != "available":
+            raise Fault(400, f"Share {share.id} is in '{share.status}' state, but it must be in 'available' "
+                             "state to create a backup.")
+        if snapshots.count_for_share(session, share.id):
+            raise Fault(400, f"Cannot backup share {share.id} while it has snapshots.")
+        # Replicas: the local driver has none, so Manila's replica check never fires here.
+        quotas.reserve(session, rt, ctx.project_id, ctx.user_id,
+                       {"backups": 1, "backup_gigabytes": share.size})
+        backup = ShareBackup(user_id=ctx.user_id, project_id=ctx.project_id, share_id=share.id,
+                             size=share.size, host=None, topic=TOPIC, display_name=req.name,
+                             display_description=req.description, progress="0", restore_progress="0",
+                             status="creating", backup_type=req.backup_type,
+                             availability_zone=share.availability_zone)
+        session.add(backup)
+        session.flush()
+        share.status = "backup_creating"
+        share.updated_at = utcnow()
+        enqueue(session, backup_jobs.CREATE, backup.id,
+                {"share_id": share.id, "backup_options": dict(req.backup_options)})
+    rt.notify_workers()
+    return backup
+
+
+# -- read --------------------------------------------------------------------------------------
+
+def get(rt, ctx, backup_id: str) -> ShareBackup:
+    with rt.db.reader() as session:
+        return _find(session, ctx, backup_id)
+
+
+def _like(value: str) -> str:
+    """A substring pattern in which % and _ are literal (Manila lets them act as wildcards)."""
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _number(value) -> float | None:
+    try:
+        return float(str(value).strip().rstrip("%"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _sort_key(attr: str):
+    def key(row):
+        value = getattr(row, attr)
+        if attr in NUMERIC_SORT:
+            value = _number(value)
+        # NULLs first in ascending order (as MySQL does), and the same on every database.
+        return (value is not None, value if value is not None else 0), row.id
+    return key
+
+
+def list_backups(rt, ctx, query: ListQuery) -> tuple[list[ShareBackup], bool]:
+    """(page, whether more rows follow the page). Filtered in SQL, sorted here (numeric for
+    the progress fields, NULLs placed the same way on SQLite and PostgreSQL), then paged by
+    marker, offset and limit."""
+    stmt = select(ShareBackup).where(ShareBackup.deleted.is_(False))
+    all_projects = query.all_tenants and rt.policy.check(ctx, policy.GET_ALL_PROJECT)
+    if not all_projects:
+        stmt = stmt.where(ShareBackup.project_id == ctx.project_id)
+    with rt.db.reader() as session:
+        for key, value in query.filters.items():
+            if key == "share_id" and value:
+                if _own_share(session, ctx, value, lock=False) is None:
+                    raise Fault(400, f"No share exists with ID {value}.")
+            if key.endswith("~"):
+                stmt = stmt.where(getattr(ShareBackup, key[:-1]).ilike(_like(value), escape="\\"))
+            else:
+                stmt = stmt.where(getattr(ShareBackup, key) == value)
+        rows = list(session.scalars(stmt))
+    rows.sort(key=_sort_key(query.sort_key), reverse=query.sort_dir == "desc")
+    if query.marker:
+        position = next((i for i, row in enumerate(rows) if row.id == query.marker), None)
+        if position is None:
+            raise Fault(400, f"marker [{query.marker}] not found")
+        rows = rows[position + 1:]
+    rows = rows[query.offset:]
+    page = rows[:query.limit]
+    return page, bool(page) and len(page) == query.limit and len(rows) > query.limit
+
+
+# -- update / delete / reset ----------------------------------------------------------------------
+
+def update(rt, ctx, backup_id: str, values: dict) -> ShareBackup:
+    with rt.db.transaction() as session:
+        backup = _find(session, ctx, backup_id, lock=True)
+        for key, value in values.items():
+            setattr(backup, key, value)
+        backup.updated_at = utcnow()
+    return backup
+
+
+def delete(rt, ctx, backup_id: str) -> None:
+    with rt.db.transaction() as session:
+        backup = _find(session, ctx, backup_id, lock=True)
+        if backup.status not in DELETABLE:
+            raise Fault(400, f"Invalid backup: Backup {backup.id} status must be available or error.")
+        backup.status = "deleting"
+        backup.updated_at = utcnow()
+        enqueue(session, backup_jobs.DELETE, backup.id, {})
+    rt.notify_workers()
+
+
+def reset_status(rt, ctx, backup_id: str, status: str) -> None:
+    """Only the status column, as Manila (no share change, no job)."""
+    with rt.db.transaction() as session:
+        backup = _find(session, ctx, backup_id, lock=True)
+        rt.policy.authorize(ctx, policy.RESET_STATUS, {"project_id": backup.project_id,
+                                                       "user_id": backup.user_id})
+        backup.status = status
+        backup.updated_at = utcnow()
+
+
+# -- restore ---------------------------------------------------------------------------------------
+
+def restore(rt, ctx, backup_id: str, target_share_id: str | None) -> tuple[str, str]:
+    """Into the backup's own share, or (2.91) into another share of the caller's project.
+    Returns (backup id, share id)."""
+    with rt.db.transaction() as session:
+        backup = _find(session, ctx, backup_id, lock=True)
+        if backup.status != "available":
+            raise Fault(400, f"Invalid backup: Backup {backup.id} status must be available.")
+        share_id = target_share_id or backup.share_id
+        share = _own_share(session, ctx, share_id)
+        if share is None:
+            raise Fault(404, f"ShareNotFound: Share {share_id} could not be found.")
+        if share.status != "available" or share.is_soft_deleted:
+            raise Fault(400, "Invalid share: Share to be restored to must be available.")
+        if backup.size > share.size:
+            raise Fault(400, f"Invalid share: Share size {share.size} is too small to restore backup of "
+                             f"size {backup.size}.")
+        backup.status = "restoring"
+        backup.restore_progress = "0"
+        backup.updated_at = utcnow()
+        share.status = "backup_restoring"
+        share.source_backup_id = backup.id
+        share.updated_at = utcnow()
+        enqueue(session, backup_jobs.RESTORE, backup.id, {"share_id": share.id})
+        result = (backup.id, share.id)
+    rt.notify_workers()
+    return result
+
+
+def count_for_share(session: Session, share_id: str) -> int:
+    """Live backups of a share (a share with backups cannot be deleted or unmanaged)."""
+    return int(session.scalar(select(func.count()).select_from(ShareBackup).where(
+        ShareBackup.share_id == share_id, ShareBackup.deleted.is_(False))) or 0)
