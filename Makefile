@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast venv clean sample-config
+.PHONY: run test test-fast tempest venv clean sample-config
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -rs
+
+# manila-tempest-plugin's 11 share-backup tests against a real Keystone and `sharebackup serve`
+tempest: $(STAMP)
+	$(BIN)/python tests/tempest/run_tempest.py
 
 sample-config: $(STAMP)
 	$(BIN)/sharebackup config sample > etc/sharebackup.conf.sample

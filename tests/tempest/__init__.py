@@ -1,0 +1,1 @@
+"""manila-tempest-plugin against sharebackup (`make tempest`); not collected by pytest."""
