@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sharebackup.api.faults import Fault
 from sharebackup.api.schemas.share_backups import NUMERIC_SORT, CreateRequest, ListQuery
 from sharebackup.db.models import Share, ShareBackup, utcnow
-from sharebackup.jobs import backup_jobs
+from sharebackup.jobs import backup_jobs, backup_repository
 from sharebackup.jobs.lease_queue import enqueue
 from sharebackup.policies import share_backups as policy
 from sharebackup.services import quotas, snapshots
@@ -72,7 +72,18 @@ def _own_share(session: Session, ctx, share_id: str, lock: bool = True) -> Share
 
 # -- create -----------------------------------------------------------------------------------
 
+def _check_backup_type(rt, backup_type: str | None) -> None:
+    """backup_type names a configured repository (``default``: the local one); else 400."""
+    if backup_type is None:
+        return
+    known = backup_repository.repositories(rt.config)
+    if backup_type not in known:
+        raise Fault(400, f"Invalid backup_type '{backup_type}': no backup repository of that name is "
+                         f"configured. Available: {sorted(known)}.")
+
+
 def create(rt, ctx, req: CreateRequest) -> ShareBackup:
+    _check_backup_type(rt, req.backup_type)
     with rt.db.transaction() as session:
         share = _own_share(session, ctx, req.share_id)
         if share is None:

@@ -14,10 +14,9 @@ from sharebackup.api.schemas.shares import MAX_NAME, _params, strict_bool, text
 
 LOG = logging.getLogger(__name__)
 
-# The backup repositories a backup_type may name. ``default`` is the local repository
-# (config.repository_path); absent, null, "" and {} options mean the same one.
+# ``default`` is the local repository (config.repository_path); absent, null, "" and {}
+# options mean the same one. Other names are checked against [backup] repositories by the service.
 DEFAULT_BACKUP_TYPE = "default"
-BACKUP_TYPES = (DEFAULT_BACKUP_TYPE,)
 KNOWN_OPTIONS = ("backup_type",)
 
 # Manila's reset_status states (AdminActionsMixin), plus ``restoring``, which the api-ref and
@@ -79,12 +78,8 @@ def backup_options(value) -> tuple[str | None, dict]:
     backup_type = value.get("backup_type")
     if backup_type is None or backup_type == "":
         return None, {}
-    if not isinstance(backup_type, str):
-        raise Fault(400, "Invalid backup_type: it must be a string.")
-    if backup_type not in BACKUP_TYPES:
-        shown = backup_type if len(backup_type) <= MAX_NAME else backup_type[:MAX_NAME] + "..."
-        raise Fault(400, f"Invalid backup_type '{shown}': no backup repository of that name is configured. "
-                         f"Available: {list(BACKUP_TYPES)}.")
+    if not isinstance(backup_type, str) or len(backup_type) > 32 or "\x00" in backup_type:
+        raise Fault(400, "Invalid backup_type: it must be a string of at most 32 characters.")
     return backup_type, {"backup_type": backup_type}
 
 
