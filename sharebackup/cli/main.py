@@ -25,6 +25,11 @@ def cmd_serve(args) -> int:
     return serve(conf)
 
 
+def cmd_worker(args) -> int:
+    from sharebackup.cli.worker import run_worker
+    return run_worker(_conf(args), threads=args.threads, grace=args.grace)
+
+
 def cmd_db_upgrade(args) -> int:
     from sharebackup.db.database import Database
     from sharebackup.db.migrate import upgrade
@@ -65,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="auth strategy (default tokens)")
     serve.add_argument("--workers", type=int, default=None, help="in-process worker threads")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run a worker pool on its own (no API)")
+    _add_config_flags(worker)
+    worker.add_argument("--threads", type=int, default=None, help="worker threads (default: workers option)")
+    worker.add_argument("--grace", type=float, default=20.0,
+                        help="seconds running jobs get to finish on SIGTERM before they are handed back")
+    worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database administration")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -32,7 +32,8 @@ def first_admin_token(conf: Config) -> str | None:
 def start_workers(rt, threads: int) -> WorkerPool | None:
     if threads <= 0:
         return None
-    pool = WorkerPool(lambda owner: LeaseQueue(rt.db, owner), build_runners(rt), threads=threads)
+    lease = rt.config.backup.job_lease_seconds
+    pool = WorkerPool(lambda owner: LeaseQueue(rt.db, owner, lease), build_runners(rt), threads=threads)
     pool.start()
     return pool
 
