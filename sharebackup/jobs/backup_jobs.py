@@ -13,6 +13,7 @@ job now) the runner stops and leaves the states to the new owner.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -24,6 +25,7 @@ from sqlalchemy import select, update
 from sharebackup import engine
 from sharebackup.db.models import Share, ShareBackup, utcnow
 from sharebackup.jobs import backup_repository
+from sharebackup.jobs.lease_queue import enqueue
 from sharebackup.services import messages
 
 LOG = logging.getLogger(__name__)
@@ -31,7 +33,9 @@ LOG = logging.getLogger(__name__)
 CREATE, RESTORE, DELETE = "share_backup.create", "share_backup.restore", "share_backup.delete"
 TOPIC = "manila-data"
 PROGRESS_WRITE_INTERVAL = 1.0  # seconds between progress writes to the database
-LOCK_WAIT_SECONDS = 300.0  # how long delete waits for a backup or restore holding the repository
+LOCK_WAIT_SECONDS = 10.0  # how long delete waits in place for a backup or restore holding the repository
+LOCK_RETRY_SECONDS = 60.0  # then the job is queued again this much later ...
+LOCK_RETRY_LIMIT = 120  # ... this many times, before the repository counts as unusable
 MAX_LISTED_PROBLEMS = 5
 
 
@@ -213,6 +217,11 @@ class BackupRunners:
         except LeaseLost:
             LOG.info("backup %s: lease lost, another worker continues", backup.id)
             return
+        except engine.LockedError as exc:
+            if self._requeue(claim, exc):
+                return
+            self._create_failed(backup.id, _describe(exc, ""))
+            return
         except Exception as exc:  # noqa: BLE001 - every failure ends in a clear state
             LOG.warning("backup %s of share %s failed: %s", backup.id, backup.share_id, exc, exc_info=True)
             self._create_failed(backup.id, _describe(exc, "the share directory could not be read"))
@@ -254,6 +263,19 @@ class BackupRunners:
             _message(self.rt, session, backup.project_id, messages.SHARE_BACKUP, backup.id,
                      messages.CREATE_BACKUP, failure.detail_id, messages.ERROR, failure.text)
 
+    def _requeue(self, claim, exc: Exception) -> bool:
+        """The repository is locked (gc, or a forget racing a backup): queue the job again a
+        little later instead of failing it; False once that has happened too often."""
+        tries = int(claim.payload.get("lock_retries", 0))
+        if tries >= LOCK_RETRY_LIMIT:
+            return False
+        LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, exc,
+                 LOCK_RETRY_SECONDS)
+        with self.rt.db.transaction() as session:
+            job = enqueue(session, claim.kind, claim.resource_id, {**claim.payload, "lock_retries": tries + 1})
+            job.not_before = utcnow() + dt.timedelta(seconds=LOCK_RETRY_SECONDS)
+        return True
+
     @staticmethod
     def _release_share(session, share_id: str, expect: str, status: str) -> None:
         share = session.get(Share, share_id)
@@ -294,6 +316,11 @@ class BackupRunners:
                                 messages.RESTORE_INCOMPLETE)
         except LeaseLost:
             LOG.info("restore of backup %s: lease lost, another worker continues", backup.id)
+            return
+        except engine.LockedError as exc:
+            if self._requeue(claim, exc):
+                return
+            self._restore_failed(backup.id, target_id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001
             LOG.warning("restore of backup %s into share %s failed: %s", backup.id, target_id, exc, exc_info=True)
@@ -341,6 +368,11 @@ class BackupRunners:
             if snap_id:
                 self._forget(name, snap_id, heartbeat)
         except LeaseLost:
+            return
+        except engine.LockedError as exc:
+            if self._requeue(claim, exc):
+                return
+            self._delete_failed(backup.id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001
             LOG.warning("deleting backup %s failed: %s", backup.id, exc, exc_info=True)

@@ -323,3 +323,27 @@ def test_engine_exclude_names_both_ways(tmp_path):
     full = engine.backup(repo, str(src))
     engine.restore(repo, full, str(tmp_path / "two"), exclude_names=("lost+found",))
     assert (tmp_path / "two" / "a").is_dir() and not (tmp_path / "two" / "a" / "lost+found").exists()
+
+
+def test_a_locked_repository_queues_the_job_again_later(sqlite_runtime, share_dir, monkeypatch):
+    from sharebackup.db.models import Job, utcnow
+    rt = sqlite_runtime
+    share_id = _share(rt, share_dir)
+    backup_id = _create(rt, share_id)
+    _set(rt, ShareBackup, backup_id, status="deleting")
+
+    def locked(repo, snap_id):
+        raise engine.LockedError("repository is locked (exclusive, gc)")
+    monkeypatch.setattr(backup_jobs.engine, "forget", locked)
+    monkeypatch.setattr(backup_jobs, "LOCK_WAIT_SECONDS", 0.0)
+    _run(rt, DELETE, backup_id)
+    assert _get(rt, ShareBackup, backup_id).status == "deleting"
+    with rt.db.reader() as session:
+        (job,) = session.scalars(select(Job).where(Job.resource_id == backup_id)).all()
+    assert job.kind == DELETE and job.payload == {"lock_retries": 1} and job.not_before > utcnow()
+    assert _messages(rt) == []
+
+    backup_jobs.runners(rt)[DELETE](Claim("job", DELETE, backup_id, {"lock_retries": backup_jobs.LOCK_RETRY_LIMIT},
+                                          1, False), lambda: True)
+    assert _get(rt, ShareBackup, backup_id).status == "error_deleting"
+    assert "locked" in _messages(rt)[0].user_message
