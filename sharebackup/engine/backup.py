@@ -19,6 +19,7 @@ import dataclasses
 import getpass
 import os
 import socket
+import stat
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -28,6 +29,7 @@ from sharebackup.engine.errors import EngineError
 from sharebackup.engine.packer import BlobWriter
 from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE
 from sharebackup.engine.malloc_tuning import tune_malloc
+from sharebackup.engine.read_ahead import ReadAhead
 from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Reporter, ReportCallback
 from sharebackup.engine.tree import decode_tree, encode_tree, node_from_stat, read_xattrs
 from sharebackup.engine.walk_size import quick_size
@@ -124,26 +126,63 @@ class _BackupRun:
         except OSError as exc:
             self.report(rel or "/", "error", f"cannot list directory: {exc.strerror}")
             entries = []
+        stats: dict[str, os.stat_result | OSError] = {}
         for name in entries:
-            full = os.path.join(path, name)
-            relp = f"{rel}/{name}"
             try:
-                node = self._entry(full, relp, name, parent.get(name) if parent else None, pt)
-            except FileNotFoundError:
-                self.report(relp, "vanished", "removed during backup; not in snapshot")
-                continue
+                stats[name] = os.lstat(os.path.join(path, name))
             except OSError as exc:
-                self.report(relp, "error", f"{exc.strerror or exc}; not in snapshot")
+                stats[name] = exc
+        # Runs of non-directory entries get read-ahead for their small files.
+        run: list[str] = []
+        for name in entries + [None]:
+            st = stats.get(name)
+            if name is not None and not (isinstance(st, os.stat_result) and stat.S_ISDIR(st.st_mode)):
+                run.append(name)
                 continue
-            if node is not None:
-                pt.nodes.append(node)
+            if run:
+                self._walk_run(path, rel, run, stats, parent, pt)
+                run = []
+            if name is not None:
+                self._walk_entry(path, rel, name, stats[name], parent, pt, None)
         self.stats["dirs"] += 1
         self.queue.append(pt)
         self._drain(block=False)
         return pt
 
-    def _entry(self, full: str, rel: str, name: str, pnode: dict | None, pt: _PendingTree) -> dict | None:
-        st = os.lstat(full)
+    def _walk_run(self, path, rel, names, stats, parent, pt) -> None:
+        small = []
+        for name in names:
+            st = stats[name]
+            if (isinstance(st, os.stat_result) and stat.S_ISREG(st.st_mode) and 0 < st.st_size < self.small_limit
+                    and st.st_nlink == 1  # other names of an inode are not read again
+                    and not self._unchanged(st, parent.get(name) if parent else None)):
+                small.append(os.path.join(path, name))
+        ahead = ReadAhead(small, _open_for_reading) if len(small) > 1 else None
+        try:
+            for name in names:
+                self._walk_entry(path, rel, name, stats[name], parent, pt, ahead)
+        finally:
+            if ahead is not None:
+                ahead.close()
+
+    def _walk_entry(self, path, rel, name, st, parent, pt, ahead) -> None:
+        full = os.path.join(path, name)
+        relp = f"{rel}/{name}"
+        try:
+            if isinstance(st, OSError):
+                raise st
+            node = self._entry(full, relp, name, st, parent.get(name) if parent else None, pt, ahead)
+        except FileNotFoundError:
+            self.report(relp, "vanished", "removed during backup; not in snapshot")
+            return
+        except OSError as exc:
+            self.report(relp, "error", f"{exc.strerror or exc}; not in snapshot")
+            return
+        if node is not None:
+            pt.nodes.append(node)
+
+    def _entry(self, full: str, rel: str, name: str, st: os.stat_result, pnode: dict | None, pt: _PendingTree,
+               ahead: ReadAhead | None = None) -> dict | None:
         node = node_from_stat(name, st)
         kind = node["type"]
         if pnode is not None and pnode.get("type") != kind:
@@ -171,7 +210,7 @@ class _BackupRun:
         if kind == "dir":
             node["subtree"] = self.walk_dir(full, rel, self._parent_children(pnode, rel))
         elif kind == "file":
-            self._file(full, rel, st, node, pnode, pt)
+            self._file(full, rel, st, node, pnode, pt, ahead.take(full) if ahead else None)
         elif kind == "symlink":
             node["target"] = os.readlink(full)
         else:
@@ -188,7 +227,8 @@ class _BackupRun:
         index = self.repo.index
         return all(isinstance(c, int) or bytes.fromhex(c) in index for c in pnode.get("content", ()))
 
-    def _file(self, full: str, rel: str, st: os.stat_result, node: dict, pnode: dict | None, pt: _PendingTree) -> None:
+    def _file(self, full: str, rel: str, st: os.stat_result, node: dict, pnode: dict | None, pt: _PendingTree,
+              fd: int | None = None) -> None:
         if self._unchanged(st, pnode):
             node["size"] = st.st_size
             node["content"] = list(pnode.get("content", ()))
@@ -196,7 +236,8 @@ class _BackupRun:
             self.stats["files_unmodified"] += 1
             return
         self.stats["files_changed" if pnode else "files_new"] += 1
-        fd = _open_for_reading(full)
+        if fd is None:
+            fd = _open_for_reading(full)
         try:
             st2 = os.fstat(fd)
             if st2.st_ino != st.st_ino:

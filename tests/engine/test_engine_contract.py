@@ -92,3 +92,35 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     assert b"100.0%" in drawn and b"backup [" in drawn
     piped = subprocess.run(cli + ["backup", "--repo", repo, str(src)], capture_output=True)
     assert piped.stderr == b""
+
+
+def test_read_ahead_hands_out_fds_and_closes_the_rest(tmp_path):
+    from sharebackup.engine.read_ahead import ReadAhead
+
+    paths = []
+    for i in range(5):
+        p = tmp_path / f"f{i}"
+        p.write_bytes(b"x" * i)
+        paths.append(str(p))
+    paths.insert(2, str(tmp_path / "missing"))  # vanished: skipped, not fatal
+    opened = []
+
+    def opener(path):
+        fd = os.open(path, os.O_RDONLY)
+        opened.append(fd)
+        return fd
+
+    ahead = ReadAhead(paths, opener, window=2)
+    assert len(opened) == 2  # never more than the window
+    fd = ahead.take(paths[0])
+    assert os.fstat(fd).st_size == 0
+    os.close(fd)
+    assert ahead.take(str(tmp_path / "missing")) is None
+    ahead.close()
+    for other in opened[1:]:
+        try:
+            os.fstat(other)
+            still_open = True
+        except OSError:
+            still_open = False
+        assert not still_open
