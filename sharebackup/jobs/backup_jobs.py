@@ -214,6 +214,10 @@ class BackupRunners:
                                         hostname=self.host, tags=[backup.id],
                                         options=engine.BackupOptions(exclude_names=self.exclude))
                 progress.check()
+            unreadable = [message for path, kind, message in problems.items if path == "/" and kind == "error"]
+            if unreadable:  # the engine reports an unlistable root and goes on; for us that is no backup
+                engine.forget(repo, snap_id)
+                raise JobFailed(f"the share directory could not be read: {unreadable[0]}", messages.SHARE_UNREADABLE)
         except LeaseLost:
             LOG.info("backup %s: lease lost, another worker continues", backup.id)
             return

@@ -347,3 +347,23 @@ def test_a_locked_repository_queues_the_job_again_later(sqlite_runtime, share_di
                                           1, False), lambda: True)
     assert _get(rt, ShareBackup, backup_id).status == "error_deleting"
     assert "locked" in _messages(rt)[0].user_message
+
+
+def test_an_unreadable_share_directory_fails_the_backup(sqlite_runtime, tmp_path, monkeypatch):
+    rt = sqlite_runtime
+    path = tmp_path / "locked"
+    path.mkdir()
+    (path / "secret").write_bytes(b"x")
+    real_scandir = os.scandir
+
+    def scandir(where):
+        if os.fspath(where) == str(path):  # as chmod 000 would for anyone but root
+            raise PermissionError(13, "Permission denied", str(where))
+        return real_scandir(where)
+    monkeypatch.setattr(os, "scandir", scandir)
+    share_id = _share(rt, path)
+    backup_id = _create(rt, share_id)
+    backup = _get(rt, ShareBackup, backup_id)
+    assert backup.status == "error"
+    assert backup.fail_reason == "the share directory could not be read: cannot list directory: Permission denied"
+    assert backup_repository.open_repository(rt.config, "default").snapshot_ids() == []
