@@ -367,3 +367,49 @@ def test_an_unreadable_share_directory_fails_the_backup(sqlite_runtime, tmp_path
     assert backup.status == "error"
     assert backup.fail_reason == "the share directory could not be read: cannot list directory: Permission denied"
     assert backup_repository.open_repository(rt.config, "default").snapshot_ids() == []
+
+
+def test_a_dead_workers_job_is_resumed_by_another_worker(runtime, share_dir):
+    import time
+    from sharebackup.jobs.lease_queue import LeaseQueue, enqueue
+    rt = runtime
+    share_id = _share(rt, share_dir, status="backup_creating")
+    backup_id = _backup(rt, share_id)
+    with rt.db.transaction() as session:
+        enqueue(session, CREATE, backup_id, {"share_id": share_id, "backup_options": {}})
+    dead = LeaseQueue(rt.db, "dead-worker", lease_seconds=0.05)
+    assert dead.claim([CREATE]).resource_id == backup_id  # ... and the worker dies here
+    alive = LeaseQueue(rt.db, "live-worker")
+    assert alive.claim([CREATE]) is None  # the lease still runs
+    time.sleep(0.1)
+    claim = alive.claim([CREATE])
+    assert (claim.resource_id, claim.attempt, claim.give_up) == (backup_id, 2, False)
+    backup_jobs.runners(rt)[CREATE](claim, lambda: alive.heartbeat(claim.id))
+    assert _get(rt, ShareBackup, backup_id).status == "available"
+    assert not dead.heartbeat(claim.id)  # the dead worker, were it to wake, would stop
+
+
+def test_heartbeat_false_stops_the_job(sqlite_runtime, share_dir, monkeypatch):
+    import time
+    from dataclasses import replace
+    from sharebackup.engine import progress as progress_mod
+    rt = sqlite_runtime
+    rt.config = replace(rt.config, backup=replace(rt.config.backup, job_lease_seconds=0.2))
+    monkeypatch.setattr(progress_mod.ProgressTracker.__init__, "__defaults__", (0, 0.0))
+    share_id = _share(rt, share_dir, status="backup_creating")
+    backup_id = _backup(rt, share_id)
+    real_backup = engine.backup
+
+    def slow_backup(*args, **kw):
+        time.sleep(0.5)  # several lease-keeper rounds before the first progress call
+        return real_backup(*args, **kw)
+    monkeypatch.setattr(backup_jobs.engine, "backup", slow_backup)
+    beats = []
+
+    def heartbeat():
+        beats.append(1)
+        return False
+    _run(rt, CREATE, backup_id, {"share_id": share_id}, heartbeat=heartbeat)
+    assert beats  # the lease keeper asked, learnt the job was taken over, and the runner stopped
+    assert _get(rt, ShareBackup, backup_id).status == "creating"
+    assert _get(rt, Share, share_id).status == "backup_creating"
