@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.integration import keystone_server  # noqa: E402
 from tests.integration.keystone_server import (KeystoneServer, child_process_options,  # noqa: E402
                                                free_port, start_keystone, stop_process, wait_http)
 
@@ -135,6 +136,23 @@ class Service:
 
     def stop(self) -> None:
         stop_process(self.proc)
+
+
+def start_keystone_serialized(workdir: Path) -> KeystoneServer:
+    """Keystone serving one request at a time. Its SQLite database cannot take concurrent
+    writers: every first password authentication of a user writes ``user.last_active_at``,
+    and two tempest workers creating and authenticating users at once got
+    ``sqlite3.OperationalError: database is locked`` -> 500 on POST /v3/auth/tokens (a read
+    transaction upgraded to a write fails at once, whatever the busy timeout). Serialising the
+    identity server costs nothing measurable here and leaves the service under test concurrent."""
+    threaded = "threaded=True"
+    assert threaded in keystone_server._SERVER_SCRIPT, "keystone_server's server script changed"
+    saved = keystone_server._SERVER_SCRIPT
+    keystone_server._SERVER_SCRIPT = saved.replace(threaded, "threaded=False")
+    try:
+        return start_keystone(workdir)
+    finally:
+        keystone_server._SERVER_SCRIPT = saved
 
 
 def write_tempest_conf(run_dir: Path, keystone: KeystoneServer, build_timeout: int) -> Path:
@@ -239,7 +257,7 @@ def run_streaming(cmd: list[str], *, cwd: Path, env: dict, timeout: float) -> tu
 
 def failure_report(run_dir: Path, output: str) -> None:
     """Where to look: the failed tests and, from tempest.log, the requests that got errors."""
-    failed = sorted(set(re.findall(r"\{\d+\} (\S+) \[[\d.]+s\] \.\.\. FAILED", output)))
+    failed = sorted(set(re.findall(r"\{\d+\} (.+?) \[[\d.]+s\] \.\.\. FAILED", output)))
     if failed:
         log("failed tests: " + ", ".join(failed))
     tlog = run_dir / "tempest.log"
@@ -275,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
 
     keystone = service = None
     try:
-        keystone = start_keystone(run_dir / "keystone")
+        keystone = start_keystone_serialized(run_dir / "keystone")
         log(f"keystone at {keystone.auth_url}")
         service = Service(run_dir / "service", keystone)
         log(f"sharebackup serve (auth_strategy=keystone) at {service.url}/v2, in the catalog as shared-file-system")
