@@ -17,7 +17,7 @@ run (default: <repo>/.cache/tempest-run, emptied at the start of each run).
 Environment:
   SHAREBACKUP_TEMPEST_VENV     virtualenv location (default <repo>/.cache/tempest-venv)
   SHAREBACKUP_TEMPEST_SPEC     what to pip install (default tempest==47.0.0 manila-tempest-plugin==3.2.0)
-  SHAREBACKUP_TEMPEST_TIMEOUT  seconds the tempest run may take (default 360)
+  SHAREBACKUP_TEMPEST_TIMEOUT  seconds the tempest run may take (default 300)
   SHAREBACKUP_TEMPEST_RUN_DIR  where the run's files go
 """
 from __future__ import annotations
@@ -275,8 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--list", action="store_true", help="set everything up, list the tests, do not run them")
     parser.add_argument("--timeout", type=float,
-                        default=float(os.environ.get("SHAREBACKUP_TEMPEST_TIMEOUT", "360")),
-                        help="seconds the tempest run may take (default 360)")
+                        default=float(os.environ.get("SHAREBACKUP_TEMPEST_TIMEOUT", "300")),
+                        help="seconds the tempest run may take (default 300)")
     parser.add_argument("--build-timeout", type=int, default=60,
                         help="tempest's [share] build_timeout: seconds a share/backup may take (default 60)")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([str(bin_dir / "stestr"), "init"], cwd=run_dir, env=env, capture_output=True,
                        timeout=60, stdin=subprocess.DEVNULL, check=True)
         listed = subprocess.run(base + ["--list-tests"], cwd=run_dir, env=env, capture_output=True, text=True,
-                                timeout=300, stdin=subprocess.DEVNULL)
+                                timeout=120, stdin=subprocess.DEVNULL)
         tests = sorted({line.split("[")[0] for line in listed.stdout.splitlines()
                         if line.startswith("manila_tempest_tests.")})
         log(f"tempest run --list-tests found {len(tests)} tests:")
