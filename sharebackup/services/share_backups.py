@@ -14,6 +14,11 @@ Where we differ from Manila on purpose (see the module docs of the schema and vi
 - ``host`` stays null until a worker takes the job (Manila's generic path); ``topic`` is
   ``manila-data`` from the start, and the create response shows both as stored.
 - ``restore_progress`` restarts at "0" on every restore.
+- ``backup_type`` is stored as given (null when absent, as on Manila's generic path) and must
+  name a configured repository (``default``: the local one), else 400 before anything is
+  written; the other ``backup_options`` keys are ignored (and logged).
+- No backup_type consistency rule between backups of one share (Manila's driver path): every
+  repository deduplicates on its own, and the job picks its parent within the same repository.
 """
 from __future__ import annotations
 
