@@ -188,3 +188,27 @@ def test_share_in_backup_restoring_error_is_recovered_by_share_reset_status(sqli
                                   json={"reset_status": {"status": "available"}})
     assert result.status_code == 202, result.text
     assert client.simulate_get(f"/v2/shares/{share_id}", headers=headers).json["share"]["status"] == "available"
+
+
+def test_concurrent_creates_one_backup_per_share_and_quota_holds(runtime):
+    """Parallel creates on one share: one wins (the share row lock, then backup_creating);
+    parallel creates on many shares never overshoot the backups quota."""
+    from concurrent.futures import ThreadPoolExecutor
+    rt = runtime
+    share_id = _share(rt)
+
+    def create(target):
+        try:
+            service.create(rt, demo(), _request(target))
+            return 202
+        except Fault as fault:
+            return fault.code
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(create, [share_id] * 6))
+    assert sorted(codes) == [202] + [400] * 5, codes
+    rt.config = replace(rt.config, quota=replace(rt.config.quota, backups=4))
+    shares = [_share(rt) for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(create, shares))
+    assert sorted(codes) == [202] * 3 + [413] * 5, codes
+    assert _state(rt, share_id)[1:3] == (4, 4)
