@@ -25,7 +25,8 @@ MTIME = st.integers(0, 2**62)
 @st.composite
 def trees(draw, depth=0):
     entries = {}
-    for name in draw(st.lists(NAME, max_size=6, unique_by=lambda s: os.fsencode(s).lower())):
+    names = st.lists(NAME, min_size=3 if depth == 0 else 0, max_size=8, unique_by=lambda s: os.fsencode(s).lower())
+    for name in draw(names):
         kinds = ["file", "symlink", "hardlink", "empty"] + (["dir"] if depth < 3 else [])
         kind = draw(st.sampled_from(kinds))
         if kind == "dir":
@@ -68,7 +69,7 @@ def build(root: str, spec: dict, files: list) -> None:
 _counter = itertools.count()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=trees(), change=st.lists(st.tuples(st.integers(0, 10**6), st.binary(max_size=300)), max_size=4))
 def test_backup_restore_round_trip(tmp_path, spec, change):
     base = tmp_path / str(next(_counter))
