@@ -16,7 +16,7 @@ Public API (everything a caller such as the issue-4 worker needs)::
                             progress=cb,              # cb(done_bytes, total_bytes), from any thread, ~10/s
                             report=rcb,               # rcb(path, kind, message) per file problem
                             hostname="worker-1", tags=["backup-id"],
-                            options=engine.BackupOptions(workers=2, max_inflight_bytes=32 << 20,
+                            options=engine.BackupOptions(workers=2, max_inflight_bytes=16 << 20,
                                                          exclude_names=("lost+found",)))  # skipped at any depth
     summary = engine.restore(repo, snap_id, "/target", mode="merge" | "replace",
                              progress=cb, report=rcb,   # summary["errors"] lists per-file failures
