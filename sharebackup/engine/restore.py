@@ -8,7 +8,8 @@ it. A symlink found where the snapshot has a directory is refused (merge mode) o
 replaced by a real directory (replace mode); it is never followed.
 
 Integrity: blobs are verified against their ids before their bytes are written; a file
-is written under a temporary name and renamed into place only when whole. A damaged
+is written as an unnamed O_TMPFILE inode (or, where the file system lacks it, under a
+temporary name) and linked or renamed into place only when whole. A damaged
 blob aborts the restore with IntegrityError, leaving no partial file behind.
 
 Order: the calling thread walks the trees and creates directories, symlinks and

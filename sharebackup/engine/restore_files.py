@@ -1,8 +1,9 @@
 """The parallel part of restore: writing whole files in a thread pool.
 
-A file task opens a temporary name in its directory (by fd, O_EXCL|O_NOFOLLOW), writes
-the verified blobs (holes are skipped), sets metadata and renames the file into place,
-so a file appears only when whole. Small files (one blob) load in the task's own
+A file task creates an unnamed file in its directory (O_TMPFILE by dir fd; else a
+temporary name with O_EXCL|O_NOFOLLOW), writes the verified blobs (holes are skipped),
+sets metadata and links (or renames) the file into place, so a file appears only when
+whole. Small files (one blob) load in the task's own
 thread; a multi-blob file prefetches its blobs through a second pool so decoding runs
 ahead of writing. Directory fds are shared by reference count: the walker holds one
 reference, each pending task another, and the fd is closed when the last one lets go.
