@@ -145,3 +145,19 @@ def test_unknown_mode_and_missing_snapshot_are_errors(mem_repo, tmp_path):
         engine.restore(mem_repo, "abc", str(tmp_path), mode="overwrite")
     with pytest.raises(engine.SnapshotNotFound):
         engine.restore(mem_repo, "ffff", str(tmp_path))
+
+
+def test_restore_without_o_tmpfile_uses_named_temporaries(mem_repo, tmp_path, monkeypatch):
+    # NFS and some other share file systems have no O_TMPFILE: the fallback must be as good
+    from sharebackup.engine import restore_files
+
+    monkeypatch.setattr(restore_files, "_tmpfile_ok", False)
+    src = tmp_path / "src"
+    make_rich_tree(src)
+    snap = engine.backup(mem_repo, str(src))
+    out = tmp_path / "out"
+    (out / "docs").mkdir(parents=True)
+    (out / "docs" / "a.txt").write_bytes(b"stale")  # merged over
+    engine.restore(mem_repo, snap, str(out), mode="replace")
+    assert_same_tree(str(src), str(out))
+    assert not [n for _d, _s, fs in os.walk(out) for n in fs if n.startswith(restore_files.TMP_PREFIX)]
