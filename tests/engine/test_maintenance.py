@@ -104,3 +104,16 @@ def test_gc_removes_orphan_packs_of_an_interrupted_backup(mem_repo, tmp_path):
     assert stats["packs_deleted"] + stats["packs_repacked"] == 1
     assert not mem_repo.store.exists(pack_name(pack_id))
     assert engine.check(mem_repo, read_data=True).ok
+
+
+def test_a_held_lock_is_renewed_before_its_lease_runs_out(mem_repo):
+    import time
+
+    held = engine.Repository.lock(mem_repo, exclusive=False, purpose="long backup", lease=1.0)
+    try:
+        time.sleep(2.2)  # more than two leases: only renewal keeps it alive
+        with pytest.raises(engine.LockedError):
+            engine.gc(mem_repo, grace=0)
+    finally:
+        held.release()
+    assert list(mem_repo.store.list("locks/")) == []
