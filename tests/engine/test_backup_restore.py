@@ -7,7 +7,7 @@ import pytest
 from sharebackup import engine
 import importlib
 
-backup_mod = importlib.import_module("sharebackup.engine.backup")  # the package exports a function of that name
+backup_mod = importlib.import_module("sharebackup.engine.backup_walk")
 
 from .helpers import assert_same_tree, make_rich_tree
 

@@ -28,19 +28,19 @@ def test_engine_imports_nothing_of_the_service():
 
 
 def test_chunks_in_flight_stay_within_the_budget(mem_repo, tmp_path, monkeypatch):
-    backup_mod = importlib.import_module("sharebackup.engine.backup")
+    walk_mod = importlib.import_module("sharebackup.engine.backup_walk")
     src = tmp_path / "src"
     src.mkdir()
     for i in range(6):
         (src / f"f{i}").write_bytes(os.urandom(3 << 20))
     seen = []
-    real = backup_mod._BackupRun._store_chunk
+    real = walk_mod.BackupRun._store_chunk
 
     def spy(self, data):
         seen.append(self.budget.used)
         return real(self, data)
 
-    monkeypatch.setattr(backup_mod._BackupRun, "_store_chunk", spy)
+    monkeypatch.setattr(walk_mod.BackupRun, "_store_chunk", spy)
     limit = 1 << 20
     engine.backup(mem_repo, str(src), options=engine.BackupOptions(max_inflight_bytes=limit, workers=2))
     assert seen
