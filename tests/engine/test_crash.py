@@ -77,22 +77,36 @@ def test_backup_killed_at_a_store_write(tmp_path, crash_at):
     assert_same_tree(src, str(tmp_path / "out"))
 
 
+def count_packs(repo_path):
+    data = os.path.join(repo_path, "data")
+    return sum(len(files) for _d, _s, files in os.walk(data)) if os.path.isdir(data) else 0
+
+
 @pytest.mark.slow
 def test_backup_killed_by_sigkill_at_random_times(tmp_path):
     repo_path, src = str(tmp_path / "repo"), str(tmp_path / "src")
-    make_tree(src, seed=99, files=1200)  # ~150 MB: a backup that takes a few seconds
+    make_tree(src, seed=99, files=1200)  # ~150 MB: a few hundred packs
     engine.Repository.init(engine.open_store(repo_path), pack_size=512 * 1024)
     cmd = [sys.executable, "-m", "sharebackup.cli.repo_commands", "repo", "backup", "--repo", repo_path, src]
     rnd = random.Random(7)
     killed = 0
     for _ in range(4):
+        # Kill once the backup has stored a random number of packs: mid-backup on any
+        # machine speed, at whatever instruction the process happens to be running.
+        target = rnd.randint(3, 60)
+        before = count_packs(repo_path)
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rnd.uniform(0.4, 1.5))
-        if proc.poll() is None:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and count_packs(repo_path) - before < target and time.monotonic() < deadline:
+            time.sleep(0.005)
+        was_killed = proc.poll() is None
+        if was_killed:
             proc.send_signal(signal.SIGKILL)
             killed += 1
         proc.wait(timeout=60)
         repo = engine.Repository.open(engine.open_store(repo_path))
+        if was_killed and killed == 1:
+            assert repo.snapshot_ids() == []  # nothing before the commit point
         assert engine.check(repo).ok
     assert killed >= 1
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
