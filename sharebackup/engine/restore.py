@@ -58,7 +58,8 @@ class _RestoreRun:
         self.first_names: dict[int, str] = {}  # hard-link group -> the name that carries the data
         self.done_links: dict[int, str] = {}  # hard-link group -> restored path (relative)
         self.later_links: list[tuple[str, str, dict]] = []  # (dir rel, name, node)
-        self.dirs_meta: list[tuple[str, dict]] = []  # post-order
+        self.link_dirs: set[str] = set()  # directories that get hard links at the end
+        self.dirs_meta: list[tuple[str, dict]] = []  # their metadata waits for the links
         self.fatal: BaseException | None = None
         self.root_fd = -1
         self.stats_lock = threading.Lock()
@@ -79,6 +80,8 @@ class _RestoreRun:
                 if node["link"] not in self.first_names:
                     self.first_names[node["link"]] = relp
                     total += node.get("size", 0) if node["type"] == "file" else 0
+                else:
+                    self.link_dirs.add(rel)
             elif node["type"] == "file":
                 total += node.get("size", 0)
         return total
@@ -135,12 +138,22 @@ class _RestoreRun:
                 exists = False
         if not exists:
             os.mkdir(name, 0o700, dir_fd=fd)
-        child = DirHandle(os.open(name, _DIR_FLAGS, dir_fd=fd))
+        if rel in self.link_dirs:
+            on_last = None
+            self.dirs_meta.append((rel, node))
+        else:
+            # Applied as soon as the directory is complete, so restore keeps no
+            # per-directory state for the whole tree.
+            def on_last(dir_fd, node=node, rel=rel):
+                try:
+                    fs_apply.apply_to_fd(dir_fd, node, self.report, rel)
+                except OSError as exc:
+                    self.report(rel, "error", f"directory metadata: {exc.strerror or exc}")
+        child = DirHandle(os.open(name, _DIR_FLAGS, dir_fd=fd), on_last)
         try:
             self.restore_dir(child, node["subtree"], rel)
         finally:
             child.unref()
-        self.dirs_meta.append((rel, node))
         self.stats["dirs"] += 1
 
     def _submit_file(self, handle: DirHandle, node: dict, rel: str) -> None:
@@ -209,7 +222,7 @@ class _RestoreRun:
                 self.stats["hardlinks"] += 1
             except OSError as exc:
                 self.report(rel, "error", f"hard link: {exc.strerror or exc}")
-        for rel, node in self.dirs_meta:  # post-order: children before parents
+        for rel, node in self.dirs_meta:
             try:
                 fd = self.open_dir(rel)
                 try:

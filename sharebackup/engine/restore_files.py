@@ -6,7 +6,8 @@ sets metadata and links (or renames) the file into place, so a file appears only
 whole. Small files (one blob) load in the task's own
 thread; a multi-blob file prefetches its blobs through a second pool so decoding runs
 ahead of writing. Directory fds are shared by reference count: the walker holds one
-reference, each pending task another, and the fd is closed when the last one lets go.
+reference, each pending task another, and the fd is closed when the last one lets go,
+after the directory's own metadata is applied (nothing will change its entries then).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import shutil
 import stat
 import threading
+from typing import Callable
 
 from sharebackup.engine import fs_apply
 from sharebackup.engine.blob_prefetch import BlobPrefetcher
@@ -25,8 +27,9 @@ TMP_PREFIX = ".sbk-restore-"
 
 
 class DirHandle:
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, on_last: Callable[[int], None] | None = None):
         self.fd = fd
+        self.on_last = on_last  # runs with the fd once the walker and all tasks are done with it
         self._refs = 1
         self._lock = threading.Lock()
 
@@ -40,7 +43,11 @@ class DirHandle:
             self._refs -= 1
             last = self._refs == 0
         if last:
-            os.close(self.fd)
+            try:
+                if self.on_last is not None:
+                    self.on_last(self.fd)
+            finally:
+                os.close(self.fd)
 
 
 _counter = itertools.count()
