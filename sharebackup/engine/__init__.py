@@ -7,7 +7,7 @@ Public API (everything a caller such as the issue-4 worker needs)::
 
     from sharebackup import engine
 
-    store = engine.open_store("/srv/repo")          # or "memory:", later "s3://..."
+    store = engine.open_store("/srv/repo")          # or "memory:", "s3://bucket/prefix?endpoint=..."
     repo = engine.Repository.init(store, key=b"secret")   # key=None: no encryption
     repo = engine.Repository.open(store, key=b"secret")
 

@@ -1,13 +1,13 @@
 """Store backends and `open_store`, the factory that turns a URL or a path into one.
 
 Accepted forms: a plain path or `local:PATH` or `file://PATH` (LocalStore), `memory:`
-(a fresh MemoryStore, for tests). `s3://bucket/prefix` is reserved for the S3 store of
-a later issue and raises a clear error until then.
+(a fresh MemoryStore, for tests), `s3://bucket/prefix?endpoint=...&region=...` (S3Store;
+parameters and credentials are described in stores/s3.py). boto3 is imported only when an
+S3 store is opened.
 """
 
 from __future__ import annotations
 
-from sharebackup.engine.errors import StoreError
 from sharebackup.engine.stores.base import ObjectInfo, Store
 from sharebackup.engine.stores.local import LocalStore
 from sharebackup.engine.stores.memory import MemoryStore
@@ -19,7 +19,9 @@ def open_store(url_or_path: str) -> Store:
     if url_or_path == "memory:":
         return MemoryStore()
     if url_or_path.startswith("s3://"):
-        raise StoreError("the S3 store is not available in this version")
+        from sharebackup.engine.stores.s3 import open_s3_url
+
+        return open_s3_url(url_or_path)
     if url_or_path.startswith("file://"):
         return LocalStore(url_or_path[len("file://"):])
     if url_or_path.startswith("local:"):
