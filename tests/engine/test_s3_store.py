@@ -202,3 +202,31 @@ def test_engine_round_trip_on_s3(s3_endpoint, tmp_path):
     assert result.ok, result.errors
     engine.restore(repo, second, str(tmp_path / "out2"))
     assert_same_tree(str(src), str(tmp_path / "out2"))
+
+
+def test_url_values_are_percent_decoded_and_plus_stays_plus(s3_endpoint):
+    s = engine.open_store(f"s3://{BUCKET}/my%20repo?endpoint={s3_endpoint}&region={REGION}"
+                          f"&access_key={ACCESS_KEY}&secret_key=a+b/c%26d")
+    assert s.prefix == "my repo"
+    assert s._client._request_signer._credentials.secret_key == "a+b/c&d"
+
+
+def test_a_body_read_that_breaks_off_is_read_again(store):
+    from botocore.exceptions import ResponseStreamingError
+    store.put_if_absent("data/00/p", b"pack bytes")
+    real_get, calls = store._client.get_object, []
+
+    class Broken:
+        def read(self):
+            raise ResponseStreamingError(error="connection reset")
+
+        def close(self):
+            pass
+
+    def get_object(**kw):
+        calls.append(kw)
+        return {"Body": Broken()} if len(calls) == 1 else real_get(**kw)
+    store._client = _Client(store._client, store._client.put_object)
+    store._client.get_object = get_object
+    assert store.get("data/00/p", 5, 5) == b"bytes"
+    assert len(calls) == 2 and calls[1]["Range"] == "bytes=5-9"

@@ -15,7 +15,8 @@ Objects are stored as `PREFIX/<name>`. Every query parameter is optional:
 - `access_key`, `secret_key` (and `session_token`): credentials. Omitted means the
   standard AWS chain: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
   `AWS_PROFILE` / shared credentials file, instance or container roles. Prefer the
-  environment: a URL with a secret ends up in configuration files.
+  environment: a URL with a secret ends up in configuration files. Values are
+  percent-decoded (`%26` for `&`); a `+` stays a `+`.
 - `conditional_writes`: `auto` (default) sends `If-None-Match: *` and falls back to
   HEAD-then-PUT when the server answers 501 Not Implemented; `false` forces the
   fallback (for a server that *ignores* the header, which cannot be detected); `true`
@@ -57,7 +58,7 @@ import hashlib
 import logging
 import threading
 from typing import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from sharebackup.engine.errors import ObjectExists, ObjectMissing, StoreError
 from sharebackup.engine.stores.base import ObjectInfo, Store
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 MIN_PART_SIZE = 5 << 20  # S3's minimum for every part but the last
 DEFAULT_MULTIPART_THRESHOLD = 32 << 20
 DEFAULT_PART_SIZE = 16 << 20
+_BODY_ATTEMPTS = 3  # reads of a response body that broke off (the request itself is botocore's)
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 _TRUE = {"1", "true", "yes", "on"}
@@ -124,6 +126,11 @@ class S3Store(Store):
             read_timeout=read_timeout,
             max_pool_connections=max_pool_connections,
             s3={"addressing_style": "path"} if endpoint_url else None,
+            # botocore >= 1.36 adds CRC trailers to every upload, which several S3-compatible
+            # servers reject; with an endpoint only send what the operation requires. The
+            # engine verifies every object against its BLAKE3 name anyway.
+            request_checksum_calculation="when_required" if endpoint_url else "when_supported",
+            response_checksum_validation="when_required" if endpoint_url else "when_supported",
         )
         session = boto3.session.Session(
             aws_access_key_id=access_key or None,
@@ -150,6 +157,8 @@ class S3Store(Store):
 
         if isinstance(exc, ClientError):
             code = _code(exc)
+            # (a HEAD has no error body: a missing bucket looks like a missing key there,
+            # and the next GET, PUT or list names the bucket)
             if code in _MISSING_CODES or (_status(exc) == 404 and code != "NoSuchBucket"):
                 return ObjectMissing(name)
             if code == "NoSuchBucket":
@@ -257,12 +266,7 @@ class S3Store(Store):
         else:
             rng = None
         try:
-            kwargs = {"Range": rng} if rng else {}
-            body = self._client.get_object(Bucket=self.bucket, Key=key, **kwargs)["Body"]
-            try:
-                data = body.read()
-            finally:
-                body.close()
+            data = self._read(key, {"Range": rng} if rng else {})
         except self._store_errors() as exc:
             from botocore.exceptions import ClientError
 
@@ -272,6 +276,24 @@ class S3Store(Store):
         if offset < 0 and length is not None:
             data = data[:length]
         return data
+
+    def _read(self, key: str, kwargs: dict) -> bytes:
+        # botocore retries the request, not the reading of its body: a connection that
+        # drops in the middle of a 64 MiB pack is retried here, with a fresh GET.
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
+        for attempt in range(_BODY_ATTEMPTS):
+            body = self._client.get_object(Bucket=self.bucket, Key=key, **kwargs)["Body"]
+            try:
+                return body.read()
+            except (ResponseStreamingError, IncompleteReadError, ReadTimeoutError, BotoConnectionError):
+                if attempt == _BODY_ATTEMPTS - 1:
+                    raise
+                log.warning("reading %s from %s was interrupted; reading it again", key, self.location)
+            finally:
+                body.close()
+        raise AssertionError("unreachable")
 
     def head(self, name: str) -> ObjectInfo:
         try:
@@ -308,7 +330,11 @@ def open_s3_url(url: str) -> S3Store:
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc:
         raise StoreError(f"not an S3 URL (s3://bucket/prefix): {url.split('?')[0]!r}")
-    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    # unquote, not unquote_plus: AWS secret keys often contain '+', which must stay a '+'
+    query = {}
+    for item in filter(None, parts.query.split("&")):
+        k, _, v = item.partition("=")
+        query[unquote(k)] = unquote(v)
     known = {"endpoint", "region", "access_key", "secret_key", "session_token", "conditional_writes"}
     unknown = sorted(set(query) - known)
     if unknown:
@@ -323,7 +349,7 @@ def open_s3_url(url: str) -> S3Store:
     else:
         raise StoreError(f"conditional_writes must be auto, true or false, not {cond!r}")
     return S3Store(
-        parts.netloc, parts.path, query.get("endpoint"), query.get("region"),
+        parts.netloc, unquote(parts.path), query.get("endpoint"), query.get("region"),
         query.get("access_key"), query.get("secret_key"),
         session_token=query.get("session_token"), conditional_writes=conditional,
     )
