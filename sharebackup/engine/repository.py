@@ -83,11 +83,20 @@ class Repository:
         if compression_level is not None:
             config["compression"]["level"] = compression_level
         master = None
+        key_name = None
         if key:
             master = keymod.MasterKey.generate()
-            keymod.add_key(store, master, key, scrypt_n=scrypt_n)
+            key_name = keymod.add_key(store, master, key, scrypt_n=scrypt_n)
         # config last: a repository without config is not a repository yet
-        store.put_if_absent("config", json.dumps(config, indent=2, sort_keys=True).encode())
+        try:
+            store.put_if_absent("config", json.dumps(config, indent=2, sort_keys=True).encode())
+        except ObjectExists:
+            # Another process created the repository between our check and our write. Our key
+            # object wraps a master key that repository never used: remove it, or a later open
+            # with the same passphrase could unwrap the wrong master key.
+            if key_name:
+                store.delete(key_name)
+            raise RepositoryError(f"a repository already exists at {store.location}") from None
         repo = cls(store, config, master)
         return repo
 

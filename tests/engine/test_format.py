@@ -114,3 +114,20 @@ def test_chunk_boundaries_are_stable_and_bounded(mem_repo):
 
 
 EXPECTED_FIRST_CUTS = [2887635, 1497989, 1362853, 1120302]  # pyfastcdc 0.3.1, seed 0
+
+
+def test_losing_a_concurrent_init_leaves_no_stray_key():
+    """Two processes initialise the same encrypted repository at once: the loser's key object
+    must not stay behind, or an open could later unwrap the wrong master key."""
+    import pytest as _pytest
+
+    from sharebackup.engine import MemoryStore, Repository, RepositoryError
+
+    store = MemoryStore()
+    Repository.init(store, key=b"pass", scrypt_n=2 ** 4)
+    keys_before = [info.name for info in store.list("keys/")]
+    real_exists = store.exists
+    store.exists = lambda name: False if name == "config" else real_exists(name)  # lost the race
+    with _pytest.raises(RepositoryError, match="already exists"):
+        Repository.init(store, key=b"pass", scrypt_n=2 ** 4)
+    assert [info.name for info in store.list("keys/")] == keys_before
