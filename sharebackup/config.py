@@ -56,6 +56,9 @@ class BackupConfig:
                                              "(Manila's backup_ignore_files).")
     job_lease_seconds: float = opt(30.0, "Seconds a worker holds a job between heartbeats; when it runs out "
                                          "(the worker died) another worker takes the job over.")
+    job_max_attempts: int = opt(3, "How many times a backup, restore or delete job is started before it is "
+                                   "given up (its workers kept dying): the backup or share then goes to its failed "
+                                   "state with a user message.")
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,8 @@ def _validate(conf: Config) -> None:
         raise ConfigError(f"auth_strategy must be tokens, noauth or keystone, not {conf.auth_strategy!r}")
     if conf.workers < 0:
         raise ConfigError("workers must be 0 or more")
+    if conf.backup.job_max_attempts < 1:
+        raise ConfigError("backup.job_max_attempts must be 1 or more")
 
 
 def sample_config() -> str:

@@ -276,7 +276,8 @@ class BackupRunners:
         LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, exc,
                  LOCK_RETRY_SECONDS)
         with self.rt.db.transaction() as session:
-            job = enqueue(session, claim.kind, claim.resource_id, {**claim.payload, "lock_retries": tries + 1})
+            job = enqueue(session, claim.kind, claim.resource_id, {**claim.payload, "lock_retries": tries + 1},
+                          max_attempts=self.rt.config.backup.job_max_attempts)
             job.not_before = utcnow() + dt.timedelta(seconds=LOCK_RETRY_SECONDS)
         return True
 

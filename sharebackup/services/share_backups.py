@@ -116,7 +116,8 @@ def create(rt, ctx, req: CreateRequest) -> ShareBackup:
         share.status = "backup_creating"
         share.updated_at = utcnow()
         enqueue(session, backup_jobs.CREATE, backup.id,
-                {"share_id": share.id, "backup_options": dict(req.backup_options)})
+                {"share_id": share.id, "backup_options": dict(req.backup_options)},
+                max_attempts=rt.config.backup.job_max_attempts)
     rt.notify_workers()
     return backup
 
@@ -197,7 +198,7 @@ def delete(rt, ctx, backup_id: str) -> None:
             raise Fault(400, f"Invalid backup: Backup {backup.id} status must be available or error.")
         backup.status = "deleting"
         backup.updated_at = utcnow()
-        enqueue(session, backup_jobs.DELETE, backup.id, {})
+        enqueue(session, backup_jobs.DELETE, backup.id, {}, max_attempts=rt.config.backup.job_max_attempts)
     rt.notify_workers()
 
 
@@ -235,7 +236,8 @@ def restore(rt, ctx, backup_id: str, target_share_id: str | None) -> tuple[str, 
         share.status = "backup_restoring"
         share.source_backup_id = backup.id
         share.updated_at = utcnow()
-        enqueue(session, backup_jobs.RESTORE, backup.id, {"share_id": share.id})
+        enqueue(session, backup_jobs.RESTORE, backup.id, {"share_id": share.id},
+                max_attempts=rt.config.backup.job_max_attempts)
         result = (backup.id, share.id)
     rt.notify_workers()
     return result
