@@ -85,6 +85,15 @@ class Config:
     share_create_delay: float = opt(0.0, "Seconds the local driver waits before a new share becomes "
                                          "available (for tests of the asynchronous path).")
     message_ttl: int = opt(2592000, "Seconds a user message (/v2/messages) is kept (Manila's message_ttl).")
+    log_format: str = opt("text", "Log line format: text (with [request id] or [job=... kind=... resource=...]) "
+                                  "or json (one object per line with request_id, job_id, job_kind, resource_id, "
+                                  "backup_id).")
+    metrics_enabled: bool = opt(True, "Serve Prometheus metrics at GET /metrics on the API port, without auth. "
+                                      "Only aggregate counters are exposed (labels: method, route template, status, "
+                                      "job kind and state; no ids). Set false where the API port is public and "
+                                      "firewalling /metrics is not possible.")
+    worker_metrics_port: int = opt(0, "Port on which `sharebackup worker` (no API) serves Prometheus metrics "
+                                      "at /metrics on the host address (0: none; needs metrics_enabled).")
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
@@ -202,6 +211,8 @@ def _validate(conf: Config) -> None:
         raise ConfigError(f"auth_strategy must be tokens, noauth or keystone, not {conf.auth_strategy!r}")
     if conf.workers < 0:
         raise ConfigError("workers must be 0 or more")
+    if conf.log_format not in ("text", "json"):
+        raise ConfigError(f"log_format must be text or json, not {conf.log_format!r}")
     if conf.backup.job_max_attempts < 1:
         raise ConfigError("backup.job_max_attempts must be 1 or more")
 

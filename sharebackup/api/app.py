@@ -9,6 +9,7 @@ from sharebackup.api import middleware
 from sharebackup.api.auth import make_strategy
 from sharebackup.api.auth.noauth import NoAuthReply
 from sharebackup.api.faults import Fault
+from sharebackup.api.metrics_middleware import MetricsMiddleware
 from sharebackup.api.routes import ROUTES, collections
 from sharebackup.api.runtime import Runtime
 
@@ -68,10 +69,18 @@ def _handle_unexpected(req, resp, ex: Exception, params):
     _send_fault(resp, Fault(500))
 
 
-def make_app(runtime: Runtime):
-    """The WSGI callable for this runtime (auth middleware of the strategy included)."""
+def make_app(runtime: Runtime, registry=None):
+    """The WSGI callable for this runtime (auth middleware of the strategy included).
+
+    ``registry``: the process's Prometheus CollectorRegistry (jobs.metrics.build_registry, shared
+    with the worker pool); without one the app builds its own, with the queue gauges.
+    """
     strategy = make_strategy(runtime.config)
+    if registry is None:
+        from sharebackup.jobs.metrics import build_registry
+        registry, _job_metrics = build_registry(runtime.db)
     app = falcon.App(middleware=[
+        MetricsMiddleware(registry, enabled=runtime.config.metrics_enabled, routes=ROUTES),
         _RuntimeMiddleware(runtime),
         middleware.RequestIdMiddleware(),
         middleware.UrlMiddleware(collections()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sharebackup import logs
 from sharebackup.api import microversion
 from sharebackup.api.context import new_request_id
 from sharebackup.api.faults import Fault
@@ -17,6 +18,7 @@ ACCESS_LOG = logging.getLogger("sharebackup.access")
 class RequestIdMiddleware:
     def process_request(self, req, resp):
         req.context.request_id = new_request_id()
+        req.context.log_token = logs.push(request_id=req.context.request_id)  # on every log line of the request
 
     def process_response(self, req, resp, resource, req_succeeded):
         rid = getattr(req.context, "request_id", None) or new_request_id()
@@ -24,6 +26,8 @@ class RequestIdMiddleware:
         if req.path.startswith("/v2") and req.path not in DISCOVERY_PATHS:
             resp.set_header("x-compute-request-id", rid)
         ACCESS_LOG.info("%s %s %s %s", rid, req.method, req.relative_uri, resp.status)
+        if getattr(req.context, "log_token", None) is not None:
+            logs.pop(req.context.log_token)
 
 
 class UrlMiddleware:

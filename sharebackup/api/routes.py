@@ -5,7 +5,8 @@ Every path is also reachable with a ``{project_id}`` segment after ``/v2`` and w
 """
 from __future__ import annotations
 
-from sharebackup.api.handlers import (availability_zones, limits, messages, quota_class_sets, quota_sets,
+from sharebackup.api.handlers import (availability_zones, healthcheck, limits, messages, metrics,
+                                      quota_class_sets, quota_sets,
                                       share_actions, share_backups, share_export_locations, share_manage,
                                       share_metadata, share_replicas, share_type_access,
                                       share_type_extra_specs, share_types, shares, snapshots,
@@ -22,6 +23,9 @@ ROUTES: dict[str, dict] = {
     # version discovery (no auth)
     "/": {"GET": versions.list_versions},
     "/v2": {"GET": versions.show_v2},
+    # operators (no auth): oslo.middleware-style health probe, Prometheus metrics (metrics_enabled)
+    "/healthcheck": {"GET": healthcheck.healthcheck, "HEAD": healthcheck.healthcheck_head},
+    "/metrics": {"GET": metrics.show_metrics},
 
     # shares
     "/v2/shares": {"GET": shares.list_shares, "POST": shares.create_share},

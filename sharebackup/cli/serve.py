@@ -7,10 +7,12 @@ import threading
 
 from cheroot import wsgi
 
+from sharebackup import logs
 from sharebackup.api.app import make_app
 from sharebackup.api.runtime import build_runtime
 from sharebackup.config import Config
 from sharebackup.jobs.lease_queue import LeaseQueue
+from sharebackup.jobs.metrics import build_registry
 from sharebackup.jobs.runners import build_runners
 from sharebackup.jobs.worker_pool import WorkerPool
 from sharebackup.services.bootstrap import prepare_database
@@ -29,23 +31,26 @@ def first_admin_token(conf: Config) -> str | None:
     return tokens.create("admin", "admin", ["admin", "member", "reader"])
 
 
-def start_workers(rt, threads: int) -> WorkerPool | None:
+def start_workers(rt, threads: int, metrics=None) -> WorkerPool | None:
     if threads <= 0:
         return None
     lease = rt.config.backup.job_lease_seconds
-    pool = WorkerPool(lambda owner: LeaseQueue(rt.db, owner, lease), build_runners(rt), threads=threads)
+    pool = WorkerPool(lambda owner: LeaseQueue(rt.db, owner, lease), build_runners(rt), threads=threads,
+                      metrics=metrics)
     pool.start()
     return pool
 
 
 def serve(conf: Config) -> int:
+    logs.configure(conf)
     conf.state_path.mkdir(parents=True, exist_ok=True)
     rt = build_runtime(conf)
     prepare_database(rt)
     token = first_admin_token(conf)
-    pool = start_workers(rt, conf.workers)
+    registry, job_metrics = build_registry(rt.db)  # one per process: the API's and the workers' metrics
+    pool = start_workers(rt, conf.workers, job_metrics)
     rt.wake_workers = pool.wake if pool else None
-    server = wsgi.Server((conf.host, conf.port), make_app(rt), numthreads=16,
+    server = wsgi.Server((conf.host, conf.port), make_app(rt, registry), numthreads=16,
                          server_name="sharebackup")
     endpoint = f"http://{conf.host}:{conf.port}/v2"
     print(f"sharebackup serving {endpoint} (auth: {conf.auth_strategy}, state: {conf.state_path})", flush=True)

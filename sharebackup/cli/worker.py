@@ -13,10 +13,12 @@ import threading
 
 from sqlalchemy import update
 
+from sharebackup import logs
 from sharebackup.api.runtime import build_runtime
 from sharebackup.config import Config
 from sharebackup.db.models import Job
 from sharebackup.jobs.lease_queue import QUEUED, RUNNING, LeaseQueue
+from sharebackup.jobs.metrics import build_registry
 from sharebackup.jobs.runners import build_runners
 from sharebackup.jobs.worker_pool import WorkerPool
 from sharebackup.services.bootstrap import prepare_database
@@ -37,7 +39,8 @@ def hand_back(db, owners: list[str]) -> int:
 
 
 class Worker:
-    def __init__(self, rt, threads: int, grace: float, runners: dict | None = None, poll_seconds: float = 0.2):
+    def __init__(self, rt, threads: int, grace: float, runners: dict | None = None, poll_seconds: float = 0.2,
+                 metrics=None):
         self.rt = rt
         self.grace = grace
         self.owners: list[str] = []
@@ -48,7 +51,7 @@ class Worker:
             return LeaseQueue(rt.db, owner, lease_seconds=lease)
 
         self.pool = WorkerPool(queue, runners if runners is not None else build_runners(rt), threads=threads,
-                               poll_seconds=poll_seconds)
+                               poll_seconds=poll_seconds, metrics=metrics)
 
     def start(self) -> None:
         self.pool.start()
@@ -65,11 +68,17 @@ class Worker:
 
 
 def run_worker(conf: Config, threads: int | None = None, grace: float = 20.0) -> int:
+    logs.configure(conf)
     conf.state_path.mkdir(parents=True, exist_ok=True)
     rt = build_runtime(conf)
     prepare_database(rt)
     count = threads if threads is not None else max(1, conf.workers)
-    worker = Worker(rt, count, grace)
+    registry, job_metrics = build_registry(rt.db)
+    worker = Worker(rt, count, grace, metrics=job_metrics)
+    if conf.metrics_enabled and conf.worker_metrics_port:
+        from prometheus_client import start_http_server
+        start_http_server(conf.worker_metrics_port, addr=conf.host, registry=registry)
+        print(f"sharebackup worker: metrics at http://{conf.host}:{conf.worker_metrics_port}/metrics", flush=True)
     stop = threading.Event()
 
     def _graceful(signum, _frame):

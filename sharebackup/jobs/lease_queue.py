@@ -29,6 +29,7 @@ class Claim:
     payload: dict
     attempt: int
     give_up: bool
+    taken_over: bool = False  # it was running with an expired lease (its worker died or hung)
 
 
 def enqueue(session: Session, kind: str, resource_id: str, payload: dict | None = None,
@@ -59,11 +60,12 @@ class LeaseQueue:
             if job is None:
                 return None
             give_up = job.attempts >= job.max_attempts
+            taken_over = job.state == RUNNING
             job.state = RUNNING
             job.attempts += 0 if give_up else 1
             job.lease_owner = self.owner
             job.lease_expires_at = now + self.lease
-            return Claim(job.id, job.kind, job.resource_id, dict(job.payload), job.attempts, give_up)
+            return Claim(job.id, job.kind, job.resource_id, dict(job.payload), job.attempts, give_up, taken_over)
 
     def heartbeat(self, job_id: str) -> bool:
         """Renew the lease; False means we lost it (another worker took over)."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import uuid
 from typing import Callable, Protocol
 
+from sharebackup import logs
 from sharebackup.jobs.lease_queue import Claim, LeaseQueue
 
 LOG = logging.getLogger(__name__)
@@ -23,8 +25,9 @@ class Runner(Protocol):
 
 class WorkerPool:
     def __init__(self, queue_factory: Callable[[str], LeaseQueue], runners: dict[str, Runner],
-                 threads: int = 2, poll_seconds: float = 0.2):
+                 threads: int = 2, poll_seconds: float = 0.2, metrics=None):
         self.runners = runners
+        self.metrics = metrics  # a jobs.metrics.JobMetrics, or None
         self.threads = threads
         self.poll_seconds = poll_seconds
         self.host = socket.gethostname()
@@ -65,6 +68,16 @@ class WorkerPool:
             self._run(queue, claim)
 
     def _run(self, queue: LeaseQueue, claim: Claim) -> None:
+        backup_id = claim.resource_id if claim.kind.startswith("share_backup.") else None
+        with logs.bound(job_id=claim.id, job_kind=claim.kind, resource_id=claim.resource_id, backup_id=backup_id):
+            if self.metrics is not None:
+                self.metrics.on_claim(claim)
+            started, ok = time.monotonic(), self._run_claim(queue, claim)
+            if self.metrics is not None:
+                self.metrics.on_done(claim, ok, time.monotonic() - started)
+
+    def _run_claim(self, queue: LeaseQueue, claim: Claim) -> bool:
+        """Run one claim; False when the job failed."""
         runner = self.runners[claim.kind]
         try:
             if claim.give_up:
@@ -72,9 +85,11 @@ class WorkerPool:
                 if give_up is not None:
                     give_up(claim, "the job was interrupted too many times")
                 queue.fail(claim.id, "attempts exhausted")
-                return
+                return False
             runner(claim, lambda: queue.heartbeat(claim.id))
             queue.complete(claim.id)
+            return True
         except Exception as exc:
             LOG.exception("job %s (%s of %s) failed", claim.id, claim.kind, claim.resource_id)
             queue.fail(claim.id, f"{type(exc).__name__}: {exc}")
+            return False

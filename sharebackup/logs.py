@@ -1,0 +1,110 @@
+"""Structured logs: the request id and the job (id, kind, resource) on every log line.
+
+A contextvar holds the fields of the request or job the current thread works on; the
+request-id middleware binds ``request_id`` for a request, the worker pool binds ``job_id``,
+``job_kind``, ``resource_id`` (and ``backup_id`` for share-backup jobs) while it runs a job.
+``ContextFilter`` copies them onto every record; ``configure(conf)`` puts it on the root
+handlers with the text or JSON formatter (``log_format`` in ``[DEFAULT]``).
+
+Threads started inside a request or job (engine workers, the lease keeper) begin with an
+empty context: their lines carry no ids unless the code binds them again.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import json
+import logging
+from typing import Iterator
+
+FIELDS = ("request_id", "job_id", "job_kind", "resource_id", "backup_id")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(log_context)s] %(message)s"
+
+_CONTEXT: contextvars.ContextVar[dict] = contextvars.ContextVar("sharebackup_log_context", default={})
+
+
+def current() -> dict:
+    """The fields bound in this context (a copy)."""
+    return dict(_CONTEXT.get())
+
+
+def push(**fields) -> contextvars.Token:
+    """Bind fields on top of the current ones; undo with ``pop(token)``."""
+    return _CONTEXT.set({**_CONTEXT.get(), **{k: v for k, v in fields.items() if v is not None}})
+
+
+def pop(token: contextvars.Token) -> None:
+    try:
+        _CONTEXT.reset(token)
+    except ValueError:  # set in another context (should not happen); just clear
+        _CONTEXT.set({})
+
+
+@contextlib.contextmanager
+def bound(**fields) -> Iterator[None]:
+    token = push(**fields)
+    try:
+        yield
+    finally:
+        pop(token)
+
+
+class ContextFilter(logging.Filter):
+    """Adds every FIELDS name (None when unbound) and ``log_context`` (a short text) to records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = _CONTEXT.get()
+        for name in FIELDS:
+            if not hasattr(record, name):
+                setattr(record, name, fields.get(name))
+        if not hasattr(record, "log_context"):
+            parts = []
+            if fields.get("request_id"):
+                parts.append(fields["request_id"])
+            if fields.get("job_id"):
+                parts.append(f"job={fields['job_id']} kind={fields.get('job_kind')} "
+                             f"resource={fields.get('resource_id')}")
+            record.log_context = " ".join(parts) or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the context fields, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in FIELDS:
+            value = getattr(record, name, None)
+            if value is None:
+                value = _CONTEXT.get().get(name)
+            if value is not None:
+                out[name] = value
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            out["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(out, default=str)
+
+
+def make_formatter(log_format: str) -> logging.Formatter:
+    if log_format == "json":
+        return JsonFormatter()
+    return logging.Formatter(TEXT_FORMAT)
+
+
+def configure(conf, root: logging.Logger | None = None) -> None:
+    """Apply ``conf.log_format`` to the root logger's handlers (added by the command line)."""
+    root = root or logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    formatter = make_formatter(conf.log_format)
+    for handler in root.handlers:
+        if not any(isinstance(f, ContextFilter) for f in handler.filters):
+            handler.addFilter(ContextFilter())
+        handler.setFormatter(formatter)

@@ -1,0 +1,168 @@
+"""Structured logs: every line of a request carries its request id, every line of a job its job id,
+kind and resource (and the backup id for share-backup jobs); log_format = text | json."""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+
+import pytest
+from falcon import testing
+
+from sharebackup import logs
+from sharebackup.api.app import make_app
+from sharebackup.config import ConfigError, load_config
+from sharebackup.jobs.lease_queue import LeaseQueue, enqueue
+from sharebackup.jobs.worker_pool import WorkerPool
+from tests.conftest import make_runtime
+
+
+class Capture(logging.Handler):
+    def __init__(self, log_format: str):
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.addFilter(logs.ContextFilter())
+        self.setFormatter(logs.make_formatter(log_format))
+        self._lock2 = threading.Lock()
+
+    def emit(self, record):
+        with self._lock2:
+            self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def captured(log_format: str):
+    handler = Capture(log_format)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+@pytest.fixture
+def rt(tmp_path):
+    rt = make_runtime(tmp_path / "state")
+    yield rt
+    rt.db.dispose()
+
+
+def _json_lines(handler) -> list[dict]:
+    return [json.loads(line) for line in handler.lines]
+
+
+def test_every_line_of_a_request_carries_its_request_id(rt, monkeypatch):
+    client = testing.TestClient(make_app(rt))
+
+    def broken():
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(rt.db, "reader", broken)  # the healthcheck logs a warning inside the request
+    with captured("json") as handler:
+        resp = client.simulate_get("/healthcheck")
+    rid = resp.headers["x-openstack-request-id"]
+    lines = _json_lines(handler)
+    warning = [line for line in lines if line["logger"] == "sharebackup.api.handlers.healthcheck"]
+    access = [line for line in lines if line["logger"] == "sharebackup.access"]
+    assert warning and warning[0]["request_id"] == rid and warning[0]["level"] == "WARNING"
+    assert access and access[0]["request_id"] == rid
+    assert logs.current() == {}  # nothing left behind in this thread for the next request
+
+
+def test_requests_do_not_share_ids(rt):
+    client = testing.TestClient(make_app(rt))
+    with captured("json") as handler:
+        first = client.simulate_get("/healthcheck").headers["x-openstack-request-id"]
+        second = client.simulate_get("/healthcheck").headers["x-openstack-request-id"]
+    ids = [line["request_id"] for line in _json_lines(handler) if line["logger"] == "sharebackup.access"]
+    assert ids == [first, second] and first != second
+
+
+def test_text_format_shows_the_request_id(rt):
+    client = testing.TestClient(make_app(rt))
+    with captured("text") as handler:
+        rid = client.simulate_get("/healthcheck").headers["x-openstack-request-id"]
+    assert any(f"sharebackup.access [{rid}] {rid} GET /healthcheck" in line for line in handler.lines)
+    logging.getLogger("sharebackup.test").info("outside")
+    with captured("text") as handler:
+        logging.getLogger("sharebackup.test").info("outside")
+    assert "sharebackup.test [-] outside" in handler.lines[0]
+
+
+def test_every_line_of_a_job_carries_the_job_and_backup_ids(rt):
+    done = threading.Event()
+
+    def runner(claim, heartbeat):
+        logging.getLogger("sharebackup.jobs.test").info("working on it")
+        raise RuntimeError("and failing")  # the pool's own error line must carry the ids too
+
+    def after(claim, heartbeat):
+        logging.getLogger("sharebackup.jobs.test").info("share job")
+        done.set()
+
+    with rt.db.transaction() as session:
+        job = enqueue(session, "share_backup.create", "backup-1")
+        session.flush()
+        job_id = job.id
+    pool = WorkerPool(lambda owner: LeaseQueue(rt.db, owner, 30.0),
+                      {"share_backup.create": runner, "share.create": after}, threads=1, poll_seconds=0.02)
+    with captured("json") as handler:
+        pool.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not any("failed" in line for line in handler.lines):
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            with rt.db.transaction() as session:
+                enqueue(session, "share.create", "share-1")
+            pool.wake()
+            assert done.wait(30)
+        finally:
+            pool.stop()
+    lines = _json_lines(handler)
+    working = next(line for line in lines if line["message"] == "working on it")
+    assert (working["job_id"], working["job_kind"], working["resource_id"], working["backup_id"]) == (
+        job_id, "share_backup.create", "backup-1", "backup-1")
+    failed = next(line for line in lines if line["logger"] == "sharebackup.jobs.worker_pool")
+    assert failed["job_id"] == job_id and "RuntimeError: and failing" in failed["exception"]
+    share = next(line for line in lines if line["message"] == "share job")
+    assert share["resource_id"] == "share-1" and "backup_id" not in share and "request_id" not in share
+
+
+def test_text_format_shows_the_job():
+    handler = Capture("text")
+    logger = logging.getLogger("sharebackup.test.jobtext")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with logs.bound(job_id="j1", job_kind="share_backup.delete", resource_id="b1", backup_id="b1"):
+            logger.warning("deleting")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    assert "[job=j1 kind=share_backup.delete resource=b1] deleting" in handler.lines[0]
+
+
+def test_log_format_option(tmp_path):
+    assert load_config(None, environ={}).log_format == "text"
+    assert load_config(None, environ={"SHAREBACKUP_LOG_FORMAT": "json"}).log_format == "json"
+    with pytest.raises(ConfigError, match="log_format"):
+        load_config(None, environ={"SHAREBACKUP_LOG_FORMAT": "yaml"})
+
+
+def test_configure_sets_the_formatter_on_the_root_handlers():
+    root = logging.Logger("test-root")
+    stream = logging.StreamHandler()
+    root.addHandler(stream)
+    logs.configure(load_config(None, environ={"SHAREBACKUP_LOG_FORMAT": "json"}), root=root)
+    assert isinstance(stream.formatter, logs.JsonFormatter)
+    assert any(isinstance(f, logs.ContextFilter) for f in stream.filters)
+    logs.configure(load_config(None, environ={}), root=root)  # again: still one filter
+    assert sum(isinstance(f, logs.ContextFilter) for f in stream.filters) == 1
+    assert not isinstance(stream.formatter, logs.JsonFormatter)
