@@ -221,3 +221,49 @@ def test_a_real_backup_job_is_counted(rt, process, tmp_path):
     samples = _scrape(client)
     assert _value(samples, "sharebackup_jobs_claimed_total", kind=CREATE) == 1
     _wait(lambda: _value(_scrape(client), "sharebackup_jobs_completed_total", kind=CREATE) == 1)
+
+
+def test_a_worker_process_serves_its_metrics_on_worker_metrics_port(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    state = tmp_path / "state"
+    rt = make_runtime(state)
+    share_dir = tmp_path / "share"
+    share_dir.mkdir()
+    (share_dir / "file").write_bytes(b"data" * 1000)
+    share_id = _share(rt, share_dir, status="backup_creating")
+    backup_id = _backup(rt, share_id)
+    with rt.db.transaction() as session:
+        enqueue(session, CREATE, backup_id, {"share_id": share_id, "backup_options": {}})
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "SHAREBACKUP_AUTH_STRATEGY": "noauth", "SHAREBACKUP_WORKER_METRICS_PORT": str(port),
+           "SHAREBACKUP_LOG_FORMAT": "json"}
+    proc = subprocess.Popen([sys.executable, "-m", "sharebackup.cli.main", "worker", "--state-dir", str(state),
+                             "--threads", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def scrape() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                return resp.read().decode()
+        except OSError:
+            return ""
+
+    try:
+        _wait(lambda: _get(rt, ShareBackup, backup_id).status == "available", timeout=60)
+        _wait(lambda: f'sharebackup_jobs_completed_total{{kind="{CREATE}"}} 1.0' in scrape())
+        assert 'sharebackup_http_requests_total' not in scrape()  # no API in this process
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        rt.db.dispose()
+    assert f"metrics at http://127.0.0.1:{port}/metrics".encode() in proc.stdout.read()
