@@ -59,6 +59,12 @@ class BackupConfig:
     job_max_attempts: int = opt(3, "How many times a backup, restore or delete job is started before it is "
                                    "given up (its workers kept dying): the backup or share then goes to its failed "
                                    "state with a user message.")
+    max_operations: int = opt(0, "Most backup and restore jobs one worker process runs at once, whatever its "
+                                 "number of threads (Cinder's backup_max_operations); other jobs (shares, "
+                                 "snapshots, backup deletes) do not count. 0: no limit.")
+    worker_availability_zone: str = opt("", "Run only the backup jobs of shares in this availability zone (the "
+                                            "zone is taken from the share when the job is queued); jobs without "
+                                            "a zone (share and snapshot jobs) are run anyway. Empty: any zone.")
 
 
 @dataclass(frozen=True)
@@ -211,10 +217,12 @@ def _validate(conf: Config) -> None:
         raise ConfigError(f"auth_strategy must be tokens, noauth or keystone, not {conf.auth_strategy!r}")
     if conf.workers < 0:
         raise ConfigError("workers must be 0 or more")
-    if conf.log_format not in ("text", "json"):
-        raise ConfigError(f"log_format must be text or json, not {conf.log_format!r}")
     if conf.backup.job_max_attempts < 1:
         raise ConfigError("backup.job_max_attempts must be 1 or more")
+    if conf.backup.max_operations < 0:
+        raise ConfigError("backup.max_operations must be 0 (no limit) or more")
+    if conf.log_format not in ("text", "json"):
+        raise ConfigError(f"log_format must be text or json, not {conf.log_format!r}")
 
 
 def sample_config() -> str:

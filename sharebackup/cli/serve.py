@@ -11,7 +11,7 @@ from sharebackup import logs
 from sharebackup.api.app import make_app
 from sharebackup.api.runtime import build_runtime
 from sharebackup.config import Config
-from sharebackup.jobs.lease_queue import LeaseQueue
+from sharebackup.jobs import claim_limits
 from sharebackup.jobs.metrics import build_registry
 from sharebackup.jobs.runners import build_runners
 from sharebackup.jobs.worker_pool import WorkerPool
@@ -34,8 +34,7 @@ def first_admin_token(conf: Config) -> str | None:
 def start_workers(rt, threads: int, metrics=None) -> WorkerPool | None:
     if threads <= 0:
         return None
-    lease = rt.config.backup.job_lease_seconds
-    pool = WorkerPool(lambda owner: LeaseQueue(rt.db, owner, lease), build_runners(rt), threads=threads,
+    pool = WorkerPool(claim_limits.queue_factory(rt), build_runners(rt), threads=threads,
                       metrics=metrics)
     pool.start()
     return pool

@@ -17,6 +17,7 @@ from sharebackup import logs
 from sharebackup.api.runtime import build_runtime
 from sharebackup.config import Config
 from sharebackup.db.models import Job
+from sharebackup.jobs import claim_limits
 from sharebackup.jobs.lease_queue import QUEUED, RUNNING, LeaseQueue
 from sharebackup.jobs.metrics import build_registry
 from sharebackup.jobs.runners import build_runners
@@ -44,11 +45,11 @@ class Worker:
         self.rt = rt
         self.grace = grace
         self.owners: list[str] = []
-        lease = float(rt.config.backup.job_lease_seconds)
+        make_queue = claim_limits.queue_factory(rt)  # [backup] max_operations, worker_availability_zone
 
         def queue(owner: str) -> LeaseQueue:
             self.owners.append(owner)
-            return LeaseQueue(rt.db, owner, lease_seconds=lease)
+            return make_queue(owner)
 
         self.pool = WorkerPool(queue, runners if runners is not None else build_runners(rt), threads=threads,
                                poll_seconds=poll_seconds, metrics=metrics)

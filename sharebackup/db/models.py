@@ -210,6 +210,8 @@ class Job(TimestampMixin, Base):
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
     not_before: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Only workers of this zone (or of any zone) claim the job; None: any worker (share jobs).
+    availability_zone: Mapped[str | None] = mapped_column(String(255))
 
 
 class Message(TimestampMixin, Base):

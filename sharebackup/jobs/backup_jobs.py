@@ -23,7 +23,7 @@ import time
 from sqlalchemy import select, update
 
 from sharebackup import engine
-from sharebackup.db.models import Share, ShareBackup, utcnow
+from sharebackup.db.models import Job, Share, ShareBackup, utcnow
 from sharebackup.jobs import backup_repository
 from sharebackup.jobs.lease_queue import enqueue
 from sharebackup.services import messages
@@ -276,8 +276,10 @@ class BackupRunners:
         LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, exc,
                  LOCK_RETRY_SECONDS)
         with self.rt.db.transaction() as session:
+            current = session.get(Job, claim.id)  # the new job stays in the same zone
             job = enqueue(session, claim.kind, claim.resource_id, {**claim.payload, "lock_retries": tries + 1},
-                          max_attempts=self.rt.config.backup.job_max_attempts)
+                          max_attempts=self.rt.config.backup.job_max_attempts,
+                          availability_zone=current.availability_zone if current is not None else None)
             job.not_before = utcnow() + dt.timedelta(seconds=LOCK_RETRY_SECONDS)
         return True
 

@@ -33,18 +33,20 @@ class Claim:
 
 
 def enqueue(session: Session, kind: str, resource_id: str, payload: dict | None = None,
-            max_attempts: int = 3) -> Job:
+            max_attempts: int = 3, availability_zone: str | None = None) -> Job:
+    """``availability_zone``: only workers of that zone (or of any zone) may run the job."""
     job = Job(kind=kind, resource_id=resource_id, payload=dict(payload or {}), state=QUEUED,
-              max_attempts=max_attempts)
+              max_attempts=max_attempts, availability_zone=availability_zone or None)
     session.add(job)
     return job
 
 
 class LeaseQueue:
-    def __init__(self, db: Database, owner: str, lease_seconds: float = 30.0):
+    def __init__(self, db: Database, owner: str, lease_seconds: float = 30.0, availability_zone: str | None = None):
         self.db = db
         self.owner = owner
         self.lease = dt.timedelta(seconds=lease_seconds)
+        self.availability_zone = availability_zone or None  # claim only jobs of this zone (or of none)
 
     def claim(self, kinds: list[str] | None = None) -> Claim | None:
         now = utcnow()
@@ -53,6 +55,9 @@ class LeaseQueue:
             query = select(Job).where(runnable).where(or_(Job.not_before.is_(None), Job.not_before <= now))
             if kinds:
                 query = query.where(Job.kind.in_(kinds))
+            if self.availability_zone:
+                zone = Job.availability_zone
+                query = query.where(or_(zone.is_(None), zone == self.availability_zone))
             query = query.order_by(Job.created_at).limit(1)
             if not self.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)

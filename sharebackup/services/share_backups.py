@@ -117,7 +117,7 @@ def create(rt, ctx, req: CreateRequest) -> ShareBackup:
         share.updated_at = utcnow()
         enqueue(session, backup_jobs.CREATE, backup.id,
                 {"share_id": share.id, "backup_options": dict(req.backup_options)},
-                max_attempts=rt.config.backup.job_max_attempts)
+                max_attempts=rt.config.backup.job_max_attempts, availability_zone=share.availability_zone)
     rt.notify_workers()
     return backup
 
@@ -198,7 +198,8 @@ def delete(rt, ctx, backup_id: str) -> None:
             raise Fault(400, f"Invalid backup: Backup {backup.id} status must be available or error.")
         backup.status = "deleting"
         backup.updated_at = utcnow()
-        enqueue(session, backup_jobs.DELETE, backup.id, {}, max_attempts=rt.config.backup.job_max_attempts)
+        enqueue(session, backup_jobs.DELETE, backup.id, {}, max_attempts=rt.config.backup.job_max_attempts,
+                availability_zone=backup.availability_zone)
     rt.notify_workers()
 
 
@@ -237,7 +238,7 @@ def restore(rt, ctx, backup_id: str, target_share_id: str | None) -> tuple[str, 
         share.source_backup_id = backup.id
         share.updated_at = utcnow()
         enqueue(session, backup_jobs.RESTORE, backup.id, {"share_id": share.id},
-                max_attempts=rt.config.backup.job_max_attempts)
+                max_attempts=rt.config.backup.job_max_attempts, availability_zone=share.availability_zone)
         result = (backup.id, share.id)
     rt.notify_workers()
     return result

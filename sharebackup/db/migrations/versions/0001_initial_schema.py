@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('lease_expires_at', sa.DateTime(), nullable=True),
     sa.Column('not_before', sa.DateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('availability_zone', sa.String(length=255), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
