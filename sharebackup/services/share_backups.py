@@ -22,7 +22,7 @@ Where we differ from Manila on purpose (see the module docs of the schema and vi
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Float, String, and_, case, cast, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 
 from sharebackup.api.faults import Fault
@@ -134,50 +134,83 @@ def _like(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _number(value) -> float | None:
-    try:
-        return float(str(value).strip().rstrip("%"))
-    except (TypeError, ValueError):
-        return None
+def _numeric(column, is_sqlite: bool):
+    """The progress text as a number, NULL when it is not one: digits with at most one point,
+    blanks and a trailing "%" allowed ("57", " 57 %", "57.5"). The same rows are numbers on
+    SQLite (GLOB) and PostgreSQL (regular expressions)."""
+    text = func.trim(func.rtrim(func.trim(column), "%"))
+    if is_sqlite:
+        numeric = and_(text.op("GLOB")("*[0-9]*"), not_(text.op("GLOB")("*[^0-9.]*")),
+                       not_(text.op("GLOB")("*.*.*")))
+        return case((numeric, cast(text, Float)), else_=None)
+    numeric = and_(text.op("~")("^[0-9]*[.]?[0-9]*$"), text.op("~")("[0-9]"))
+    return case((numeric, cast(text, Float)), else_=None)
 
 
-def _sort_key(attr: str):
-    def key(row):
-        value = getattr(row, attr)
-        if attr in NUMERIC_SORT:
-            value = _number(value)
-        # NULLs first in ascending order (as MySQL does), and the same on every database.
-        return (value is not None, value if value is not None else 0), row.id
-    return key
+def _sort_expression(attr: str, is_sqlite: bool):
+    """What the list is sorted by: numeric for the progress fields; text in code-point order on
+    both databases (SQLite's BINARY, PostgreSQL's "C" collation instead of the locale's)."""
+    column = getattr(ShareBackup, attr)
+    if attr in NUMERIC_SORT:
+        return _numeric(column, is_sqlite)
+    if isinstance(column.type, String) and not is_sqlite:
+        return column.collate("C")
+    return column
+
+
+def _after(value, marker_value, row_id, marker_id, descending: bool):
+    """Rows after the marker in the order (NULLs first, value, id) ascending, or its exact reverse."""
+    if marker_value is not None:
+        marker_value = literal(marker_value, value.type)
+    if not descending:
+        if marker_value is None:
+            return or_(value.is_not(None), and_(value.is_(None), row_id > marker_id))
+        return and_(value.is_not(None), or_(value > marker_value, and_(value == marker_value, row_id > marker_id)))
+    if marker_value is None:
+        return and_(value.is_(None), row_id < marker_id)
+    return or_(value.is_(None), value < marker_value, and_(value == marker_value, row_id < marker_id))
 
 
 def list_backups(rt, ctx, query: ListQuery) -> tuple[list[ShareBackup], bool]:
-    """(page, whether more rows follow the page). Filtered in SQL, sorted here (numeric for
-    the progress fields, NULLs placed the same way on SQLite and PostgreSQL), then paged by
-    marker, offset and limit."""
-    stmt = select(ShareBackup).where(ShareBackup.deleted.is_(False))
+    """(page, whether more rows follow the page). Filtered, sorted and paged in SQL, so the cost
+    grows with the page: sorted by the sort key (numeric for the progress fields), then by id;
+    NULLs first in ascending order and last in descending order (as MySQL does), the same on
+    SQLite and PostgreSQL; then the rows after the marker, then offset and limit."""
+    conditions = [ShareBackup.deleted.is_(False)]
     all_projects = query.all_tenants and rt.policy.check(ctx, policy.GET_ALL_PROJECT)
     if not all_projects:
-        stmt = stmt.where(ShareBackup.project_id == ctx.project_id)
+        conditions.append(ShareBackup.project_id == ctx.project_id)
+    is_sqlite = rt.db.is_sqlite
+    value = _sort_expression(query.sort_key, is_sqlite)
+    row_id = ShareBackup.id if is_sqlite else ShareBackup.id.collate("C")
+    descending = query.sort_dir == "desc"
     with rt.db.reader() as session:
-        for key, value in query.filters.items():
-            if key == "share_id" and value:
-                if _own_share(session, ctx, value, lock=False) is None:
-                    raise Fault(400, f"No share exists with ID {value}.")
+        for key, wanted in query.filters.items():
+            if key == "share_id" and wanted:
+                if _own_share(session, ctx, wanted, lock=False) is None:
+                    raise Fault(400, f"No share exists with ID {wanted}.")
             if key.endswith("~"):
-                stmt = stmt.where(getattr(ShareBackup, key[:-1]).ilike(_like(value), escape="\\"))
+                conditions.append(getattr(ShareBackup, key[:-1]).ilike(_like(wanted), escape="\\"))
             else:
-                stmt = stmt.where(getattr(ShareBackup, key) == value)
+                conditions.append(getattr(ShareBackup, key) == wanted)
+        if query.marker:
+            found = None
+            if not _bad_id(query.marker):
+                found = session.execute(select(value).where(*conditions, ShareBackup.id == query.marker)).first()
+            if found is None:
+                raise Fault(400, f"marker [{query.marker}] not found")
+            conditions.append(_after(value, found[0], row_id, query.marker, descending))
+        if query.limit <= 0:
+            return [], False
+        order = [value, row_id]
+        column = getattr(ShareBackup, query.sort_key)
+        if query.sort_key in NUMERIC_SORT or column.nullable:  # NOT NULL columns keep an index usable
+            order.insert(0, case((value.is_(None), 0), else_=1))
+        stmt = (select(ShareBackup).where(*conditions)
+                .order_by(*(term.desc() if descending else term.asc() for term in order))
+                .offset(query.offset).limit(query.limit + 1))
         rows = list(session.scalars(stmt))
-    rows.sort(key=_sort_key(query.sort_key), reverse=query.sort_dir == "desc")
-    if query.marker:
-        position = next((i for i, row in enumerate(rows) if row.id == query.marker), None)
-        if position is None:
-            raise Fault(400, f"marker [{query.marker}] not found")
-        rows = rows[position + 1:]
-    rows = rows[query.offset:]
-    page = rows[:query.limit]
-    return page, bool(page) and len(page) == query.limit and len(rows) > query.limit
+    return rows[:query.limit], len(rows) > query.limit
 
 
 # -- update / delete / reset ----------------------------------------------------------------------
