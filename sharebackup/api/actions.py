@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sharebackup.api.body import action_body
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 
 def action_dispatcher(table: dict[str, tuple[str, str | None, object]]):

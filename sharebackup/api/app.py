@@ -8,7 +8,7 @@ import falcon
 from sharebackup.api import middleware
 from sharebackup.api.auth import make_strategy
 from sharebackup.api.auth.noauth import NoAuthReply
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.metrics_middleware import MetricsMiddleware
 from sharebackup.api.routes import ROUTES, collections
 from sharebackup.api.runtime import Runtime

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 MALFORMED = "Malformed request body"
 _NO_BODY = object()

@@ -10,7 +10,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 LEGACY_HEADER = "X-OpenStack-Manila-API-Version"
 STANDARD_HEADER = "OpenStack-API-Version"

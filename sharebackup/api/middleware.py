@@ -7,7 +7,7 @@ import logging
 from sharebackup import logs
 from sharebackup.api import microversion
 from sharebackup.api.context import new_request_id
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 # Paths that are open without auth and ignore version headers (version discovery).
 DISCOVERY_PATHS = {"/", "/v2", "/healthcheck"}

@@ -11,7 +11,7 @@ import logging
 import time
 from pathlib import Path
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.db.models import Share, ShareExportLocation, ShareSnapshot, utcnow
 from sharebackup.services import quotas
 from sharebackup.services import shares as share_service

@@ -7,7 +7,7 @@ from oslo_config import cfg
 from oslo_policy import opts as policy_opts
 from oslo_policy import policy as oslo_policy
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 
 def build_enforcer(policy_path: Path | None) -> oslo_policy.Enforcer:

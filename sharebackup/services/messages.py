@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import delete as sql_delete, func, select
 from sqlalchemy.orm import Session
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.db.models import Message, utcnow
 
 DEFAULT_TTL = 2592000

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sharebackup.api.faults import Fault, over_limit
+from sharebackup.faults import Fault, over_limit
 from sharebackup.db.models import Quota, QuotaClass, QuotaLock, Share, ShareBackup, ShareSnapshot
 
 # The resources this service enforces (usage counted from rows, limits from [quota]).

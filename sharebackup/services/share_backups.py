@@ -25,7 +25,7 @@ from __future__ import annotations
 from sqlalchemy import Float, String, and_, case, cast, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas.share_backups import NUMERIC_SORT, CreateRequest, ListQuery
 from sharebackup.db.models import Share, ShareBackup, utcnow
 from sharebackup.jobs import backup_jobs, backup_repository

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas import share_types as schema
 from sharebackup.db.models import Share, ShareType, ShareTypeExtraSpec, ShareTypeProject, utcnow
 

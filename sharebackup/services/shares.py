@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, or_, select
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas.shares import ADMIN_ONLY_METADATA
 from sharebackup.db.models import (Share, ShareBackup, ShareExportLocation, ShareSnapshot, ShareType,
                                    ShareTypeProject, utcnow)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas import share_types as type_schema
 from sharebackup.db.models import Share, ShareSnapshot, new_id, utcnow
 from sharebackup.jobs import lease_queue

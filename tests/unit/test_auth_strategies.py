@@ -10,7 +10,7 @@ from falcon import testing
 
 from sharebackup.api.auth.noauth import NoAuthReply, NoAuthStrategy
 from sharebackup.api.auth.tokens import StaticTokenStrategy, TokenFile
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 
 def _req(headers):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from sharebackup.api import microversion
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.microversion import APIVersion, VersionedHandler, requested_version
 
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sharebackup.api.context import RequestContext
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.db.models import Share
 from sharebackup.services import quotas
 from tests.conftest import create_pg_database, drop_pg_database, make_runtime, require_pg

@@ -7,7 +7,7 @@ import pytest
 
 from sharebackup.api.app import make_app
 from sharebackup.api.context import RequestContext
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.db.models import Share, ShareBackup, ShareSnapshot
 from sharebackup.services import quotas
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import event
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas import share_backups as schema
 from sharebackup.db.models import ShareBackup
 from sharebackup.services import share_backups as service

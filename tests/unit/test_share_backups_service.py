@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sharebackup.api.context import RequestContext
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas import share_backups as schema
 from sharebackup.db.models import Job, Share, ShareBackup, ShareSnapshot
 from sharebackup.jobs import backup_jobs

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.microversion import APIVersion
 from sharebackup.api.schemas import share_types as schema
 

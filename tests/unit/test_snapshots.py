@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from sharebackup.api.context import RequestContext
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.microversion import APIVersion
 from sharebackup.api.schemas import snapshots as schema
 from sharebackup.db.models import Job, Share, ShareSnapshot, ShareType, ShareTypeExtraSpec

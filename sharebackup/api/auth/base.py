@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sharebackup.api.context import RequestContext
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 
 class AuthStrategy:

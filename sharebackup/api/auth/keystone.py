@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from sharebackup.api.auth.base import AuthStrategy, unauthorized
 from sharebackup.api.context import RequestContext
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 GROUP = "keystone_authtoken"
 # Set unless the operator says otherwise.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 
 def show_metrics(req, resp):

@@ -5,7 +5,7 @@ are stored and shown but nothing uses them, as in Manila.
 """
 from __future__ import annotations
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas import quotas as schema
 from sharebackup.api.views import quotas as view
 from sharebackup.policies import quota_sets as policy

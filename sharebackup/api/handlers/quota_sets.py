@@ -5,7 +5,7 @@ Manila's two controllers do. ``/detail`` exists on quota-sets from 2.25 only.
 """
 from __future__ import annotations
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas import quotas as schema
 from sharebackup.api.views import quotas as view
 from sharebackup.policies import quota_sets as policy

@@ -7,7 +7,7 @@ then validates its body.
 from __future__ import annotations
 
 from sharebackup.api.actions import action_dispatcher
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas import shares as schema
 from sharebackup.policies import shares as policy
 from sharebackup.services import shares as service

@@ -7,7 +7,7 @@ Below 2.80 every route is Manila's 404. The experimental header is accepted and 
 from __future__ import annotations
 
 from sharebackup.api.body import action_body, resource_body
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.microversion import version_handler
 from sharebackup.api.schemas import share_backups as schema
 from sharebackup.api.views import share_backups as view

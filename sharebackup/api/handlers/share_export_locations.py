@@ -1,7 +1,7 @@
 """GET /v2/shares/{share_id}/export_locations[/{export_location_id}] (MV >= 2.9)."""
 from __future__ import annotations
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.views import export_locations as view
 from sharebackup.policies import share_export_locations as policy
 from sharebackup.services import shares as service

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sharebackup.api.body import require_body
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas import shares as schema
 from sharebackup.api.views import shares as view
 from sharebackup.policies import shares as policy

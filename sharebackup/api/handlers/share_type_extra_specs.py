@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sharebackup.api.body import read_json
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas import share_types as schema
 from sharebackup.policies import share_types as policy
 from sharebackup.services import share_types as service

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sharebackup.api.actions import action_dispatcher
 from sharebackup.api.body import action_body, resource_body
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.microversion import version_handler
 from sharebackup.api.schemas import snapshots as schema
 from sharebackup.api.views import snapshots as view

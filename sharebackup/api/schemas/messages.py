@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.services.messages import FILTER_KEYS, SORT_KEYS
 
 MAX_INT = 2 ** 31 - 1

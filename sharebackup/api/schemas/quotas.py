@@ -9,7 +9,7 @@ as Manila does it: an ``elif`` chain by version, so 2.7-2.61 do not check the ba
 from __future__ import annotations
 
 from sharebackup.api.body import MALFORMED, read_json
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.services.quotas import ALL_RESOURCES
 
 NON_QUOTA_KEYS = ("tenant_id", "id", "force", "share_type")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas.shares import MAX_NAME, _params, strict_bool, text
 
 LOG = logging.getLogger(__name__)

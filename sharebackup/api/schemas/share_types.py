@@ -10,7 +10,7 @@ import ast
 import re
 import uuid
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 DHSS = "driver_handles_share_servers"
 SNAPSHOT_SUPPORT = "snapshot_support"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 
 MAX_NAME = 255
 MAX_META_KEY = 255

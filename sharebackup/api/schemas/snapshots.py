@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ast
 
-from sharebackup.api.faults import Fault
+from sharebackup.faults import Fault
 from sharebackup.api.schemas.share_types import bool_from_string
 
 MAX_INT = 2 ** 31 - 1

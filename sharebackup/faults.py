@@ -1,7 +1,8 @@
 """Manila's fault bodies: {"<faultName>": {"code": N, "message": "..."}}.
 
 Every error a client can see is raised as a Fault (or mapped to one), so the body, the
-status and the headers are decided here and nowhere else.
+status and the headers are decided here and nowhere else. It lives outside api/ because the
+services raise it too, and services must not import the HTTP layer.
 """
 from __future__ import annotations
 
