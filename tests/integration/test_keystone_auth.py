@@ -308,7 +308,7 @@ def test_bad_keystone_options_are_config_errors():
 
 def test_context_from_auth_token_headers():
     from sharebackup.api.auth.keystone import KeystoneStrategy
-    from sharebackup.api.faults import Fault
+    from sharebackup.faults import Fault
     strategy = KeystoneStrategy()
     for headers in ({}, {"X_Identity_Status": "Invalid", "X_User_Id": "u", "X_Project_Id": "p"},
                     {"X_Identity_Status": "Confirmed", "X_Project_Id": "p"}):
