@@ -1,0 +1,656 @@
+"""The fault test: backups, restores and deletes while worker processes are SIGKILLed.
+
+One PostgreSQL database and one state directory (so the local repository `<state>/repository`
+and the share directories are shared by every process on this host). Two API processes
+(`sharebackup serve --workers 0`) and three worker processes (`sharebackup worker`), each in its
+own process group, all with short job leases. Four shares get real trees (nested directories,
+symlinks, a hard-link pair, a few MB of random data). Then ~30 operations (backups, in-place
+restores, deletes), spread over both API processes, run while a chaos loop SIGKILLs a random
+worker at random moments (at least 10 times) and restarts it.
+
+Afterwards, once the queue has drained (bounded):
+  - no backup is in creating/restoring/deleting, no share in backup_creating/backup_restoring;
+  - every job is done or failed, and every failed operation left its failed state with a reason
+    (fail_reason / user message);
+  - every `available` backup, restored (2.91) into a fresh share, equals byte for byte the tree
+    recorded when it was taken;
+  - `sharebackup repo check --read-data` passes;
+  - quota usage (2.80 detail) equals the count and size of the project's non-deleted backup rows.
+
+Known bug (the test ends in XFAIL on exactly this, and only when everything else passed): a worker
+SIGKILLed inside a backup or restore leaves its repository lock for 300 s (engine/locks.py
+DEFAULT_LEASE), so deletes requested after such a kill stay in `deleting` for ~5-6 minutes.
+Any other stuck state, unclean failure, corrupt restore, check or quota mismatch fails the test.
+
+It prints one line to quote:  FAULT TEST: kills=12 jobs=31 done=29 failed=2 stuck=0 corrupt=0
+Run with `-s` to see it (and the per-phase lines).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import create_pg_database, drop_pg_database, require_pg
+from tests.integration.server_process import _die_with_parent, free_port, isolated_env, sharebackup_command
+from tests.integration.test_backup_lifecycle import compare, snapshot_tree
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+LEASE = 4.0              # job_lease_seconds: a killed worker's job is taken over after this
+API_PROCESSES = 2
+WORKER_PROCESSES = 3
+SHARES = 4
+OPERATIONS = 30          # backups + restores + deletes started through the API
+MAX_DELETES = 4
+MIN_KILLS = 10
+PACE = (1.0, 8.0)        # seconds a share's next operation waits: ~30 operations over about a minute
+CHAOS_SECONDS = 150.0    # hard bound of the chaos phase
+OP_WAIT = 75.0           # one backup or restore must leave its transitional state within this
+DRAIN_SECONDS = 60.0     # the queue must be empty this long after the chaos stopped
+VERIFY_WAIT = 120.0      # the verification restores (chaos over) must be done within this
+PROJECT, USER = "faultproj", "fiona"
+TOKEN = f"{USER}:{PROJECT}"            # noauth: user:project
+TRANSITIONAL_BACKUP = ("creating", "restoring", "deleting")
+TRANSITIONAL_SHARE = ("backup_creating", "backup_restoring")
+
+
+# -- processes -----------------------------------------------------------------------------------
+
+class Proc:
+    """One `sharebackup ...` process in its own process group, output appended to a log file."""
+
+    def __init__(self, name: str, args: list[str], log: Path, home: Path):
+        self.name, self.args, self.log, self.home = name, args, log, home
+        self.popen: subprocess.Popen | None = None
+        self.pids: list[int] = []   # every pid this slot ever had
+
+    def start(self) -> "Proc":
+        with open(self.log, "ab") as out:
+            out.write(f"\n=== {time.strftime('%H:%M:%S')} start {self.name}\n".encode())
+            out.flush()
+            self.popen = subprocess.Popen(sharebackup_command() + self.args, cwd=self.home,
+                                          env=isolated_env(self.home), stdin=subprocess.DEVNULL,
+                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                          preexec_fn=_die_with_parent)
+        self.pids.append(self.popen.pid)
+        return self
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (no cleanup of any kind runs)."""
+        if self.popen is None:
+            return
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(10)
+        with open(self.log, "ab") as out:
+            out.write(f"=== {time.strftime('%H:%M:%S')} SIGKILL {self.name} pid {self.popen.pid}\n".encode())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the group, SIGKILL after `timeout`; never raises."""
+        if self.popen is None:
+            return
+        proc, self.popen = self.popen, None
+        try:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    pass
+            os.killpg(proc.pid, signal.SIGKILL)   # anything left in the group
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def log_lines(self, needle: str, limit: int = 8) -> list[str]:
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+        return [f"{self.name}: {line}" for line in lines if needle in line][-limit:]
+
+
+def busy_in(proc: Proc, state: Path) -> bool:
+    """The process holds a repository lock (it is inside a backup, restore or forget), or (Linux) has
+    a file below the state directory open (a share's or the repository's)."""
+    if not proc.alive():
+        return False
+    for lock_file in (state / "repository" / "locks").glob("*"):
+        try:
+            if json.loads(lock_file.read_text()).get("pid") == proc.popen.pid:
+                return True
+        except (OSError, ValueError):
+            continue
+    prefix = str(state) + os.sep
+    try:
+        for fd in os.listdir(f"/proc/{proc.popen.pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{proc.popen.pid}/fd/{fd}").startswith(prefix):
+                    return True
+            except OSError:
+                continue
+    except (OSError, AttributeError):
+        return False
+    return False
+
+
+# -- HTTP ----------------------------------------------------------------------------------------
+
+class Api:
+    """Plain JSON requests to one of the API processes (chosen at random per request)."""
+
+    def __init__(self, endpoints: list[str]):
+        self.endpoints = endpoints
+        self.calls = [0] * len(endpoints)
+        self._rnd = random.Random()
+        self._lock = threading.Lock()
+
+    def request(self, method: str, path: str, body=None, version: str = "2.91", token: str = TOKEN):
+        with self._lock:
+            i = self._rnd.randrange(len(self.endpoints))
+            self.calls[i] += 1
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.endpoints[i] + path, data=data, method=method, headers={
+            "X-Auth-Token": token, "Accept": "application/json", "Content-Type": "application/json",
+            "X-OpenStack-Manila-API-Version": version, "X-OpenStack-Manila-API-Experimental": "True"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                return exc.code, json.loads(raw or b"{}")
+            except ValueError:
+                return exc.code, {"raw": raw.decode(errors="replace")}
+
+    def ok(self, method: str, path: str, body=None, version: str = "2.91", expect=(200, 202)):
+        status, answer = self.request(method, path, body, version)
+        assert status in expect, f"{method} {path} -> {status}: {answer}"
+        return answer
+
+    def backup(self, backup_id: str) -> dict | None:
+        status, answer = self.request("GET", f"/share-backups/{backup_id}")
+        if status == 404:
+            return None
+        assert status == 200, (status, answer)
+        return answer["share_backup"]
+
+    def share(self, share_id: str) -> dict:
+        return self.ok("GET", f"/shares/{share_id}")["share"]
+
+
+def poll(check, timeout: float, interval: float = 0.3):
+    """`check()` until truthy; the last value (falsy) after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def create_share(api: Api, name: str) -> tuple[str, Path]:
+    share = api.ok("POST", "/shares", {"share": {"share_proto": "NFS", "size": 1, "name": name}})["share"]
+    shown = poll(lambda: (s := api.share(share["id"]))["status"] in ("available", "error") and s, 90)
+    assert shown and shown["status"] == "available", f"share {share['id']} did not become available: {shown}"
+    exports = api.ok("GET", f"/shares/{share['id']}/export_locations")["export_locations"]
+    path = Path(exports[0]["path"])
+    assert path.is_dir(), exports
+    return share["id"], path
+
+
+# -- trees ---------------------------------------------------------------------------------------
+
+def populate(root: Path, rnd: random.Random) -> None:
+    """A few MB: nested directories, an empty directory, symlinks (one dangling), a hard-link pair."""
+    (root / "docs" / "nested" / "deeper").mkdir(parents=True)
+    (root / "data").mkdir()
+    (root / "empty-dir").mkdir()
+    (root / "docs" / "readme.txt").write_text("hello from the share\n" * 40)
+    (root / "docs" / "nested" / "notes.md").write_text("# notes\n" + "line\n" * 800)
+    (root / "docs" / "nested" / "deeper" / "leaf.bin").write_bytes(rnd.randbytes(60_000))
+    (root / "data" / "big.bin").write_bytes(rnd.randbytes(rnd.randint(2, 3) * 1024 * 1024))
+    (root / "data" / "compressible.txt").write_bytes(b"abcdefgh" * 60_000)
+    (root / "data" / "hard-a").write_bytes(rnd.randbytes(12_345))
+    os.link(root / "data" / "hard-a", root / "data" / "hard-b")
+    os.symlink("../docs/readme.txt", root / "data" / "link-to-readme")
+    os.symlink("does/not/exist", root / "dangling-link")
+    os.chmod(root / "docs" / "readme.txt", 0o640)
+
+
+def mutate(root: Path, rnd: random.Random, step: int) -> None:
+    """Change the tree between backups: a new file in a new nested directory, a new symlink,
+    a rewritten file, sometimes a removed one (never a hard-linked file)."""
+    new_dir = root / "gen" / f"g{step}" / "inner"
+    new_dir.mkdir(parents=True)
+    (new_dir / f"file{step}.bin").write_bytes(rnd.randbytes(rnd.randint(1_000_000, 4_000_000)))
+    os.symlink(f"inner/file{step}.bin", root / "gen" / f"g{step}" / "link")
+    target = root / "docs" / "nested" / "notes.md"
+    target.write_text(f"# notes, version {step}\n" + "line\n" * rnd.randint(100, 2000))
+    with open(root / "data" / "big.bin", "r+b") as f:
+        f.seek(rnd.randrange(1024 * 1024))
+        f.write(rnd.randbytes(8192))
+    older = sorted((root / "gen").glob("g*/inner/file*.bin"))
+    if len(older) > 2 and rnd.random() < 0.6:
+        older[0].unlink()
+
+
+# -- database ------------------------------------------------------------------------------------
+
+class Db:
+    def __init__(self, url: str):
+        from sqlalchemy import create_engine
+        self.engine = create_engine(url, pool_pre_ping=True)
+
+    def rows(self, sql: str, **params) -> list[dict]:
+        from sqlalchemy import text
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(text(sql), params)]
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def blocked_delete(item: str, evidence: str) -> bool:
+    """A stuck item that is a backup delete waiting for the repository lock (see the xfail below)."""
+    words = item.split()
+    if item.startswith("backup ") and item.endswith(" is deleting"):
+        ident = words[1]
+    elif item.startswith("job ") and "(share_backup.delete of " in item and item.split(" still ")[1].startswith(
+            ("queued", "running")):
+        ident = words[4].rstrip(")")
+    else:
+        return False
+    return any(ident in line and "repository is locked" in line for line in evidence.splitlines())
+
+
+# -- the test ------------------------------------------------------------------------------------
+
+def test_fault_recovery(tmp_path):
+    require_pg()
+    started = time.monotonic()
+    seed = int(os.environ.get("FAULT_SEED", random.randrange(1 << 30)))
+    print(f"FAULT TEST seed={seed} (FAULT_SEED={seed} repeats the random choices)", flush=True)
+    state, logs, home = tmp_path / "state", tmp_path / "logs", tmp_path / "home"
+    for d in (state, logs, home):
+        d.mkdir()
+    db_url = create_pg_database()
+    conf_path = tmp_path / "sharebackup.conf"
+    conf_path.write_text(
+        "[DEFAULT]\n"
+        f"state_dir = {state}\n"
+        "auth_strategy = noauth\n"
+        "workers = 2\n"
+        "[database]\n"
+        f"connection = {db_url}\n"
+        "[quota]\n"
+        "shares = 500\ngigabytes = 5000\nbackups = 500\nbackup_gigabytes = 5000\n"
+        "[backup]\n"
+        f"job_lease_seconds = {LEASE}\n")
+    apis: list[Proc] = []
+    workers: list[Proc] = []
+    db = None
+    try:
+        # the schema first, so the five processes do not race to migrate an empty database
+        upgrade = subprocess.run(sharebackup_command() + ["db", "upgrade", "--config", str(conf_path)], cwd=home,
+                                 env=isolated_env(home), capture_output=True, text=True, timeout=120)
+        assert upgrade.returncode == 0, upgrade.stderr
+        ports = [free_port() for _ in range(API_PROCESSES)]
+        for i, port in enumerate(ports):
+            apis.append(Proc(f"api{i + 1}", ["serve", "--config", str(conf_path), "--workers", "0",
+                                            "--host", "127.0.0.1", "--port", str(port)],
+                             logs / f"api{i + 1}.log", home).start())
+        for i in range(WORKER_PROCESSES):
+            workers.append(Proc(f"worker{i + 1}", ["worker", "--config", str(conf_path)],
+                                logs / f"worker{i + 1}.log", home).start())
+        api = Api([f"http://127.0.0.1:{port}/v2" for port in ports])
+        for proc, port in zip(apis, ports):
+            def answers(port=port, proc=proc):
+                assert proc.alive(), f"{proc.name} exited: {proc.log.read_text(errors='replace')[-3000:]}"
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                        return True
+                except urllib.error.HTTPError as exc:
+                    return exc.code == 300
+                except OSError:
+                    return False
+            assert poll(answers, 30, 0.2), f"{proc.name} did not answer on port {port}"
+        db = Db(db_url)
+
+        # -- shares with real trees
+        rnd = random.Random(seed)
+        shares: list[dict] = []
+        for i in range(SHARES):
+            share_id, root = create_share(api, f"fault-src-{i}")
+            populate(root, random.Random(rnd.random()))
+            shares.append({"id": share_id, "root": root, "rnd": random.Random(rnd.random()), "step": 0})
+        print(f"SETUP: {API_PROCESSES} API + {WORKER_PROCESSES} worker processes, {SHARES} shares "
+              f"({sum(sum(p.stat().st_size for p in s['root'].rglob('*') if p.is_file()) for s in shares)} bytes) "
+              f"in {time.monotonic() - started:.1f}s", flush=True)
+
+        # -- operations + chaos
+        recorded: dict[str, dict] = {}       # backup id -> tree at the time it was taken
+        backup_share: dict[str, str] = {}
+        ops = {"backup": 0, "restore": 0, "delete": 0}
+        problems: list[str] = []             # stuck or wrong during the run
+        lock = threading.Lock()
+        counter = {"started": 0}
+        kills: list[str] = []
+        chaos_log: list[tuple[int, int]] = []
+
+        def take_op() -> bool:
+            with lock:
+                if counter["started"] >= OPERATIONS:
+                    return False
+                counter["started"] += 1
+                return True
+
+        def backup_once(share: dict) -> None:
+            share["step"] += 1
+            mutate(share["root"], share["rnd"], share["step"])
+            tree = snapshot_tree(share["root"])
+            created = api.ok("POST", "/share-backups", {"share_backup": {
+                "share_id": share["id"], "name": f"b-{share['id'][:6]}-{share['step']}"}})["share_backup"]
+            with lock:
+                recorded[created["id"]], backup_share[created["id"]] = tree, share["id"]
+                ops["backup"] += 1
+            shown = poll(lambda: (b := api.backup(created["id"])) and b["status"] != "creating" and b, OP_WAIT)
+            if not shown:
+                problems.append(f"backup {created['id']} still creating after {OP_WAIT}s")
+                raise RuntimeError(problems[-1])
+            share_now = poll(lambda: (s := api.share(share["id"]))["status"] != "backup_creating" and s, 10)
+            if not share_now:
+                problems.append(f"share {share['id']} still backup_creating after backup {created['id']} "
+                                f"went {shown['status']}")
+                raise RuntimeError(problems[-1])
+
+        def restore_once(share: dict, backup_id: str) -> bool:
+            api.ok("POST", f"/share-backups/{backup_id}/action", {"restore": None})
+            with lock:
+                ops["restore"] += 1
+            shown = poll(lambda: (b := api.backup(backup_id)) and b["status"] != "restoring" and b, OP_WAIT)
+            share_now = poll(lambda: (s := api.share(share["id"]))["status"] != "backup_restoring" and s, 10)
+            if not shown or not share_now:
+                problems.append(f"in-place restore of backup {backup_id} into share {share['id']} stuck: "
+                                f"backup={shown and shown['status']} share={share_now and share_now['status']}")
+                raise RuntimeError(problems[-1])
+            if share_now["status"] != "available":
+                return False   # backup_restoring_error: a clean failure; the share is out of the game
+            expected = recorded[backup_id]
+            actual = snapshot_tree(share["root"])
+            try:   # merge: every entry of the backup is back as it was; newer entries stay
+                compare(expected, actual, allowed_extra=set(actual) - set(expected),
+                        label=f"in-place restore of {backup_id}")
+            except AssertionError as exc:
+                problems.append(f"CORRUPT in-place restore: {exc}")
+            return True
+
+        def share_loop(share: dict) -> None:
+            rnd = share["rnd"]
+            try:
+                while take_op():
+                    time.sleep(rnd.uniform(*PACE))   # spread the operations over the chaos
+                    with lock:
+                        mine = [b for b, s in backup_share.items() if s == share["id"]]
+                    usable = [b for b in mine if (shown := api.backup(b)) and shown["status"] == "available"]
+                    roll = rnd.random()
+                    if usable and roll < 0.22:
+                        if not restore_once(share, rnd.choice(usable)):
+                            return
+                    elif (len(usable) >= 2 and ops["delete"] < MAX_DELETES and counter["started"] > OPERATIONS / 2
+                          and (roll < 0.45 or counter["started"] > OPERATIONS * 0.75)):
+                        victim = usable[0]
+                        api.ok("DELETE", f"/share-backups/{victim}")
+                        with lock:
+                            ops["delete"] += 1
+                    else:
+                        backup_once(share)
+            except Exception as exc:  # noqa: BLE001 - reported below, after the cleanup of the run
+                problems.append(f"operations on share {share['id']} stopped: {type(exc).__name__}: {exc}")
+
+        def chaos(threads: list[threading.Thread]) -> None:
+            """In the main thread: the workers' parent-death signal follows the thread that started them."""
+            crnd = random.Random(seed ^ 0x5EED)
+            deadline = started + CHAOS_SECONDS
+            while time.monotonic() < deadline:
+                if not any(t.is_alive() for t in threads) and len(kills) >= MIN_KILLS:
+                    return
+                time.sleep(crnd.uniform(0.5, 3.0))
+                # mostly a worker in the middle of a job (it has files of a share or of the
+                # repository open), at a random moment of it; otherwise any worker
+                running = poll(lambda: db.rows(   # not the job of a worker killed a moment ago
+                    "SELECT id FROM jobs WHERE state = 'running' AND kind LIKE 'share_backup.%' "
+                    "AND lease_expires_at > (now() AT TIME ZONE 'utc')"), 4.0, 0.01)
+                busy_workers = poll(lambda: [w for w in workers if busy_in(w, state)], 1.0, 0.01) if running else []
+                if busy_workers:
+                    time.sleep(crnd.uniform(0.0, 0.2))
+                chaos_log.append((len(running or []), len(busy_workers)))
+                if busy_workers and crnd.random() < 0.8:
+                    victim = crnd.choice(busy_workers)
+                else:
+                    victim = crnd.choice(workers)
+                if victim.alive():
+                    victim.kill()
+                    kills.append(f"{victim.name}:{victim.pids[-1]}")
+                time.sleep(crnd.uniform(0.0, 2.0))
+                victim.start()
+
+        threads = [threading.Thread(target=share_loop, args=(s,), name=f"ops-{i}", daemon=True)
+                   for i, s in enumerate(shares)]
+        for t in threads:
+            t.start()
+        chaos(threads)
+        for t in threads:
+            t.join(OP_WAIT + 15)
+        assert not any(t.is_alive() for t in threads), f"operations still running after the chaos: {problems}"
+        for w in workers:
+            if not w.alive():
+                w.start()
+        chaos_end = time.monotonic()
+        print(f"CHAOS: {len(kills)} SIGKILLs in {chaos_end - started:.0f}s; operations {ops}; "
+              f"API calls per process {api.calls}; (running jobs, busy workers) at each kill: {chaos_log}", flush=True)
+
+        # -- drain: no job queued or running
+        def busy():
+            return db.rows("SELECT id, kind, resource_id, state, attempts, not_before, last_error, payload "
+                           "FROM jobs WHERE state IN ('queued', 'running')")
+        poll(lambda: not busy(), DRAIN_SECONDS, 0.5)
+        still_busy = busy()
+
+        # -- states
+        backups = {r["id"]: r for r in db.rows(
+            "SELECT id, share_id, status, deleted, fail_reason, size, engine_snapshot_id FROM share_backups "
+            "WHERE project_id = :p", p=PROJECT)}
+        share_rows = {r["id"]: r for r in db.rows(
+            "SELECT id, status, deleted FROM shares WHERE project_id = :p", p=PROJECT)}
+        jobs = db.rows("SELECT id, kind, resource_id, state, attempts, last_error, payload FROM jobs "
+                       "WHERE kind LIKE 'share_backup.%'")
+        message_rows = db.rows("SELECT resource_id, user_message FROM messages WHERE project_id = :p", p=PROJECT)
+        messages: dict[str, list[str]] = {}
+        for m in message_rows:
+            messages.setdefault(m["resource_id"], []).append(m["user_message"])
+
+        stuck = [f"backup {b['id']} is {b['status']}" for b in backups.values()
+                 if not b["deleted"] and b["status"] in TRANSITIONAL_BACKUP]
+        stuck += [f"share {s['id']} is {s['status']}" for s in share_rows.values()
+                  if not s["deleted"] and s["status"] in TRANSITIONAL_SHARE]
+        stuck += [f"job {j['id']} ({j['kind']} of {j['resource_id']}) still {j['state']}, attempts "
+                  f"{j['attempts']}, not_before {j['not_before']}, last_error {j['last_error']!r}"
+                  for j in still_busy]
+
+        unclean: list[str] = []
+        failed_ops = 0
+        for b in backups.values():
+            if b["status"] == "error":
+                failed_ops += 1
+                if not b["fail_reason"] or not messages.get(b["id"]):
+                    unclean.append(f"backup {b['id']} is error without fail_reason/message: "
+                                   f"{b['fail_reason']!r} {messages.get(b['id'])}")
+            if b["status"] == "error_deleting":
+                failed_ops += 1
+                if not messages.get(b["id"]):
+                    unclean.append(f"backup {b['id']} is error_deleting without a user message")
+        for s in share_rows.values():
+            if s["status"] == "backup_restoring_error":
+                failed_ops += 1
+                if not messages.get(s["id"]):
+                    unclean.append(f"share {s['id']} is backup_restoring_error without a user message")
+        for j in jobs:
+            if j["state"] == "failed":
+                res = backups.get(j["resource_id"])
+                if res is None or not j["last_error"]:
+                    unclean.append(f"failed job {j['id']} ({j['kind']}) has no backup row or no last_error")
+
+        # -- every available backup restores byte for byte into a fresh share (2.91)
+        corrupt: list[str] = []
+        verified = []
+        to_verify = sorted(b["id"] for b in backups.values() if not b["deleted"] and b["status"] == "available")
+        missing_record = [b for b in to_verify if b not in recorded]
+        assert not missing_record, f"available backups the test never created: {missing_record}"
+
+        def verify(backup_id: str) -> None:
+            try:
+                target_id, target_root = create_share(api, f"fault-verify-{backup_id[:8]}")
+                api.ok("POST", f"/share-backups/{backup_id}/action", {"restore": target_id})
+                done = poll(lambda: (s := api.share(target_id))["status"] != "backup_restoring"
+                            and api.backup(backup_id)["status"] != "restoring" and s, VERIFY_WAIT, 0.5)
+                if not done:
+                    corrupt.append(f"backup {backup_id}: the verification restore into {target_id} did not finish "
+                                   f"in {VERIFY_WAIT}s")
+                    return
+                if done["status"] != "available":
+                    corrupt.append(f"backup {backup_id}: the verification restore into {target_id} ended "
+                                   f"{done['status']}: {messages_for(target_id)}")
+                    return
+                compare(recorded[backup_id], snapshot_tree(target_root), label=f"backup {backup_id}")
+                verified.append(backup_id)
+            except AssertionError as exc:
+                corrupt.append(f"backup {backup_id}: {exc}")
+            except Exception as exc:  # noqa: BLE001
+                corrupt.append(f"backup {backup_id}: {type(exc).__name__}: {exc}")
+
+        def messages_for(resource_id: str) -> list[str]:
+            return [m["user_message"] for m in db.rows(
+                "SELECT user_message FROM messages WHERE resource_id = :r", r=resource_id)]
+
+        pending = list(to_verify)
+        while pending:   # a few at a time: the workers have 6 threads
+            batch, pending = pending[:6], pending[6:]
+            vthreads = [threading.Thread(target=verify, args=(b,), daemon=True) for b in batch]
+            for t in vthreads:
+                t.start()
+            for t in vthreads:
+                t.join(VERIFY_WAIT + 120)
+
+        # -- the repository itself
+        for _ in range(3):   # a delete retrying its forget may hold the exclusive lock for a moment
+            check = subprocess.run(sharebackup_command() + ["repo", "check", "--repo", str(state / "repository"),
+                                                            "--read-data"],
+                                   cwd=home, env=isolated_env(home), capture_output=True, text=True, timeout=300)
+            if check.returncode == 0 or "repository is locked" not in check.stdout + check.stderr:
+                break
+            time.sleep(2)
+
+        # -- quota usage equals the rows
+        live = [b for b in backups.values() if not b["deleted"]]
+        quota = api.ok("GET", f"/quota-sets/{PROJECT}/detail", version="2.80")["quota_set"]
+        rows_now = [b for b in db.rows("SELECT size FROM share_backups WHERE project_id = :p AND NOT deleted",
+                                       p=PROJECT)]
+        quota_line = (f"backups in_use={quota['backups']['in_use']} rows={len(rows_now)}; backup_gigabytes "
+                      f"in_use={quota['backup_gigabytes']['in_use']} rows={sum(r['size'] for r in rows_now)}")
+
+        killed_pids = {int(k.split(":")[1]) for k in kills}
+        stale_locks = []
+        for lock_file in sorted((state / "repository" / "locks").glob("*")):
+            try:
+                doc = json.loads(lock_file.read_text())
+            except (OSError, ValueError):
+                continue
+            if doc.get("pid") in killed_pids:
+                stale_locks.append(f"{lock_file.name}: {doc.get('purpose')} lock of killed pid {doc.get('pid')}, "
+                                   f"expires in {doc.get('expires', 0) - time.time():.0f}s")
+        taken_over = sum(1 for j in jobs if j["attempts"] > 1)
+        done_jobs = sum(1 for j in jobs if j["state"] == "done")
+        failed_jobs = sum(1 for j in jobs if j["state"] == "failed")
+        summary = (f"FAULT TEST: kills={len(kills)} jobs={len(jobs)} done={done_jobs} failed={failed_jobs} "
+                   f"stuck={len(stuck)} corrupt={len(corrupt) + sum('CORRUPT' in p for p in problems)} "
+                   f"(operations: {ops['backup']} backups, {ops['restore']} in-place restores, {ops['delete']} "
+                   f"deletes; {taken_over} jobs taken over after a kill; {len(stale_locks)} repository locks left by "
+                   f"killed workers; {failed_ops} ended in a failed state; {len(verified)}/{len(to_verify)} available "
+                   f"backups restored identically; repo check exit {check.returncode}; {quota_line}; "
+                   f"{time.monotonic() - started:.0f}s, seed {seed})")
+        print(summary, flush=True)
+        for line in stale_locks:
+            print(f"STALE LOCK {line}", flush=True)
+        for j in jobs:
+            if j["state"] == "failed":
+                print(f"FAILED JOB {j['id']} {j['kind']} of {j['resource_id']} after {j['attempts']} attempts: "
+                      f"{j['last_error']}", flush=True)
+        for b in backups.values():
+            if b["status"] in ("error", "error_deleting"):
+                print(f"FAILED BACKUP {b['id']} {b['status']}: fail_reason={b['fail_reason']!r} "
+                      f"messages={messages.get(b['id'])}", flush=True)
+        for sh in share_rows.values():
+            if sh["status"] == "backup_restoring_error":
+                print(f"FAILED RESTORE into share {sh['id']}: messages={messages.get(sh['id'])}", flush=True)
+
+        def log_evidence(ids: list[str], limit: int | None = 40) -> str:
+            lines = []
+            for ident in ids:
+                for proc in apis + workers:
+                    lines += [line for line in proc.log_lines(ident, 40) if "sharebackup.access" not in line][-6:]
+            return "\n".join(lines[-limit:] if limit else lines)
+
+        assert len(kills) >= MIN_KILLS, f"only {len(kills)} kills: {kills}"
+        assert not problems, "during the run:\n" + "\n".join(problems)
+        assert not corrupt, "\n".join(corrupt) + "\n" + log_evidence([c.split()[1].rstrip(":") for c in corrupt])
+        assert check.returncode == 0, f"repo check failed:\n{check.stdout[-3000:]}\n{check.stderr[-3000:]}"
+        assert quota["backups"]["in_use"] == len(rows_now) == len(live), quota_line
+        assert quota["backup_gigabytes"]["in_use"] == sum(r["size"] for r in rows_now), quota_line
+        assert not unclean, "\n".join(unclean)
+        assert time.monotonic() - started < 330, "the fault test took too long"
+        evidence = log_evidence([s.split()[1] if s.startswith("backup ") else s.split()[4].rstrip(")")
+                                 for s in stuck], limit=None)
+        if stuck and stale_locks and all(blocked_delete(item, evidence) for item in stuck):
+            # Known product bug (reported with issue 5): the engine's repository lock has a fixed
+            # 300 s lease (sharebackup/engine/locks.py DEFAULT_LEASE), unrelated to job_lease_seconds.
+            # A worker SIGKILLed during a backup or restore leaves its shared lock behind for up to
+            # 300 s; every forget (backup delete) needs the exclusive lock, fails with LockedError and
+            # is queued again every 60 s (backup_jobs.LOCK_RETRY_SECONDS), so the backups stay in
+            # `deleting` for ~5-6 minutes after the crash although the job itself was taken over.
+            # Everything else was checked above; once the lock is released with the job lease (or
+            # dead owners' locks are recognised), this branch is not reached and the test passes.
+            pytest.xfail("stale repository lock of a SIGKILLed worker blocks backup deletes for up to 300 s: "
+                         + "; ".join(stuck) + " | " + "; ".join(stale_locks))
+        assert not stuck, summary + "\nstuck:\n" + "\n".join(stuck) + "\n" + "\n".join(evidence.splitlines()[-40:])
+        assert sum(1 for j in jobs if j["state"] not in ("done", "failed")) == 0
+    finally:
+        for proc in workers + apis:
+            proc.stop()
+        if db is not None:
+            db.dispose()
+        drop_pg_database(db_url)
+        if os.environ.get("FAULT_KEEP_LOGS"):
+            dest = Path(os.environ["FAULT_KEEP_LOGS"])
+            dest.mkdir(parents=True, exist_ok=True)
+            for log in logs.glob("*.log"):
+                shutil.copy(log, dest / log.name)
