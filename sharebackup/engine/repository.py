@@ -53,6 +53,10 @@ class Repository:
         self.master = master
         self.codec = Codec(master, config["compression"]["level"])
         self.index = Index()
+        # Lease of the locks this process takes (None: the engine's default). A caller that
+        # restarts dead work quickly (the job workers) sets it short, so a killed process's
+        # lock does not block others for long; the lock is renewed every third of it.
+        self.lock_lease: float | None = None
 
     # -- creation and opening ------------------------------------------------
     @classmethod
@@ -230,5 +234,6 @@ class Repository:
 
     # -- locks -----------------------------------------------------------------------
     def lock(self, *, exclusive: bool, purpose: str = "", lease: float | None = None) -> RepoLock:
+        lease = lease or self.lock_lease
         kw = {"lease": lease} if lease else {}
         return RepoLock(self.store, exclusive=exclusive, purpose=purpose, **kw).acquire()

@@ -34,7 +34,7 @@ CREATE, RESTORE, DELETE = "share_backup.create", "share_backup.restore", "share_
 TOPIC = "manila-data"
 PROGRESS_WRITE_INTERVAL = 1.0  # seconds between progress writes to the database
 LOCK_WAIT_SECONDS = 10.0  # how long delete waits in place for a backup or restore holding the repository
-LOCK_RETRY_SECONDS = 60.0  # then the job is queued again this much later ...
+LOCK_RETRY_SECONDS = 60.0  # then the job is queued again at most this much later ...
 LOCK_RETRY_LIMIT = 120  # ... this many times, before the repository counts as unusable
 MAX_LISTED_PROBLEMS = 5
 
@@ -273,14 +273,15 @@ class BackupRunners:
         tries = int(claim.payload.get("lock_retries", 0))
         if tries >= LOCK_RETRY_LIMIT:
             return False
-        LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, exc,
-                 LOCK_RETRY_SECONDS)
+        # A dead worker's lock runs out within one lock lease: no point waiting longer.
+        delay = min(LOCK_RETRY_SECONDS, backup_repository.lock_lease_seconds(self.rt.config))
+        LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, exc, delay)
         with self.rt.db.transaction() as session:
             current = session.get(Job, claim.id)  # the new job stays in the same zone
             job = enqueue(session, claim.kind, claim.resource_id, {**claim.payload, "lock_retries": tries + 1},
                           max_attempts=self.rt.config.backup.job_max_attempts,
                           availability_zone=current.availability_zone if current is not None else None)
-            job.not_before = utcnow() + dt.timedelta(seconds=LOCK_RETRY_SECONDS)
+            job.not_before = utcnow() + dt.timedelta(seconds=delay)
         return True
 
     @staticmethod

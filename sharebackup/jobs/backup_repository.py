@@ -82,4 +82,12 @@ def open_repository(conf: Config, name: str) -> engine.Repository:
         with _init_guard(location):
             if not store.exists("config"):
                 engine.Repository.init(store, key=key)
-    return engine.Repository.open(store, key=key)
+    repo = engine.Repository.open(store, key=key)
+    repo.lock_lease = lock_lease_seconds(conf)
+    return repo
+
+
+def lock_lease_seconds(conf: Config) -> float:
+    """Repository locks live three job leases (renewed every lease): a killed worker's lock
+    then blocks deletes and gc about as long as its job lease blocks the job, not 300 s."""
+    return max(3.0 * float(conf.backup.job_lease_seconds), 10.0)

@@ -413,3 +413,25 @@ def test_heartbeat_false_stops_the_job(sqlite_runtime, share_dir, monkeypatch):
     assert beats  # the lease keeper asked, learnt the job was taken over, and the runner stopped
     assert _get(rt, ShareBackup, backup_id).status == "creating"
     assert _get(rt, Share, share_id).status == "backup_creating"
+
+
+def test_a_dead_workers_repository_lock_runs_out_within_three_job_leases(tmp_path, share_dir):
+    """A worker killed mid-backup leaves its repository lock behind. The workers' locks live
+    three job leases (renewed while alive), so deletes are blocked briefly, not for 300 s."""
+    import json
+    import time
+    from dataclasses import replace
+
+    from tests.conftest import make_runtime
+    rt = make_runtime(tmp_path / "state")
+    rt.config = replace(rt.config, backup=replace(rt.config.backup, job_lease_seconds=4.0))
+    repo = backup_repository.open_repository(rt.config, "default")
+    assert repo.lock_lease == 12.0
+    held = repo.lock(exclusive=False, purpose="backup")
+    doc = json.loads(repo.store.get(held.name))
+    assert 11.0 <= doc["expires"] - time.time() <= 12.5
+    held._stop.set()  # the worker dies: nobody renews or releases the lock
+    other = backup_repository.open_repository(rt.config, "default")
+    with pytest.raises(engine.LockedError):
+        other.lock(exclusive=True, purpose="forget")
+    rt.db.dispose()
