@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from sharebackup.api.schemas.admin_actions import reset_status_value
 from sharebackup.faults import Fault
 from sharebackup.api.schemas.shares import MAX_NAME, _params, strict_bool, text
 
@@ -115,12 +116,7 @@ def restore_target(value, version) -> str | None:
 
 
 def reset_status(value) -> str:
-    if not isinstance(value, dict) or "status" not in value:
-        raise Fault(400, "Must specify 'status'")
-    status = value["status"]
-    if not isinstance(status, str) or status.lower() not in RESET_STATUSES:
-        raise Fault(400, "Invalid state. Valid states: " + ", ".join(RESET_STATUSES) + ".")
-    return status.lower()
+    return reset_status_value(value, RESET_STATUSES)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sharebackup.api.schemas.admin_actions import reset_status_value
 from sharebackup.faults import Fault
 
 MAX_NAME = 255
@@ -215,12 +216,7 @@ def force_flag(value) -> bool:
 
 
 def reset_status(value) -> str:
-    if not isinstance(value, dict) or "status" not in value:
-        raise Fault(400, "Must specify 'status'")
-    status = value["status"]
-    if not isinstance(status, str) or status.lower() not in RESET_STATUSES:
-        raise Fault(400, "Invalid state. Valid states: " + ", ".join(RESET_STATUSES) + ".")
-    return status.lower()
+    return reset_status_value(value, RESET_STATUSES)
 
 
 # Manila's TASK_STATE_STATUSES (common/constants.py); None clears the task state.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 
+from sharebackup.api.schemas.admin_actions import reset_status_value
 from sharebackup.faults import Fault
 from sharebackup.api.schemas.share_types import bool_from_string
 
@@ -145,9 +146,4 @@ def list_query(params: dict, version, is_admin: bool, max_limit: int) -> dict:
 
 
 def reset_status_request(value) -> str:
-    if not isinstance(value, dict) or "status" not in value:
-        raise Fault(400, "Must specify 'status'")
-    status = value["status"]
-    if status not in RESET_STATUSES:
-        raise Fault(400, f"Invalid state. Valid states: {', '.join(RESET_STATUSES)}.")
-    return status
+    return reset_status_value(value, RESET_STATUSES)
