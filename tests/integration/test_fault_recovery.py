@@ -270,19 +270,6 @@ class Db:
         self.engine.dispose()
 
 
-def blocked_delete(item: str, evidence: str) -> bool:
-    """A stuck item that is a backup delete waiting for the repository lock (see the xfail below)."""
-    words = item.split()
-    if item.startswith("backup ") and item.endswith(" is deleting"):
-        ident = words[1]
-    elif item.startswith("job ") and "(share_backup.delete of " in item and item.split(" still ")[1].startswith(
-            ("queued", "running")):
-        ident = words[4].rstrip(")")
-    else:
-        return False
-    return any(ident in line and "repository is locked" in line for line in evidence.splitlines())
-
-
 # -- the test ------------------------------------------------------------------------------------
 
 def test_fault_recovery(tmp_path):
@@ -630,17 +617,6 @@ def test_fault_recovery(tmp_path):
         assert time.monotonic() - started < 330, "the fault test took too long"
         evidence = log_evidence([s.split()[1] if s.startswith("backup ") else s.split()[4].rstrip(")")
                                  for s in stuck], limit=None)
-        if stuck and stale_locks and all(blocked_delete(item, evidence) for item in stuck):
-            # Known product bug (reported with issue 5): the engine's repository lock has a fixed
-            # 300 s lease (sharebackup/engine/locks.py DEFAULT_LEASE), unrelated to job_lease_seconds.
-            # A worker SIGKILLed during a backup or restore leaves its shared lock behind for up to
-            # 300 s; every forget (backup delete) needs the exclusive lock, fails with LockedError and
-            # is queued again every 60 s (backup_jobs.LOCK_RETRY_SECONDS), so the backups stay in
-            # `deleting` for ~5-6 minutes after the crash although the job itself was taken over.
-            # Everything else was checked above; once the lock is released with the job lease (or
-            # dead owners' locks are recognised), this branch is not reached and the test passes.
-            pytest.xfail("stale repository lock of a SIGKILLed worker blocks backup deletes for up to 300 s: "
-                         + "; ".join(stuck) + " | " + "; ".join(stale_locks))
         assert not stuck, summary + "\nstuck:\n" + "\n".join(stuck) + "\n" + "\n".join(evidence.splitlines()[-40:])
         assert sum(1 for j in jobs if j["state"] not in ("done", "failed")) == 0
     finally:
