@@ -32,6 +32,16 @@ def _under(path: Path, root: Path) -> bool:
         return False
 
 
+
+def _make_available(row: Share, path) -> None:
+    """The end of a create or manage: the share is served from ``path``."""
+    row.status = "available"
+    row.progress = "100%"
+    row.updated_at = utcnow()
+    if not row.export_locations:
+        row.export_locations.append(ShareExportLocation(path=str(path), preferred=True,
+                                                        is_admin_only=False, metadata_={}))
+
 class _Runner:
     """One job kind: ``work`` does it; ``expect`` is the status the job was queued for and
     ``failed`` the status a failure leaves."""
@@ -93,12 +103,7 @@ class CreateRunner(_Runner):
                 if gone and _under(path, self.rt.config.shares_path):
                     local.delete(path)
                 return
-            row.status = "available"
-            row.progress = "100%"
-            row.updated_at = utcnow()
-            if not row.export_locations:
-                row.export_locations.append(ShareExportLocation(path=str(path), preferred=True,
-                                                                is_admin_only=False, metadata_={}))
+            _make_available(row, path)
 
 
 class DeleteRunner(_Runner):
@@ -174,12 +179,7 @@ class ManageRunner(_Runner):
                 row.updated_at = utcnow()
                 return
             row.size = size
-            row.status = "available"
-            row.progress = "100%"
-            row.updated_at = utcnow()
-            if not row.export_locations:
-                row.export_locations.append(ShareExportLocation(path=str(path), preferred=True,
-                                                                is_admin_only=False, metadata_={}))
+            _make_available(row, path)
 
 
 class RevertRunner(_Runner):
