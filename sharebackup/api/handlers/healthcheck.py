@@ -7,25 +7,9 @@ The reason names the kind of failure only (no URL, host or credentials).
 """
 from __future__ import annotations
 
-import logging
-import time
-
 import falcon
-from sqlalchemy import text
 
-LOG = logging.getLogger(__name__)
-
-
-def _check_database(rt) -> tuple[bool, str, float]:
-    started = time.perf_counter()
-    try:
-        with rt.db.reader() as session:
-            session.execute(text("SELECT 1")).scalar()
-        ok, reason = True, "database answered"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
-        LOG.warning("healthcheck: the database did not answer: %s", exc)
-        ok, reason = False, f"database unavailable ({type(exc).__name__})"
-    return ok, reason, (time.perf_counter() - started) * 1000
+from sharebackup.services.health import check_database
 
 
 def _detailed(req) -> bool:
@@ -34,7 +18,7 @@ def _detailed(req) -> bool:
 
 
 def healthcheck(req, resp):
-    ok, reason, elapsed = _check_database(req.context.runtime)
+    ok, reason, elapsed = check_database(req.context.runtime)
     resp.status = 200 if ok else 503
     resp.cache_control = ["no-cache"]
     if _detailed(req):
@@ -46,6 +30,6 @@ def healthcheck(req, resp):
 
 
 def healthcheck_head(req, resp):
-    ok, _reason, _elapsed = _check_database(req.context.runtime)
+    ok, _reason, _elapsed = check_database(req.context.runtime)
     resp.status = 204 if ok else 503
     resp.cache_control = ["no-cache"]
