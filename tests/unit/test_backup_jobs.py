@@ -16,7 +16,7 @@ from sharebackup import engine
 from sharebackup.db.models import Message, Share, ShareBackup
 from sharebackup.jobs import backup_jobs, backup_repository
 from sharebackup.jobs.backup_jobs import CREATE, DELETE, RESTORE
-from sharebackup.jobs.lease_queue import Claim
+from sharebackup.jobs.lease_queue import Claim, enqueue
 from tests.engine.helpers import make_rich_tree, snapshot_of_tree
 
 
@@ -74,6 +74,22 @@ def _restore(rt, backup_id, target_id):
     _set(rt, ShareBackup, backup_id, status="restoring", restore_progress="0")
     _set(rt, Share, target_id, status="backup_restoring")
     _run(rt, RESTORE, backup_id, {"share_id": target_id})
+
+
+def queue_small_backup(tmp_path):
+    """A runtime with one small share and one queued backup job (for tests that start workers).
+    Returns (runtime, state directory, share id, backup id)."""
+    from tests.conftest import make_runtime
+    state = tmp_path / "state"
+    rt = make_runtime(state)
+    share_dir = tmp_path / "share"
+    share_dir.mkdir()
+    (share_dir / "file").write_bytes(b"data" * 1000)
+    share_id = _share(rt, share_dir, status="backup_creating")
+    backup_id = _backup(rt, share_id)
+    with rt.db.transaction() as session:
+        enqueue(session, CREATE, backup_id, {"share_id": share_id, "backup_options": {}})
+    return rt, state, share_id, backup_id
 
 
 @pytest.fixture

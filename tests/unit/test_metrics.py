@@ -17,7 +17,7 @@ from sharebackup.jobs.metrics import build_registry
 from sharebackup.jobs.runners import build_runners
 from sharebackup.jobs.worker_pool import WorkerPool
 from tests.conftest import make_runtime
-from tests.unit.test_backup_jobs import _backup, _get, _share
+from tests.unit.test_backup_jobs import _backup, _get, _share, queue_small_backup
 
 DEMO = {"x-auth-token": "demo:demo"}
 
@@ -231,15 +231,7 @@ def test_a_worker_process_serves_its_metrics_on_worker_metrics_port(tmp_path):
     import sys
     import urllib.request
 
-    state = tmp_path / "state"
-    rt = make_runtime(state)
-    share_dir = tmp_path / "share"
-    share_dir.mkdir()
-    (share_dir / "file").write_bytes(b"data" * 1000)
-    share_id = _share(rt, share_dir, status="backup_creating")
-    backup_id = _backup(rt, share_id)
-    with rt.db.transaction() as session:
-        enqueue(session, CREATE, backup_id, {"share_id": share_id, "backup_options": {}})
+    rt, state, share_id, backup_id = queue_small_backup(tmp_path)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

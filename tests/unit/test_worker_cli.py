@@ -10,10 +10,8 @@ import threading
 import time
 
 from sharebackup.db.models import Job, Share, ShareBackup
-from sharebackup.jobs.backup_jobs import CREATE
 from sharebackup.jobs.lease_queue import QUEUED, RUNNING, enqueue
-from tests.conftest import make_runtime
-from tests.unit.test_backup_jobs import _backup, _get, _share
+from tests.unit.test_backup_jobs import _get, queue_small_backup
 
 
 def _wait(predicate, timeout=60.0):
@@ -24,15 +22,7 @@ def _wait(predicate, timeout=60.0):
 
 
 def test_worker_process_runs_a_backup_and_stops_on_sigterm(tmp_path):
-    state = tmp_path / "state"
-    rt = make_runtime(state)
-    share_dir = tmp_path / "share"
-    share_dir.mkdir()
-    (share_dir / "file").write_bytes(b"data" * 1000)
-    share_id = _share(rt, share_dir, status="backup_creating")
-    backup_id = _backup(rt, share_id)
-    with rt.db.transaction() as session:
-        enqueue(session, CREATE, backup_id, {"share_id": share_id, "backup_options": {}})
+    rt, state, share_id, backup_id = queue_small_backup(tmp_path)
     env = {**os.environ, "SHAREBACKUP_AUTH_STRATEGY": "noauth"}
     proc = subprocess.Popen([sys.executable, "-m", "sharebackup.cli.main", "worker", "--state-dir", str(state),
                              "--threads", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
