@@ -68,7 +68,7 @@ def test_every_line_of_a_request_carries_its_request_id(rt, monkeypatch):
         resp = client.simulate_get("/healthcheck")
     rid = resp.headers["x-openstack-request-id"]
     lines = _json_lines(handler)
-    warning = [line for line in lines if line["logger"] == "sharebackup.api.handlers.healthcheck"]
+    warning = [line for line in lines if line["logger"] == "sharebackup.services.health"]
     access = [line for line in lines if line["logger"] == "sharebackup.access"]
     assert warning and warning[0]["request_id"] == rid and warning[0]["level"] == "WARNING"
     assert access and access[0]["request_id"] == rid
