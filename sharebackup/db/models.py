@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -142,6 +142,12 @@ class ShareSnapshot(TimestampMixin, Base):
 class ShareBackup(TimestampMixin, Base):
     """A share backup (the API comes with the share-backups issue; shares need the table now)."""
     __tablename__ = "share_backups"
+    # The listing pages in SQL, sorted by created_at then id (the default sort): these keep a page's
+    # cost growing with the page, not with the table, for a project and for all projects.
+    __table_args__ = (
+        Index("ix_share_backups_project_listing", "project_id", "deleted", "created_at", "id"),
+        Index("ix_share_backups_all_listing", "deleted", "created_at", "id"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False, index=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
@@ -212,6 +218,22 @@ class Job(TimestampMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # Only workers of this zone (or of any zone) claim the job; None: any worker (share jobs).
     availability_zone: Mapped[str | None] = mapped_column(String(255))
+
+
+class RepositoryLease(Base):
+    """A lease lock on one configured repository, held in the database (garbage collection).
+
+    One row per repository name. A holder writes its name and an expiry and renews it by
+    heartbeat; an expired row may be taken over. The row outlives its holders, so it also
+    records when the last collection finished (workers schedule the next one from it).
+    """
+    __tablename__ = "repository_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(255))
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    acquired_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Message(TimestampMixin, Base):

@@ -57,6 +57,15 @@ def upgrade() -> None:
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_messages_project_id'), ['project_id'], unique=False)
 
+    op.create_table('repository_leases',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('holder', sa.String(length=255), nullable=True),
+    sa.Column('purpose', sa.String(length=64), nullable=True),
+    sa.Column('acquired_at', sa.DateTime(), nullable=True),
+    sa.Column('expires_at', sa.DateTime(), nullable=True),
+    sa.Column('last_finished_at', sa.DateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('name')
+    )
     op.create_table('quota_classes',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('class_name', sa.String(length=255), nullable=False),
@@ -172,6 +181,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_share_backups_deleted'), ['deleted'], unique=False)
         batch_op.create_index(batch_op.f('ix_share_backups_project_id'), ['project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_share_backups_share_id'), ['share_id'], unique=False)
+        batch_op.create_index('ix_share_backups_project_listing', ['project_id', 'deleted', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_share_backups_all_listing', ['deleted', 'created_at', 'id'], unique=False)
 
     op.create_table('share_export_locations',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -230,6 +241,8 @@ def downgrade() -> None:
 
     op.drop_table('share_export_locations')
     with op.batch_alter_table('share_backups', schema=None) as batch_op:
+        batch_op.drop_index('ix_share_backups_all_listing')
+        batch_op.drop_index('ix_share_backups_project_listing')
         batch_op.drop_index(batch_op.f('ix_share_backups_share_id'))
         batch_op.drop_index(batch_op.f('ix_share_backups_project_id'))
         batch_op.drop_index(batch_op.f('ix_share_backups_deleted'))
@@ -246,6 +259,7 @@ def downgrade() -> None:
     op.drop_table('quotas')
     op.drop_table('quota_locks')
     op.drop_table('quota_classes')
+    op.drop_table('repository_leases')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_project_id'))
 
