@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import os
 import stat
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from sharebackup.engine import file_reader
 from sharebackup.engine.byte_budget import ByteBudget
@@ -22,6 +22,7 @@ from sharebackup.engine.packer import BlobWriter
 from sharebackup.engine.progress import ProgressTracker, Reporter
 from sharebackup.engine.read_ahead import ReadAhead
 from sharebackup.engine.tree import decode_tree, encode_tree, node_from_stat, read_xattrs
+from sharebackup.engine.context_pool import ContextThreadPool
 
 SPECIAL_TYPES = ("fifo", "socket", "chardev", "blockdev")
 
@@ -46,7 +47,7 @@ class BackupRun:
         self.report = report
         self.writer = BlobWriter(repo, index_every=options.index_every)
         workers = options.workers or max(2, os.cpu_count() or 2)
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="sharebackup-backup")
+        self.pool = ContextThreadPool(workers, thread_name_prefix="sharebackup-backup")
         self.budget = ByteBudget(options.max_inflight_bytes)
         self.chunker = repo.chunker()
         self.small_limit = repo.config["chunker"]["min_size"]

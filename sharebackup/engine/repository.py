@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pyfastcdc
 
@@ -34,6 +33,7 @@ from sharebackup.engine.index import INDEX_AAD, Index, delta_document
 from sharebackup.engine.locks import RepoLock
 from sharebackup.engine.pack import BLOB_TREE, pack_name, read_trailer_from_store
 from sharebackup.engine.stores.base import Store
+from sharebackup.engine.context_pool import ContextThreadPool
 
 FORMAT_NAME = "sharebackup-repository"
 FORMAT_VERSION = 1
@@ -153,7 +153,7 @@ class Repository:
         def fetch(delta_id):
             return delta_id, json.loads(self.read_file("index", delta_id, INDEX_AAD))
 
-        with ThreadPoolExecutor(4) as pool:
+        with ContextThreadPool(4) as pool:
             for delta_id, doc in pool.map(fetch, ids):
                 index.merge_delta(delta_id, doc)
         self.index = index

@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from sharebackup.engine import fs_apply
 from sharebackup.engine.blob_prefetch import BlobPrefetcher
@@ -36,6 +35,7 @@ from sharebackup.engine.malloc_tuning import tune_malloc
 from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Reporter, ReportCallback
 from sharebackup.engine.restore_files import DirHandle, remove_entry, replace_into, tmp_name, write_file
 from sharebackup.engine.tree import decode_tree
+from sharebackup.engine.context_pool import ContextThreadPool
 
 MODES = ("merge", "replace")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -50,8 +50,8 @@ class _RestoreRun:
         self.progress = tracker
         self.report = report
         # file tasks spend much of their time in syscalls, so more threads than cores help
-        self.files = ThreadPoolExecutor(workers * 2, thread_name_prefix="sharebackup-restore")
-        self.blob_pool = ThreadPoolExecutor(workers, thread_name_prefix="sharebackup-prefetch")
+        self.files = ContextThreadPool(workers * 2, thread_name_prefix="sharebackup-restore")
+        self.blob_pool = ContextThreadPool(workers, thread_name_prefix="sharebackup-prefetch")
         self.prefetch = BlobPrefetcher(repo, self.blob_pool, window=8 * 1024 * 1024)
         self.budget = ByteBudget(budget)
         self.slots = ByteBudget(1024)  # files in flight, so small files cannot pile up without bound
