@@ -14,12 +14,17 @@ build several in one process.
 - ``QueueCollector``: gauges of queued and running jobs by kind, read from the database at
   scrape time (a scrape that cannot reach the database reports ``sharebackup_jobs_scrape_error 1``).
 
-Bytes read/written/deduplicated by backups are not exported: ``engine.backup`` returns only
-the snapshot id (the byte counts are in the snapshot manifest's ``summary``).
+  Runners may return a ``JobResult``; the pool hands it to ``on_result``, which moves the byte
+  counters by repository: bytes read from shares, bytes written to the repository (after
+  compression and encryption), bytes deduplicated (share bytes not stored anew because the
+  repository already held them: unchanged files the files cache skipped count too) and bytes
+  restored into shares.
 """
 from __future__ import annotations
 
 import logging
+
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -31,6 +36,24 @@ from sharebackup.jobs.lease_queue import QUEUED, RUNNING
 LOG = logging.getLogger(__name__)
 
 NAMESPACE = "sharebackup"
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a runner tells the metrics about its work (all counts in bytes)."""
+    repository: str
+    read: int = 0
+    written: int = 0
+    deduplicated: int = 0
+    restored: int = 0
+
+    @classmethod
+    def from_backup_summary(cls, repository: str, summary: dict) -> "JobResult":
+        """From an engine snapshot's ``summary`` (engine/backup.py)."""
+        total = int(summary.get("total_bytes", 0))
+        added = int(summary.get("data_added", 0))
+        return cls(repository, read=int(summary.get("bytes_read", 0)),
+                   written=int(summary.get("data_added_stored", 0)), deduplicated=max(total - added, 0))
 
 
 class JobMetrics:
@@ -45,6 +68,16 @@ class JobMetrics:
                                                "the repository was locked.")
         self.takeovers = counter("job_lease_takeovers",
                                  "Claims of a running job whose lease had expired (its worker died or hung).")
+        def bytes_counter(name: str, doc: str) -> Counter:
+            return Counter(name, doc, ["repository"], namespace=NAMESPACE, registry=registry)
+
+        self.bytes_read = bytes_counter("backup_bytes_read", "Bytes read from shares by backups.")
+        self.bytes_written = bytes_counter("backup_bytes_written",
+                                           "Bytes backups wrote to the repository (compressed, encrypted).")
+        self.bytes_deduplicated = bytes_counter(
+            "backup_bytes_deduplicated",
+            "Bytes of backed-up shares not stored anew because the repository already held them.")
+        self.bytes_restored = bytes_counter("restore_bytes_written", "Bytes restores wrote into shares.")
         self.duration = Histogram("job_duration_seconds", "Time a runner took, by job kind.", ["kind"],
                                   namespace=NAMESPACE, registry=registry,
                                   buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600))
@@ -55,6 +88,13 @@ class JobMetrics:
             self.retried.labels(claim.kind).inc()
         if getattr(claim, "taken_over", False):
             self.takeovers.labels(claim.kind).inc()
+
+    def on_result(self, result: JobResult) -> None:
+        for counter, value in ((self.bytes_read, result.read), (self.bytes_written, result.written),
+                               (self.bytes_deduplicated, result.deduplicated),
+                               (self.bytes_restored, result.restored)):
+            if value:
+                counter.labels(result.repository).inc(value)
 
     def on_done(self, claim, ok: bool, seconds: float) -> None:
         (self.completed if ok else self.failed).labels(claim.kind).inc()

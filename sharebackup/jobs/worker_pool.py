@@ -1,7 +1,7 @@
 """A pool of worker threads that claim jobs and hand each to the runner for its kind.
 
-Runners are plain callables ``run(claim, heartbeat) -> None``; they do their own state
-changes. A runner may also offer ``give_up(claim, reason)`` for jobs whose attempts ran
+Runners are plain callables ``run(claim, heartbeat)``; they do their own state changes and
+may return a ``jobs.metrics.JobResult`` (bytes read, written, ...) for the metrics. A runner may also offer ``give_up(claim, reason)`` for jobs whose attempts ran
 out (the previous worker died every time), which must leave the resource clearly failed.
 """
 from __future__ import annotations
@@ -15,12 +15,13 @@ from typing import Callable, Protocol
 
 from sharebackup import logs
 from sharebackup.jobs.lease_queue import Claim, LeaseQueue
+from sharebackup.jobs.metrics import JobResult
 
 LOG = logging.getLogger(__name__)
 
 
 class Runner(Protocol):
-    def __call__(self, claim: Claim, heartbeat: Callable[[], bool]) -> None: ...
+    def __call__(self, claim: Claim, heartbeat: Callable[[], bool]) -> JobResult | None: ...
 
 
 class WorkerPool:
@@ -86,8 +87,10 @@ class WorkerPool:
                     give_up(claim, "the job was interrupted too many times")
                 queue.fail(claim.id, "attempts exhausted")
                 return False
-            runner(claim, lambda: queue.heartbeat(claim.id))
+            result = runner(claim, lambda: queue.heartbeat(claim.id))
             queue.complete(claim.id)
+            if self.metrics is not None and isinstance(result, JobResult):
+                self.metrics.on_result(result)
             return True
         except Exception as exc:
             LOG.exception("job %s (%s of %s) failed", claim.id, claim.kind, claim.resource_id)

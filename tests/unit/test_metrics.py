@@ -259,3 +259,44 @@ def test_a_worker_process_serves_its_metrics_on_worker_metrics_port(tmp_path):
             proc.wait()
         rt.db.dispose()
     assert f"metrics at http://127.0.0.1:{port}/metrics".encode() in proc.stdout.read()
+
+
+def test_job_results_move_the_byte_counters_by_repository(rt, process):
+    from sharebackup.jobs.metrics import JobResult
+
+    _registry, job_metrics, client = process
+    summary = {"bytes_read": 700, "data_added": 300, "data_added_stored": 120, "total_bytes": 1000}
+    result = JobResult.from_backup_summary("s3", summary)
+    assert (result.read, result.written, result.deduplicated) == (700, 120, 700)  # 1000 - 300 new
+    job_metrics.on_result(result)
+    job_metrics.on_result(JobResult("default", restored=4096))
+    samples = _scrape(client)
+    assert _value(samples, "sharebackup_backup_bytes_read_total", repository="s3") == 700
+    assert _value(samples, "sharebackup_backup_bytes_written_total", repository="s3") == 120
+    assert _value(samples, "sharebackup_backup_bytes_deduplicated_total", repository="s3") == 700
+    assert _value(samples, "sharebackup_restore_bytes_written_total", repository="default") == 4096
+    assert _value(samples, "sharebackup_backup_bytes_read_total", repository="default") == 0
+
+
+def test_the_pool_hands_a_runners_result_to_the_metrics(rt, process):
+    from sharebackup.jobs.metrics import JobResult
+
+    _registry, job_metrics, client = process
+    with rt.db.transaction() as session:
+        job = enqueue(session, "test.bytes", "r1")
+        session.flush()
+        job_id = job.id
+
+    def runner(claim, heartbeat):
+        return JobResult("default", read=10, written=5, deduplicated=2)
+
+    pool = _pool(rt, job_metrics, {"test.bytes": runner})
+    pool.start()
+    try:
+        _wait(lambda: _job_state(rt, job_id) == "done")
+    finally:
+        pool.stop()
+    _wait(lambda: _value(_scrape(client), "sharebackup_backup_bytes_written_total", repository="default") == 5)
+    samples = _scrape(client)
+    assert _value(samples, "sharebackup_backup_bytes_read_total", repository="default") == 10
+    assert _value(samples, "sharebackup_backup_bytes_deduplicated_total", repository="default") == 2
