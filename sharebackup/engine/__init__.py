@@ -23,6 +23,8 @@ Public API (everything a caller such as the issue-4 worker needs)::
                              exclude_names=("lost+found",))  # neither written nor (replace) removed
     engine.forget(repo, snap_id)                       # drop one snapshot manifest
     gc_stats = engine.gc(repo, grace=3600)             # remove unreferenced data, repack sparse packs
+                       # optional: wait=S (for running backups), keep_going=f (checked before every
+                       # delete; AbortedError when it says no), forget=f(manifests) -> ids to forget first
     result = engine.check(repo, read_data=False | True | 0.1)   # result.ok, result.errors
     repo.list_snapshots()                              # manifests, oldest first, each with "id"
     engine.stats(repo)                                 # sizes and counts
@@ -38,6 +40,7 @@ for backup, restore and check; exclusive for forget and gc).
 from sharebackup.engine.backup import BackupOptions, backup
 from sharebackup.engine.check import CheckResult, check
 from sharebackup.engine.errors import (
+    AbortedError,
     EngineError,
     IntegrityError,
     LockedError,
@@ -54,7 +57,7 @@ from sharebackup.engine.restore import restore
 from sharebackup.engine.stores import LocalStore, MemoryStore, Store, open_store
 
 __all__ = [
-    "BackupOptions", "CheckResult", "EngineError", "FORMAT_VERSION", "IntegrityError", "LocalStore",
+    "AbortedError", "BackupOptions", "CheckResult", "EngineError", "FORMAT_VERSION", "IntegrityError", "LocalStore",
     "LockedError", "MemoryStore", "Repository", "RepositoryError", "SnapshotNotFound", "Store",
     "StoreError", "UnsafePathError", "WrongKeyError", "backup", "check", "forget", "gc",
     "open_store", "restore", "stats", "change_passphrase", "read_key_file",

@@ -38,6 +38,11 @@ class LockedError(EngineError):
     """Another process holds a conflicting, unexpired lock on the repository."""
 
 
+class AbortedError(EngineError):
+    """A long operation stopped at a safe point: its caller's keep_going() said no, or its
+    own repository lock came too close to running out. Nothing is left half done."""
+
+
 class SnapshotNotFound(EngineError):
     """No snapshot has the given id or unique id prefix."""
 

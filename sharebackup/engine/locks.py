@@ -5,6 +5,11 @@ A lock carries an expiry time and a background thread renews it (writes a fresh 
 object, then deletes the old one) every third of the lease, so a crashed process's
 lock simply expires. Acquiring writes our lock first and then lists the others: if two
 processes race, both see each other and the loser backs off; neither proceeds unsafely.
+
+`acquire(wait=...)` retries for a while instead of failing at once (gc waiting for running
+backups to end), and `remaining()` tells how long the lease is sure to last from what this
+process last managed to write, so a destructive step can refuse to start on a lease that
+may already have run out (a paused process, a store that refused the renewals).
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ import socket
 import threading
 import time
 
-from sharebackup.engine.errors import LockedError, ObjectMissing, StoreError
+from sharebackup.engine.errors import AbortedError, LockedError, ObjectMissing, StoreError
 from sharebackup.engine.stores.base import Store
 
 DEFAULT_LEASE = 300.0  # seconds
+WAIT_POLL = 0.5  # seconds between attempts while waiting for a lock
 
 
 def _read_lock(store: Store, name: str) -> dict | None:
@@ -38,8 +44,10 @@ class RepoLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._name_lock = threading.Lock()
+        self._valid_until = 0.0  # time.monotonic() until which our newest lock object is sure to be valid
 
     def _write(self) -> str:
+        started = time.monotonic()
         now = time.time()
         doc = {
             "exclusive": self.exclusive,
@@ -51,7 +59,12 @@ class RepoLock:
         }
         name = "locks/" + os.urandom(16).hex()
         self.store.put_if_absent(name, json.dumps(doc).encode())
+        self._valid_until = started + self.lease
         return name
+
+    def remaining(self) -> float:
+        """Seconds our lease is sure to last (0 when not held)."""
+        return max(0.0, self._valid_until - time.monotonic()) if self.name else 0.0
 
     def conflicts(self) -> list[dict]:
         now = time.time()
@@ -66,7 +79,21 @@ class RepoLock:
                 found.append(doc)
         return found
 
-    def acquire(self) -> "RepoLock":
+    def acquire(self, wait: float = 0.0, keep_going=None) -> "RepoLock":
+        """Take the lock; while it conflicts, try again for up to `wait` seconds (and only
+        while `keep_going()`, if given, says yes; AbortedError otherwise)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return self._acquire_once()
+            except LockedError:
+                if time.monotonic() + WAIT_POLL > deadline:
+                    raise
+            if keep_going is not None and not keep_going():
+                raise AbortedError("stopped waiting for the repository lock: the caller asked to stop")
+            time.sleep(WAIT_POLL)
+
+    def _acquire_once(self) -> "RepoLock":
         self.name = self._write()
         others = self.conflicts()
         if others:

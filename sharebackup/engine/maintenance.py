@@ -8,20 +8,27 @@ Crash-safe order: new packs and their index are written first, then one consolid
 index delta, then the old deltas are deleted, and only then the old packs. A crash at
 any point leaves either duplicates (merged harmlessly) or unindexed packs (deleted by
 the next gc once older than the grace period).
+
+Stopping safely: before every object it deletes, gc makes sure its own exclusive lock still
+has at least LOCK_MARGIN of its lease left (a paused process whose lock may already have run
+out must not go on deleting), and asks the caller's optional `keep_going()` (the service
+checks its database lease there). When either says no it raises AbortedError; stopping there
+is no different from a crash at that point, which the order above makes harmless.
 """
 
 from __future__ import annotations
 
 import time
 
-from sharebackup.engine.errors import ObjectMissing
+from sharebackup.engine.errors import AbortedError, ObjectMissing
 from sharebackup.engine.index import INDEX_AAD, delta_document
-from sharebackup.engine.locks import remove_expired_locks
+from sharebackup.engine.locks import RepoLock, remove_expired_locks
 from sharebackup.engine.pack import PackEntry, pack_name
 from sharebackup.engine.packer import BlobWriter
 from sharebackup.engine.tree_walk import referenced_blobs
 
 DEFAULT_GRACE = 3600.0
+LOCK_MARGIN = 1 / 4  # of the lock's lease: never start a delete with less than this left
 
 
 def forget(repo, snap_id: str) -> str:
@@ -32,12 +39,37 @@ def forget(repo, snap_id: str) -> str:
         return full
 
 
-def gc(repo, *, grace: float = DEFAULT_GRACE, repack_threshold: float = 0.5) -> dict:
-    """Remove unreferenced blobs; repack packs whose unused share exceeds the threshold."""
+def gc(repo, *, grace: float = DEFAULT_GRACE, repack_threshold: float = 0.5, wait: float = 0.0,
+       keep_going=None, forget=None) -> dict:
+    """Remove unreferenced blobs; repack packs whose unused share exceeds the threshold.
+
+    wait: seconds to keep trying for the exclusive lock while backups, restores or checks
+        hold it (default: fail at once with LockedError).
+    keep_going: optional callable, asked before every deletion; False stops gc with
+        AbortedError (see the module docstring).
+    forget: optional callable given the manifests (each with "id") of the snapshots whose
+        manifest is older than `grace`; the ids it returns are forgotten, under the same
+        lock, before the references are gathered.
+    """
     stats = {"packs_deleted": 0, "packs_repacked": 0, "packs_written": 0, "bytes_freed": 0,
-             "orphans_deleted": 0, "index_files_merged": 0, "locks_removed": 0}
-    with repo.lock(exclusive=True, purpose="gc"):
+             "orphans_deleted": 0, "index_files_merged": 0, "locks_removed": 0, "snapshots_forgotten": 0}
+    lock = RepoLock(repo.store, exclusive=True, purpose="gc", **({"lease": repo.lock_lease} if repo.lock_lease else {}))
+    lock.acquire(wait, keep_going)
+    with lock:
+
+        def ensure(step: str) -> None:
+            if lock.remaining() < lock.lease * LOCK_MARGIN:
+                raise AbortedError(f"gc stopped before {step}: its repository lock is close to running out")
+            if keep_going is not None and not keep_going():
+                raise AbortedError(f"gc stopped before {step}: the caller asked to stop")
+
+        def delete(name: str, step: str) -> None:
+            ensure(step)
+            _delete(repo.store, name)
+
         stats["locks_removed"] = remove_expired_locks(repo.store)
+        if forget is not None:
+            stats["snapshots_forgotten"] = _forget_chosen(repo, forget, grace, delete)
         repo.load_index()
         now = time.time()
         listing = {i.name.rsplit("/", 1)[1]: i for i in repo.store.list("data/")}
@@ -78,15 +110,15 @@ def gc(repo, *, grace: float = DEFAULT_GRACE, repack_threshold: float = 0.5) -> 
         old_deltas = set(repo.index_ids())
         new_delta = repo.write_file("index", INDEX_AAD, delta_document(survivors, sorted(old_deltas)))
         for delta_id in old_deltas - {new_delta}:
-            _delete(repo.store, f"index/{delta_id}")
+            delete(f"index/{delta_id}", "merging the index")
             stats["index_files_merged"] += 1
         for pack_id in drop + repack:
             stats["bytes_freed"] += listing[pack_id].size if pack_id in listing else 0
-            _delete(repo.store, pack_name(pack_id))
+            delete(pack_name(pack_id), "deleting packs")
         indexed = set(by_pack)
         for pack_id, info in listing.items():
             if pack_id not in indexed and pack_id not in young:
-                _delete(repo.store, info.name)  # orphan of an interrupted backup
+                delete(info.name, "deleting orphan packs")  # orphan of an interrupted backup
                 stats["orphans_deleted"] += 1
                 stats["bytes_freed"] += info.size
         stats["packs_deleted"] = len(drop)
@@ -94,6 +126,19 @@ def gc(repo, *, grace: float = DEFAULT_GRACE, repack_threshold: float = 0.5) -> 
         stats["packs_written"] = len(writer.written)
         repo.load_index()
     return stats
+
+
+def _forget_chosen(repo, choose, grace: float, delete) -> int:
+    """Offer the caller the snapshots whose manifest was written more than `grace` ago (a
+    younger one may belong to a backup that has not recorded it anywhere yet); forget the
+    ones it names."""
+    now = time.time()
+    old = {i.name.split("/", 1)[1] for i in repo.store.list("snapshots/") if now - i.mtime >= grace}
+    offered = [s for s in repo.list_snapshots() if s["id"] in old]
+    chosen = set(choose(offered) or ()) & old
+    for snap_id in sorted(chosen):
+        delete(f"snapshots/{snap_id}", "forgetting snapshots")
+    return len(chosen)
 
 
 def _without(index, pack_ids):

@@ -1,0 +1,197 @@
+"""A lease lock on one configured repository, held in the database (table repository_leases).
+
+Garbage collection takes it so that workers stop starting backups, restores and deletes on that
+repository while it runs (they look with ``held_by_other`` and queue their job again a little
+later). It is a lease, not a lock: the holder renews it from a thread, and a holder that dies
+simply lets it run out, after which anyone may take it over. A holder that cannot renew it
+stops: ``HeldLease.keep_going()`` says no as soon as less than a margin (a third of the lease)
+is sure to be left, and the collection asks it before every deletion.
+
+Acquiring is one write transaction: SQLite serialises those (BEGIN IMMEDIATE); PostgreSQL
+locks the row (SELECT ... FOR UPDATE), and two first-ever inserts racing end in one unique
+violation, after which the loser simply looks again. Times are the hosts' UTC clocks, as for
+job leases: keep them in sync (NTP); the margin also absorbs some skew.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from sharebackup.db.models import RepositoryLease, utcnow
+
+LOG = logging.getLogger(__name__)
+
+MARGIN = 1 / 3  # of the lease: keep_going() says no once less than this is sure to be left
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a repository's lease, for messages."""
+    name: str
+    holder: str
+    purpose: str
+    expires_at: dt.datetime
+
+    def describe(self) -> str:
+        return (f"repository {self.name!r} is held for {self.purpose or 'maintenance'} by {self.holder} "
+                f"(lease until {self.expires_at.isoformat(sep=' ', timespec='seconds')} UTC)")
+
+
+class LeaseHeld(Exception):
+    """Someone else holds the repository's lease."""
+
+    def __init__(self, current: Holder):
+        super().__init__(current.describe())
+        self.current = current
+
+
+def new_holder_name(prefix: str) -> str:
+    return f"{prefix}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _live(row: RepositoryLease | None, now: dt.datetime) -> bool:
+    return row is not None and row.holder is not None and row.expires_at is not None and row.expires_at > now
+
+
+def _holder(row: RepositoryLease) -> Holder:
+    return Holder(row.name, row.holder or "", row.purpose or "", row.expires_at)
+
+
+def _row_for_update(session, db, name: str) -> RepositoryLease | None:
+    query = select(RepositoryLease).where(RepositoryLease.name == name)
+    if not db.is_sqlite:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def acquire(db, name: str, holder: str, purpose: str, seconds: float) -> None:
+    """Take the lease (insert the row, or take it over when free or expired); LeaseHeld otherwise."""
+    for _ in range(2):  # a second round only after losing a first-insert race on PostgreSQL
+        try:
+            with db.transaction() as session:
+                now = utcnow()
+                row = _row_for_update(session, db, name)
+                if row is None:
+                    row = RepositoryLease(name=name)
+                    session.add(row)
+                elif _live(row, now) and row.holder != holder:
+                    raise LeaseHeld(_holder(row))
+                row.holder, row.purpose = holder, purpose
+                row.acquired_at, row.expires_at = now, now + dt.timedelta(seconds=seconds)
+                session.flush()
+                return
+        except IntegrityError:
+            continue  # another process inserted the row first; now it exists and can be locked
+    raise RuntimeError(f"could not read or insert the lease row of repository {name!r}")
+
+
+def renew(db, name: str, holder: str, seconds: float) -> bool:
+    """Extend our unexpired lease; False when it is not ours any more (expired or taken over)."""
+    with db.transaction() as session:
+        now = utcnow()
+        result = session.execute(
+            update(RepositoryLease)
+            .where(RepositoryLease.name == name, RepositoryLease.holder == holder, RepositoryLease.expires_at > now)
+            .values(expires_at=now + dt.timedelta(seconds=seconds)))
+        return result.rowcount == 1
+
+
+def release(db, name: str, holder: str, finished: bool = False) -> None:
+    """Give the lease up (if still ours); ``finished`` also records the end of a collection."""
+    values: dict = {"holder": None, "purpose": None, "expires_at": None}
+    if finished:
+        values["last_finished_at"] = utcnow()
+    with db.transaction() as session:
+        session.execute(update(RepositoryLease)
+                        .where(RepositoryLease.name == name, RepositoryLease.holder == holder).values(values))
+
+
+def held_by_other(db, name: str, holder: str | None = None) -> Holder | None:
+    """The unexpired lease on ``name`` of anyone but ``holder``, or None."""
+    with db.reader() as session:
+        row = session.get(RepositoryLease, name)
+        if _live(row, utcnow()) and row.holder != holder:
+            return _holder(row)
+    return None
+
+
+def last_finished(db, name: str) -> dt.datetime | None:
+    with db.reader() as session:
+        row = session.get(RepositoryLease, name)
+        return row.last_finished_at if row is not None else None
+
+
+class HeldLease:
+    """``with HeldLease(db, name, "gc", seconds) as lease:`` holds the lease and renews it.
+
+    ``heartbeat`` (optional) is called with every renewal too (the job's own lease); when it
+    returns False the lease counts as lost. ``finish()`` records a finished collection; the
+    lease is released on exit either way.
+    """
+
+    def __init__(self, db, name: str, purpose: str, seconds: float, holder: str | None = None,
+                 heartbeat: Callable[[], bool] | None = None, clock: Callable[[], float] = time.monotonic):
+        self.db, self.name, self.purpose, self.seconds = db, name, purpose, float(seconds)
+        self.holder = holder or new_holder_name(purpose)
+        self.heartbeat = heartbeat
+        self.clock = clock
+        self.lost = threading.Event()
+        self._finished = False
+        self._valid_until = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> HeldLease:
+        started = self.clock()
+        acquire(self.db, self.name, self.holder, self.purpose, self.seconds)
+        self._valid_until = started + self.seconds
+        self._thread = threading.Thread(target=self._keep, name=f"repo-lease-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            release(self.db, self.name, self.holder, finished=self._finished)
+        except Exception:  # noqa: BLE001 - the lease runs out on its own
+            LOG.warning("releasing the lease on repository %s failed; it will expire", self.name, exc_info=True)
+
+    def remaining(self) -> float:
+        """Seconds the lease is sure to last, from the last renewal that succeeded."""
+        return 0.0 if self.lost.is_set() else max(0.0, self._valid_until - self.clock())
+
+    def keep_going(self) -> bool:
+        """True while at least the margin of the lease is sure to be left."""
+        return self.remaining() >= self.seconds * MARGIN
+
+    def finish(self) -> None:
+        self._finished = True
+
+    def _keep(self) -> None:
+        every = self.seconds / 4  # one failed renewal is absorbed; after two in a row keep_going() says no
+        while not self._stop.wait(every):
+            started = self.clock()
+            try:
+                alive = renew(self.db, self.name, self.holder, self.seconds)
+                if alive and self.heartbeat is not None:
+                    alive = bool(self.heartbeat())
+            except Exception:  # the database blinked: the lease still runs, try next round
+                LOG.warning("renewing the lease on repository %s failed", self.name, exc_info=True)
+                continue
+            if not alive:
+                LOG.warning("lost the lease on repository %s; stopping", self.name)
+                self.lost.set()
+                return
+            self._valid_until = started + self.seconds
