@@ -1,32 +1,37 @@
-"""The fault test: backups, restores and deletes while worker processes are SIGKILLed.
+"""The fault test: backups, restores and deletes while worker and API processes are SIGKILLed.
 
-One PostgreSQL database and one state directory (so the local repository `<state>/repository`
-and the share directories are shared by every process on this host). Two API processes
-(`sharebackup serve --workers 0`) and three worker processes (`sharebackup worker`), each in its
-own process group, all with short job leases. Four shares get real trees (nested directories,
-symlinks, a hard-link pair, a few MB of random data). Then ~30 operations (backups, in-place
-restores, deletes), spread over both API processes, run while a chaos loop SIGKILLs a random
-worker at random moments (at least 10 times) and restarts it.
+One PostgreSQL database, one moto S3 server and one state directory (the share directories are
+shared by every process on this host). Every backup goes to the S3 repository named `offsite`
+(`[backup] repositories = offsite=s3://...`, `backup_options.backup_type = offsite`). Two API
+processes (`sharebackup serve --workers 0`) and three worker processes (`sharebackup worker`),
+each in its own process group, all with short job leases. Four shares get real trees (nested
+directories, symlinks, a hard-link pair, a few MB of random data). Then ~30 operations (backups,
+in-place restores, deletes), spread over both API processes, run while a chaos loop SIGKILLs a
+random worker at random moments (at least 10 times) and restarts it, and twice SIGKILLs one of
+the API processes while a create, restore or delete is in flight through it (then restarts it on
+the same port). Clients retry through the other API: requests that never reached the killed
+process are sent again, and a create, restore or delete whose answer was lost is looked up in the
+database (committed or not) before it is sent again, so a lost answer never doubles an operation.
+When the service has automatic garbage collection (`[backup] gc_interval_seconds`), it runs every
+few seconds with a short grace, and the chaos also kills the worker running a gc job.
 
 Afterwards, once the queue has drained (bounded):
   - no backup is in creating/restoring/deleting, no share in backup_creating/backup_restoring;
   - every job is done or failed, and every failed operation left its failed state with a reason
-    (fail_reason / user message);
+    (fail_reason / user message); every backup row has its create job (no half-done request);
   - every `available` backup, restored (2.91) into a fresh share, equals byte for byte the tree
     recorded when it was taken;
-  - `sharebackup repo check --read-data` passes;
+  - `sharebackup repo check --read-data` passes on the S3 repository;
   - quota usage (2.80 detail) equals the count and size of the project's non-deleted backup rows.
 
-Known bug (the test ends in XFAIL on exactly this, and only when everything else passed): a worker
-SIGKILLed inside a backup or restore leaves its repository lock for 300 s (engine/locks.py
-DEFAULT_LEASE), so deletes requested after such a kill stay in `deleting` for ~5-6 minutes.
-Any other stuck state, unclean failure, corrupt restore, check or quota mismatch fails the test.
-
-It prints one line to quote:  FAULT TEST: kills=12 jobs=31 done=29 failed=2 stuck=0 corrupt=0
+It prints one line to quote:
+  FAULT TEST: repository=s3 kills=14 (workers=12, api=2, during-gc=3) jobs=31 done=29 failed=2 stuck=0 corrupt=0
 Run with `-s` to see it (and the per-phase lines).
 """
 from __future__ import annotations
 
+import dataclasses
+import http.client
 import json
 import os
 import random
@@ -37,6 +42,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -44,6 +50,7 @@ import pytest
 from tests.conftest import create_pg_database, drop_pg_database, require_pg
 from tests.integration.server_process import _die_with_parent, free_port, isolated_env, sharebackup_command
 from tests.integration.test_backup_lifecycle import compare, snapshot_tree
+from tests.s3_server import make_bucket, moto_server, s3_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -53,7 +60,14 @@ WORKER_PROCESSES = 3
 SHARES = 4
 OPERATIONS = 30          # backups + restores + deletes started through the API
 MAX_DELETES = 4
-MIN_KILLS = 10
+MIN_KILLS = 10           # of worker processes
+API_KILLS = 2            # of an API process with a create, restore or delete in flight through it
+REPOSITORY = "offsite"   # the S3 repository every backup goes to (backup_options.backup_type)
+BUCKET = "fault-backups"
+GC_INTERVAL = 5.0        # [backup] gc_interval_seconds, when the service has automatic gc
+GC_GRACE = 2.0           # [backup] gc_grace_seconds
+GC_STUCK_SECONDS = 90.0  # a gc job still queued or running this long after it was queued is stuck
+MIN_GC_KILLS = 1         # with automatic gc: kills of a worker while a gc job was running
 PACE = (1.0, 8.0)        # seconds a share's next operation waits: ~30 operations over about a minute
 CHAOS_SECONDS = 150.0    # hard bound of the chaos phase
 OP_WAIT = 75.0           # one backup or restore must leave its transitional state within this
@@ -129,17 +143,47 @@ class Proc:
         return [f"{self.name}: {line}" for line in lines if needle in line][-limit:]
 
 
-def busy_in(proc: Proc, state: Path) -> bool:
-    """The process holds a repository lock (it is inside a backup, restore or forget), or (Linux) has
-    a file below the state directory open (a share's or the repository's)."""
+class RepoLocks:
+    """The repository's lock objects (`locks/<id>`, JSON with the holder's pid and purpose), read
+    straight from the store: which process is inside a backup, restore, forget or gc."""
+
+    def __init__(self, location: str):
+        from sharebackup import engine
+        self.store = engine.open_store(location)
+
+    def holders(self) -> dict[int, set[str]]:
+        """{pid: purposes} of every lock object there now (expired ones included)."""
+        out: dict[int, set[str]] = {}
+        try:
+            names = [info.name for info in self.store.list("locks/")]
+        except Exception:  # noqa: BLE001 - only a hint for choosing a victim
+            return out
+        for name in names:
+            try:
+                doc = json.loads(self.store.get(name))
+            except Exception:  # noqa: BLE001 - renewed (deleted) meanwhile
+                continue
+            if isinstance(doc, dict) and isinstance(doc.get("pid"), int):
+                out.setdefault(doc["pid"], set()).add(str(doc.get("purpose") or ""))
+        return out
+
+    def documents(self) -> list[tuple[str, dict]]:
+        docs = []
+        for info in list(self.store.list("locks/")):
+            try:
+                docs.append((info.name, json.loads(self.store.get(info.name))))
+            except Exception:  # noqa: BLE001
+                continue
+        return docs
+
+
+def busy_in(proc: Proc, state: Path, lock_holders: dict[int, set[str]]) -> bool:
+    """The process holds a repository lock (it is inside a backup, restore, forget or gc), or
+    (Linux) has a file below the state directory open (a share's)."""
     if not proc.alive():
         return False
-    for lock_file in (state / "repository" / "locks").glob("*"):
-        try:
-            if json.loads(lock_file.read_text()).get("pid") == proc.popen.pid:
-                return True
-        except (OSError, ValueError):
-            continue
+    if proc.popen.pid in lock_holders:
+        return True
     prefix = str(state) + os.sep
     try:
         for fd in os.listdir(f"/proc/{proc.popen.pid}/fd"):
@@ -155,32 +199,86 @@ def busy_in(proc: Proc, state: Path) -> bool:
 
 # -- HTTP ----------------------------------------------------------------------------------------
 
+class LostAnswer(Exception):
+    """A create, restore or delete reached an API process that died before answering: it may or
+    may not have been committed. The caller looks in the database before sending it again."""
+
+
+MUTATING = ("POST", "PUT", "DELETE")
+RETRY_SECONDS = 60.0     # a request keeps being retried (through the other API) this long
+
+
 class Api:
-    """Plain JSON requests to one of the API processes (chosen at random per request)."""
+    """Plain JSON requests to the API processes (one chosen at random per request).
+
+    A request that never reached a process (connection refused: it is down) goes to the other
+    one; so does a GET whose connection broke. A create, restore or delete whose connection broke
+    raises LostAnswer. `arm(i, killer)` makes the next create, restore or delete sent to process
+    `i` call `killer()` a few milliseconds after it was sent (the request is then in flight)."""
 
     def __init__(self, endpoints: list[str]):
         self.endpoints = endpoints
         self.calls = [0] * len(endpoints)
+        self.inflight: list[dict[int, str]] = [{} for _ in endpoints]   # per process: thread -> "METHOD path"
+        self.retried = {"refused": 0, "broken_get": 0}
         self._rnd = random.Random()
         self._lock = threading.Lock()
+        self._armed: tuple[int, object] | None = None
+
+    def arm(self, index: int, killer) -> None:
+        with self._lock:
+            self._armed = (index, killer)
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = None
+
+    def in_flight(self, index: int) -> list[str]:
+        with self._lock:
+            return list(self.inflight[index].values())
 
     def request(self, method: str, path: str, body=None, version: str = "2.91", token: str = TOKEN):
+        data = json.dumps(body).encode() if body is not None else None
+        deadline = time.monotonic() + RETRY_SECONDS
         with self._lock:
             i = self._rnd.randrange(len(self.endpoints))
-            self.calls[i] += 1
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.endpoints[i] + path, data=data, method=method, headers={
-            "X-Auth-Token": token, "Accept": "application/json", "Content-Type": "application/json",
-            "X-OpenStack-Manila-API-Version": version, "X-OpenStack-Manila-API-Experimental": "True"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
+        while True:
+            sent_to = i
+            with self._lock:
+                self.calls[i] += 1
+                self.inflight[i][threading.get_ident()] = f"{method} {path}"
+                fire = None
+                if self._armed and self._armed[0] == i and method in MUTATING:
+                    fire, self._armed = self._armed[1], None
+            if fire is not None:   # the killer runs while this request is on its way or being handled
+                threading.Timer(self._rnd.uniform(0.001, 0.03), fire, args=(f"{method} {path}",)).start()
+            req = urllib.request.Request(self.endpoints[i] + path, data=data, method=method, headers={
+                "X-Auth-Token": token, "Accept": "application/json", "Content-Type": "application/json",
+                "X-OpenStack-Manila-API-Version": version, "X-OpenStack-Manila-API-Experimental": "True"})
             try:
-                return exc.code, json.loads(raw or b"{}")
-            except ValueError:
-                return exc.code, {"raw": raw.decode(errors="replace")}
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    return resp.status, json.loads(resp.read() or b"{}")
+            except urllib.error.HTTPError as exc:
+                raw = exc.read()
+                try:
+                    return exc.code, json.loads(raw or b"{}")
+                except ValueError:
+                    return exc.code, {"raw": raw.decode(errors="replace")}
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+                reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+                refused = isinstance(reason, ConnectionRefusedError)
+                if not refused and method in MUTATING:
+                    raise LostAnswer(f"{method} {path} via {self.endpoints[i]}: {type(reason).__name__}: "
+                                     f"{reason}") from exc
+                if time.monotonic() > deadline:
+                    raise
+                with self._lock:
+                    self.retried["refused" if refused else "broken_get"] += 1
+                i = (i + 1) % len(self.endpoints)   # through the other API process
+                time.sleep(0.05)
+            finally:
+                with self._lock:
+                    self.inflight[sent_to].pop(threading.get_ident(), None)
 
     def ok(self, method: str, path: str, body=None, version: str = "2.91", expect=(200, 202)):
         status, answer = self.request(method, path, body, version)
@@ -270,9 +368,33 @@ class Db:
         self.engine.dispose()
 
 
+def gc_supported() -> bool:
+    """The service has automatic garbage collection ([backup] gc_interval_seconds)."""
+    from sharebackup.config import BackupConfig
+    return {"gc_interval_seconds", "gc_grace_seconds"} <= {f.name for f in dataclasses.fields(BackupConfig)}
+
+
+def answering(proc: Proc, port: int) -> bool:
+    assert proc.alive(), f"{proc.name} exited: {proc.log.read_text(errors='replace')[-3000:]}"
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+            return True
+    except urllib.error.HTTPError as exc:
+        return exc.code == 300
+    except OSError:
+        return False
+
+
 # -- the test ------------------------------------------------------------------------------------
 
-def test_fault_recovery(tmp_path):
+@pytest.fixture
+def s3_endpoint():
+    with moto_server() as endpoint:
+        make_bucket(endpoint, BUCKET)
+        yield endpoint
+
+
+def test_fault_recovery(tmp_path, s3_endpoint):
     require_pg()
     started = time.monotonic()
     seed = int(os.environ.get("FAULT_SEED", random.randrange(1 << 30)))
@@ -281,6 +403,9 @@ def test_fault_recovery(tmp_path):
     for d in (state, logs, home):
         d.mkdir()
     db_url = create_pg_database()
+    repo_url = s3_url(s3_endpoint, BUCKET, "fault-" + uuid.uuid4().hex[:12])
+    with_gc = gc_supported() and os.environ.get("FAULT_GC", "1") != "0"
+    gc_options = f"gc_interval_seconds = {GC_INTERVAL}\ngc_grace_seconds = {GC_GRACE}\n" if with_gc else ""
     conf_path = tmp_path / "sharebackup.conf"
     conf_path.write_text(
         "[DEFAULT]\n"
@@ -292,7 +417,8 @@ def test_fault_recovery(tmp_path):
         "[quota]\n"
         "shares = 500\ngigabytes = 5000\nbackups = 500\nbackup_gigabytes = 5000\n"
         "[backup]\n"
-        f"job_lease_seconds = {LEASE}\n")
+        f"repositories = {REPOSITORY}={repo_url}\n"
+        f"job_lease_seconds = {LEASE}\n" + gc_options)
     apis: list[Proc] = []
     workers: list[Proc] = []
     db = None
@@ -311,17 +437,9 @@ def test_fault_recovery(tmp_path):
                                 logs / f"worker{i + 1}.log", home).start())
         api = Api([f"http://127.0.0.1:{port}/v2" for port in ports])
         for proc, port in zip(apis, ports):
-            def answers(port=port, proc=proc):
-                assert proc.alive(), f"{proc.name} exited: {proc.log.read_text(errors='replace')[-3000:]}"
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
-                        return True
-                except urllib.error.HTTPError as exc:
-                    return exc.code == 300
-                except OSError:
-                    return False
-            assert poll(answers, 30, 0.2), f"{proc.name} did not answer on port {port}"
+            assert poll(lambda: answering(proc, port), 30, 0.2), f"{proc.name} did not answer on port {port}"
         db = Db(db_url)
+        locks = RepoLocks(repo_url)
 
         # -- shares with real trees
         rnd = random.Random(seed)
@@ -341,7 +459,10 @@ def test_fault_recovery(tmp_path):
         problems: list[str] = []             # stuck or wrong during the run
         lock = threading.Lock()
         counter = {"started": 0}
-        kills: list[str] = []
+        kills: list[str] = []                # workers
+        api_kills: list[str] = []            # API processes, with what was in flight through them
+        gc_kills: list[str] = []             # workers killed while a gc job was running
+        lost = {"committed": 0, "not_committed": 0}   # mutating requests whose answer a killed API lost
         chaos_log: list[tuple[int, int]] = []
 
         def take_op() -> bool:
@@ -351,12 +472,43 @@ def test_fault_recovery(tmp_path):
                 counter["started"] += 1
                 return True
 
+        def submit(method: str, path: str, body, committed, expect=(202,)):
+            """Send a create, restore or delete; when a killed API lost the answer, `committed()`
+            (a look in the database) tells whether it happened, else it is sent again. Returns the
+            answer, or committed()'s value."""
+            for _ in range(5):
+                try:
+                    return api.ok(method, path, body, expect=expect)
+                except LostAnswer as exc:
+                    time.sleep(1.0)   # a COMMIT the dead process had sent is through by now
+                    found = committed()
+                    with lock:
+                        lost["committed" if found else "not_committed"] += 1
+                    print(f"LOST ANSWER {exc}: {'committed' if found else 'not committed, sending again'}",
+                          flush=True)
+                    if found:
+                        return found
+            raise AssertionError(f"{method} {path}: the answer was lost five times")
+
+        def count_jobs(kind: str, resource_id: str) -> int:
+            return db.rows("SELECT count(*) AS n FROM jobs WHERE kind = :k AND resource_id = :r",
+                           k=kind, r=resource_id)[0]["n"]
+
         def backup_once(share: dict) -> None:
             share["step"] += 1
             mutate(share["root"], share["rnd"], share["step"])
             tree = snapshot_tree(share["root"])
-            created = api.ok("POST", "/share-backups", {"share_backup": {
-                "share_id": share["id"], "name": f"b-{share['id'][:6]}-{share['step']}"}})["share_backup"]
+            name = f"b-{share['id'][:6]}-{share['step']}"
+
+            def committed():
+                rows = db.rows("SELECT id FROM share_backups WHERE project_id = :p AND display_name = :n",
+                               p=PROJECT, n=name)
+                assert len(rows) <= 1, f"one create made {len(rows)} backups named {name}"
+                return rows and {"share_backup": {"id": rows[0]["id"]}}
+
+            created = submit("POST", "/share-backups", {"share_backup": {
+                "share_id": share["id"], "name": name,
+                "backup_options": {"backup_type": REPOSITORY}}}, committed)["share_backup"]
             with lock:
                 recorded[created["id"]], backup_share[created["id"]] = tree, share["id"]
                 ops["backup"] += 1
@@ -371,7 +523,9 @@ def test_fault_recovery(tmp_path):
                 raise RuntimeError(problems[-1])
 
         def restore_once(share: dict, backup_id: str) -> bool:
-            api.ok("POST", f"/share-backups/{backup_id}/action", {"restore": None})
+            before = count_jobs("share_backup.restore", backup_id)
+            submit("POST", f"/share-backups/{backup_id}/action", {"restore": None},
+                   lambda: count_jobs("share_backup.restore", backup_id) > before)
             with lock:
                 ops["restore"] += 1
             shown = poll(lambda: (b := api.backup(backup_id)) and b["status"] != "restoring" and b, OP_WAIT)
@@ -391,6 +545,13 @@ def test_fault_recovery(tmp_path):
                 problems.append(f"CORRUPT in-place restore: {exc}")
             return True
 
+        def delete_once(backup_id: str) -> None:
+            before = count_jobs("share_backup.delete", backup_id)
+            submit("DELETE", f"/share-backups/{backup_id}", None,
+                   lambda: count_jobs("share_backup.delete", backup_id) > before)
+            with lock:
+                ops["delete"] += 1
+
         def share_loop(share: dict) -> None:
             rnd = share["rnd"]
             try:
@@ -405,29 +566,89 @@ def test_fault_recovery(tmp_path):
                             return
                     elif (len(usable) >= 2 and ops["delete"] < MAX_DELETES and counter["started"] > OPERATIONS / 2
                           and (roll < 0.45 or counter["started"] > OPERATIONS * 0.75)):
-                        victim = usable[0]
-                        api.ok("DELETE", f"/share-backups/{victim}")
-                        with lock:
-                            ops["delete"] += 1
+                        delete_once(usable[0])
                     else:
                         backup_once(share)
             except Exception as exc:  # noqa: BLE001 - reported below, after the cleanup of the run
                 problems.append(f"operations on share {share['id']} stopped: {type(exc).__name__}: {exc}")
 
+        def running_gc() -> list[dict]:
+            return db.rows("SELECT id, kind FROM jobs WHERE state = 'running' AND kind LIKE '%gc%' "
+                           "AND lease_expires_at > (now() AT TIME ZONE 'utc')")
+
+        def kill_worker(victim: Proc, crnd: random.Random) -> None:
+            if victim.alive():
+                gc_now = running_gc() if with_gc else []
+                victim.kill()
+                kills.append(f"{victim.name}:{victim.pids[-1]}")
+                if gc_now:
+                    gc_kills.append(f"{victim.name}:{victim.pids[-1]} during {gc_now[0]['kind']} {gc_now[0]['id']}")
+            time.sleep(crnd.uniform(0.0, 2.0))
+            victim.start()
+
+        def kill_api(crnd: random.Random, threads: list[threading.Thread]) -> None:
+            """SIGKILL one API process a few ms after a create, restore or delete was sent to it,
+            then start it again on the same port."""
+            index = crnd.randrange(len(apis))
+            proc, fired = apis[index], threading.Event()
+            in_flight: list[str] = []
+
+            def killer(what: str) -> None:
+                in_flight[:] = [what] + [r for r in api.in_flight(index) if r != what]
+                try:
+                    os.killpg(proc.popen.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                fired.set()
+
+            api.arm(index, killer)
+            deadline = time.monotonic() + 20.0
+            while not fired.wait(0.2):
+                if time.monotonic() > deadline or not any(t.is_alive() for t in threads):
+                    break
+            api.disarm()
+            if not fired.is_set():   # no create, restore or delete came: kill it with whatever is in flight
+                in_flight[:] = ["(no create/restore/delete came)"] + api.in_flight(index)
+            proc.kill()   # (again, when the killer fired: harmless) and reap it
+            api_kills.append(f"{proc.name}:{proc.pids[-1]} in flight: {in_flight}")
+            time.sleep(crnd.uniform(0.2, 2.0))   # meanwhile every request goes to the other one
+            proc.start()
+            port = ports[index]
+            if not poll(lambda: answering(proc, port), 30, 0.2):
+                problems.append(f"{proc.name} did not answer on port {port} after its restart")
+
         def chaos(threads: list[threading.Thread]) -> None:
-            """In the main thread: the workers' parent-death signal follows the thread that started them."""
+            """In the main thread: the processes' parent-death signal follows the thread that started them."""
             crnd = random.Random(seed ^ 0x5EED)
             deadline = started + CHAOS_SECONDS
+            api_kill_at = [round(OPERATIONS * (k + 1) / (API_KILLS + 2)) for k in range(API_KILLS)]
             while time.monotonic() < deadline:
-                if not any(t.is_alive() for t in threads) and len(kills) >= MIN_KILLS:
+                if (not any(t.is_alive() for t in threads) and len(kills) >= MIN_KILLS
+                        and len(api_kills) >= API_KILLS and (not with_gc or len(gc_kills) >= MIN_GC_KILLS)):
                     return
                 time.sleep(crnd.uniform(0.5, 3.0))
-                # mostly a worker in the middle of a job (it has files of a share or of the
-                # repository open), at a random moment of it; otherwise any worker
+                if len(api_kills) < API_KILLS and (counter["started"] >= api_kill_at[len(api_kills)]
+                                                   or not any(t.is_alive() for t in threads)):
+                    kill_api(crnd, threads)
+                    continue
+                if with_gc and len(gc_kills) < 3 and crnd.random() < 0.4:
+                    # the worker running a gc job (it holds the gc lock), at a random moment of it
+                    if poll(running_gc, 8.0, 0.05):
+                        time.sleep(crnd.uniform(0.0, 0.5))
+                        holders = locks.holders()
+                        in_gc = [w for w in workers if w.alive() and "gc" in holders.get(w.popen.pid, ())]
+                        chaos_log.append((-1, len(in_gc)))
+                        kill_worker(crnd.choice(in_gc or workers), crnd)
+                        continue
+                # mostly a worker in the middle of a job (it has files of a share open or holds a
+                # repository lock), at a random moment of it; otherwise any worker
                 running = poll(lambda: db.rows(   # not the job of a worker killed a moment ago
                     "SELECT id FROM jobs WHERE state = 'running' AND kind LIKE 'share_backup.%' "
                     "AND lease_expires_at > (now() AT TIME ZONE 'utc')"), 4.0, 0.01)
-                busy_workers = poll(lambda: [w for w in workers if busy_in(w, state)], 1.0, 0.01) if running else []
+                busy_workers = []
+                if running:
+                    busy_workers = poll(lambda: (lambda held: [w for w in workers if busy_in(w, state, held)])(
+                        locks.holders()), 1.0, 0.05)
                 if busy_workers:
                     time.sleep(crnd.uniform(0.0, 0.2))
                 chaos_log.append((len(running or []), len(busy_workers)))
@@ -435,11 +656,7 @@ def test_fault_recovery(tmp_path):
                     victim = crnd.choice(busy_workers)
                 else:
                     victim = crnd.choice(workers)
-                if victim.alive():
-                    victim.kill()
-                    kills.append(f"{victim.name}:{victim.pids[-1]}")
-                time.sleep(crnd.uniform(0.0, 2.0))
-                victim.start()
+                kill_worker(victim, crnd)
 
         threads = [threading.Thread(target=share_loop, args=(s,), name=f"ops-{i}", daemon=True)
                    for i, s in enumerate(shares)]
@@ -449,28 +666,46 @@ def test_fault_recovery(tmp_path):
         for t in threads:
             t.join(OP_WAIT + 15)
         assert not any(t.is_alive() for t in threads), f"operations still running after the chaos: {problems}"
-        for w in workers:
-            if not w.alive():
-                w.start()
+        for proc in workers + apis:
+            if not proc.alive():
+                proc.start()
         chaos_end = time.monotonic()
-        print(f"CHAOS: {len(kills)} SIGKILLs in {chaos_end - started:.0f}s; operations {ops}; "
-              f"API calls per process {api.calls}; (running jobs, busy workers) at each kill: {chaos_log}", flush=True)
+        print(f"CHAOS: {len(kills)} worker SIGKILLs ({len(gc_kills)} during gc), {len(api_kills)} API SIGKILLs in "
+              f"{chaos_end - started:.0f}s; operations {ops}; API calls per process {api.calls}, retried "
+              f"{api.retried}, lost answers {lost}; (running jobs, busy workers) at each kill: {chaos_log}", flush=True)
+        for line in api_kills:
+            print(f"API KILL {line}", flush=True)
+        for line in gc_kills:
+            print(f"GC KILL {line}", flush=True)
 
-        # -- drain: no job queued or running
+        # -- drain: no job queued or running (gc jobs keep coming every GC_INTERVAL: none may be
+        # older than a few leases and their retry waits)
         def busy():
             return db.rows("SELECT id, kind, resource_id, state, attempts, not_before, last_error, payload "
-                           "FROM jobs WHERE state IN ('queued', 'running')")
+                           "FROM jobs WHERE state IN ('queued', 'running') AND (kind NOT LIKE '%gc%' OR "
+                           "created_at < (now() AT TIME ZONE 'utc') - make_interval(secs => :age))",
+                           age=GC_STUCK_SECONDS)
         poll(lambda: not busy(), DRAIN_SECONDS, 0.5)
         still_busy = busy()
 
         # -- states
         backups = {r["id"]: r for r in db.rows(
-            "SELECT id, share_id, status, deleted, fail_reason, size, engine_snapshot_id FROM share_backups "
-            "WHERE project_id = :p", p=PROJECT)}
+            "SELECT id, share_id, status, deleted, fail_reason, size, engine_snapshot_id, backup_type, repository, "
+            "display_name FROM share_backups WHERE project_id = :p", p=PROJECT)}
         share_rows = {r["id"]: r for r in db.rows(
             "SELECT id, status, deleted FROM shares WHERE project_id = :p", p=PROJECT)}
         jobs = db.rows("SELECT id, kind, resource_id, state, attempts, last_error, payload FROM jobs "
                        "WHERE kind LIKE 'share_backup.%'")
+        gc_jobs = db.rows("SELECT id, kind, state, attempts, last_error FROM jobs WHERE kind LIKE '%gc%'")
+        other_repository = [f"{b['id']}: backup_type={b['backup_type']!r} repository={b['repository']!r}"
+                            for b in backups.values()
+                            if b["backup_type"] != REPOSITORY or b["repository"] not in (None, REPOSITORY)]
+        create_jobs = {j["resource_id"] for j in jobs if j["kind"] == "share_backup.create"}
+        jobless = sorted(set(backups) - create_jobs)
+        names: dict[str, list[str]] = {}
+        for b in backups.values():
+            names.setdefault(b["display_name"], []).append(b["id"])
+        doubled = {name: ids for name, ids in names.items() if len(ids) > 1}
         message_rows = db.rows("SELECT resource_id, user_message FROM messages WHERE project_id = :p", p=PROJECT)
         messages: dict[str, list[str]] = {}
         for m in message_rows:
@@ -506,6 +741,9 @@ def test_fault_recovery(tmp_path):
                 res = backups.get(j["resource_id"])
                 if res is None or not j["last_error"]:
                     unclean.append(f"failed job {j['id']} ({j['kind']}) has no backup row or no last_error")
+        for j in gc_jobs:
+            if j["state"] == "failed" and not j["last_error"]:
+                unclean.append(f"failed gc job {j['id']} ({j['kind']}) has no last_error")
 
         # -- every available backup restores byte for byte into a fresh share (2.91)
         corrupt: list[str] = []
@@ -549,9 +787,8 @@ def test_fault_recovery(tmp_path):
                 t.join(VERIFY_WAIT + 120)
 
         # -- the repository itself
-        for _ in range(3):   # a delete retrying its forget may hold the exclusive lock for a moment
-            check = subprocess.run(sharebackup_command() + ["repo", "check", "--repo", str(state / "repository"),
-                                                            "--read-data"],
+        for _ in range(10):   # a forget or (every GC_INTERVAL) a gc may hold the exclusive lock for a moment
+            check = subprocess.run(sharebackup_command() + ["repo", "check", "--repo", repo_url, "--read-data"],
                                    cwd=home, env=isolated_env(home), capture_output=True, text=True, timeout=300)
             if check.returncode == 0 or "repository is locked" not in check.stdout + check.stderr:
                 break
@@ -567,24 +804,28 @@ def test_fault_recovery(tmp_path):
 
         killed_pids = {int(k.split(":")[1]) for k in kills}
         stale_locks = []
-        for lock_file in sorted((state / "repository" / "locks").glob("*")):
-            try:
-                doc = json.loads(lock_file.read_text())
-            except (OSError, ValueError):
-                continue
+        for lock_name, doc in locks.documents():
             if doc.get("pid") in killed_pids:
-                stale_locks.append(f"{lock_file.name}: {doc.get('purpose')} lock of killed pid {doc.get('pid')}, "
+                stale_locks.append(f"{lock_name}: {doc.get('purpose')} lock of killed pid {doc.get('pid')}, "
                                    f"expires in {doc.get('expires', 0) - time.time():.0f}s")
         taken_over = sum(1 for j in jobs if j["attempts"] > 1)
         done_jobs = sum(1 for j in jobs if j["state"] == "done")
         failed_jobs = sum(1 for j in jobs if j["state"] == "failed")
-        summary = (f"FAULT TEST: kills={len(kills)} jobs={len(jobs)} done={done_jobs} failed={failed_jobs} "
-                   f"stuck={len(stuck)} corrupt={len(corrupt) + sum('CORRUPT' in p for p in problems)} "
+        gc_line = "gc off (the service has no [backup] gc_interval_seconds)" if not gc_supported() else (
+            "gc off (FAULT_GC=0)" if not with_gc else
+            f"gc jobs {len(gc_jobs)}: " + ", ".join(f"{n} {st}" for st, n in sorted(
+                {st: sum(1 for j in gc_jobs if j['state'] == st) for st in {j['state'] for j in gc_jobs}}.items()))
+            + f", {sum(1 for j in gc_jobs if j['attempts'] > 1)} taken over after a kill")
+        corrupt_count = len(corrupt) + sum("CORRUPT" in p for p in problems)
+        summary = (f"FAULT TEST: repository=s3 kills={len(kills) + len(api_kills)} (workers={len(kills)}, "
+                   f"api={len(api_kills)}, during-gc={len(gc_kills)}) jobs={len(jobs)} done={done_jobs} "
+                   f"failed={failed_jobs} stuck={len(stuck)} corrupt={corrupt_count} "
                    f"(operations: {ops['backup']} backups, {ops['restore']} in-place restores, {ops['delete']} "
-                   f"deletes; {taken_over} jobs taken over after a kill; {len(stale_locks)} repository locks left by "
-                   f"killed workers; {failed_ops} ended in a failed state; {len(verified)}/{len(to_verify)} available "
-                   f"backups restored identically; repo check exit {check.returncode}; {quota_line}; "
-                   f"{time.monotonic() - started:.0f}s, seed {seed})")
+                   f"deletes; {taken_over} jobs taken over after a kill; API answers lost to a kill: "
+                   f"{lost['committed']} committed, {lost['not_committed']} not; {gc_line}; {len(stale_locks)} "
+                   f"repository locks left by killed workers; {failed_ops} ended in a failed state; "
+                   f"{len(verified)}/{len(to_verify)} available backups restored identically; repo check exit "
+                   f"{check.returncode}; {quota_line}; {time.monotonic() - started:.0f}s, seed {seed})")
         print(summary, flush=True)
         for line in stale_locks:
             print(f"STALE LOCK {line}", flush=True)
@@ -608,7 +849,14 @@ def test_fault_recovery(tmp_path):
             return "\n".join(lines[-limit:] if limit else lines)
 
         assert len(kills) >= MIN_KILLS, f"only {len(kills)} kills: {kills}"
+        assert len(api_kills) >= API_KILLS, f"only {len(api_kills)} API kills: {api_kills}"
+        if with_gc:
+            assert gc_jobs, "automatic gc is on but no gc job ever ran"
+            assert len(gc_kills) >= MIN_GC_KILLS, f"no worker was killed while a gc job was running: {gc_kills}"
         assert not problems, "during the run:\n" + "\n".join(problems)
+        assert not other_repository, f"backups that did not go to the {REPOSITORY} repository: {other_repository}"
+        assert not jobless, f"backup rows without their create job (a half-done request): {jobless}"
+        assert not doubled, f"one create made several backups: {doubled}"
         assert not corrupt, "\n".join(corrupt) + "\n" + log_evidence([c.split()[1].rstrip(":") for c in corrupt])
         assert check.returncode == 0, f"repo check failed:\n{check.stdout[-3000:]}\n{check.stderr[-3000:]}"
         assert quota["backups"]["in_use"] == len(rows_now) == len(live), quota_line
