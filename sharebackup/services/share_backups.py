@@ -184,6 +184,7 @@ def list_backups(rt, ctx, query: ListQuery) -> tuple[list[ShareBackup], bool]:
     value = _sort_expression(query.sort_key, is_sqlite)
     row_id = ShareBackup.id if is_sqlite else ShareBackup.id.collate("C")
     descending = query.sort_dir == "desc"
+    nullable = query.sort_key in NUMERIC_SORT or getattr(ShareBackup, query.sort_key).nullable
     with rt.db.reader() as session:
         for key, wanted in query.filters.items():
             if key == "share_id" and wanted:
@@ -200,11 +201,16 @@ def list_backups(rt, ctx, query: ListQuery) -> tuple[list[ShareBackup], bool]:
             if found is None:
                 raise Fault(400, f"marker [{query.marker}] not found")
             conditions.append(_after(value, found[0], row_id, query.marker, descending))
+            if found[0] is not None and not (descending and nullable):
+                # The same rows, plus a bound an index can start from (the OR above is only a
+                # filter), so page n costs one page, not n pages. Descending, NULLs follow the
+                # marker: only a NOT NULL column gets the bound.
+                bound = literal(found[0], value.type)
+                conditions.append(value <= bound if descending else value >= bound)
         if query.limit <= 0:
             return [], False
         order = [value, row_id]
-        column = getattr(ShareBackup, query.sort_key)
-        if query.sort_key in NUMERIC_SORT or column.nullable:  # NOT NULL columns keep an index usable
+        if nullable:  # NOT NULL columns keep an index usable
             order.insert(0, case((value.is_(None), 0), else_=1))
         stmt = (select(ShareBackup).where(*conditions)
                 .order_by(*(term.desc() if descending else term.asc() for term in order))
