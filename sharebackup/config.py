@@ -65,6 +65,16 @@ class BackupConfig:
     worker_availability_zone: str = opt("", "Run only the backup jobs of shares in this availability zone (the "
                                             "zone is taken from the share when the job is queued); jobs without "
                                             "a zone (share and snapshot jobs) are run anyway. Empty: any zone.")
+    gc_interval_seconds: float = opt(86400.0, "Seconds between automatic garbage collections of each backup "
+                                              "repository (removing the data of deleted backups). Workers queue "
+                                              "one gc job per repository when its last collection is this old; "
+                                              "the first one comes one interval after a worker first sees the "
+                                              "repository. 0: never automatically (use `sharebackup repo gc`).")
+    gc_grace_seconds: float = opt(3600.0, "Garbage collection never deletes packs, nor forgets orphan snapshots, "
+                                          "younger than this many seconds (a margin for backups still running).")
+    gc_drain_seconds: float = opt(3600.0, "How long garbage collection waits for running backups, restores and "
+                                          "checks of the repository to end (new ones are held back meanwhile) "
+                                          "before it gives up and tries again later.")
 
 
 @dataclass(frozen=True)
@@ -221,6 +231,9 @@ def _validate(conf: Config) -> None:
         raise ConfigError("backup.job_max_attempts must be 1 or more")
     if conf.backup.max_operations < 0:
         raise ConfigError("backup.max_operations must be 0 (no limit) or more")
+    for option in ("gc_interval_seconds", "gc_grace_seconds", "gc_drain_seconds"):
+        if getattr(conf.backup, option) < 0:
+            raise ConfigError(f"backup.{option} must be 0 or more")
     if conf.log_format not in ("text", "json"):
         raise ConfigError(f"log_format must be text or json, not {conf.log_format!r}")
 

@@ -12,6 +12,7 @@ from sharebackup.api.app import make_app
 from sharebackup.api.runtime import build_runtime
 from sharebackup.config import Config
 from sharebackup.jobs import claim_limits
+from sharebackup.jobs.gc_scheduler import start_gc_scheduler
 from sharebackup.jobs.metrics import build_registry
 from sharebackup.jobs.runners import build_runners
 from sharebackup.jobs.worker_pool import WorkerPool
@@ -49,6 +50,7 @@ def serve(conf: Config) -> int:
     registry, job_metrics = build_registry(rt.db)  # one per process: the API's and the workers' metrics
     pool = start_workers(rt, conf.workers, job_metrics)
     rt.wake_workers = pool.wake if pool else None
+    gc_scheduler = start_gc_scheduler(rt, pool.wake) if pool else None  # [backup] gc_interval_seconds
     server = wsgi.Server((conf.host, conf.port), make_app(rt, registry), numthreads=16,
                          server_name="sharebackup")
     endpoint = f"http://{conf.host}:{conf.port}/v2"
@@ -73,6 +75,8 @@ def serve(conf: Config) -> int:
     try:
         server.start()
     finally:
+        if gc_scheduler is not None:
+            gc_scheduler.stop()
         if pool:
             pool.stop()
         rt.db.dispose()

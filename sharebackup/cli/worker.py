@@ -18,6 +18,7 @@ from sharebackup.api.runtime import build_runtime
 from sharebackup.config import Config
 from sharebackup.db.models import Job
 from sharebackup.jobs import claim_limits
+from sharebackup.jobs.gc_scheduler import start_gc_scheduler
 from sharebackup.jobs.lease_queue import QUEUED, RUNNING, LeaseQueue
 from sharebackup.jobs.metrics import build_registry
 from sharebackup.jobs.runners import build_runners
@@ -89,12 +90,15 @@ def run_worker(conf: Config, threads: int | None = None, grace: float = 20.0) ->
     signal.signal(signal.SIGTERM, _graceful)
     signal.signal(signal.SIGINT, _graceful)
     worker.start()
+    gc_scheduler = start_gc_scheduler(rt)  # queues repository gc jobs ([backup] gc_interval_seconds)
     print(f"sharebackup worker: {count} thread(s) on {worker.pool.host} "
           f"(database: {rt.db.engine.url.render_as_string(hide_password=True)})", flush=True)
     try:
         while not stop.wait(1.0):
             pass
     finally:
+        if gc_scheduler is not None:
+            gc_scheduler.stop()
         worker.stop()
         rt.db.dispose()
     return 0

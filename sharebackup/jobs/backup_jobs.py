@@ -10,6 +10,10 @@ Every failure ends in Manila's failed state for that operation plus a user messa
 why; a job whose attempts ran out (``give_up``: its workers kept dying) does the same, so
 nothing stays transitional. When the lease is lost (heartbeat False: another worker has the
 job now) the runner stops and leaves the states to the new owner.
+
+While garbage collection holds the repository's database lease (gc_jobs), a job does not start:
+it is queued again a little later, counting neither an attempt nor a lock retry, so the backups
+already running drain and gc gets the repository.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from sqlalchemy import select, update
 
 from sharebackup import engine
 from sharebackup.db.models import Job, Share, ShareBackup, utcnow
-from sharebackup.jobs import backup_repository
+from sharebackup.jobs import backup_repository, repository_lease
 from sharebackup.jobs.lease_queue import enqueue
 from sharebackup.services import messages
 
@@ -176,8 +180,32 @@ class BackupRunners:
     def exclude(self) -> tuple:
         return tuple(self.rt.config.backup.ignore_files)
 
+    # -- waiting for garbage collection -------------------------------------------------
+    def _held_for_gc(self, claim, name: str | None) -> bool:
+        """True (and the job queued again) when gc holds repository ``name``."""
+        if name is None:
+            return False
+        holder = repository_lease.held_by_other(self.rt.db, name)
+        if holder is None:
+            return False
+        delay = gc_retry_seconds(self.rt.config)
+        LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, holder.describe(), delay)
+        self._enqueue_again(claim, claim.payload, delay)
+        return True
+
+    def _repository_of(self, backup_id: str) -> str | None:
+        with self.rt.db.reader() as session:
+            backup = session.get(ShareBackup, backup_id)
+            return None if backup is None else (backup.repository or backup_repository.DEFAULT)
+
     # -- create -------------------------------------------------------------------------
     def create(self, claim, heartbeat) -> None:
+        try:
+            wanted = backup_repository.repository_name(self.rt.config, claim.payload.get("backup_options"))
+        except backup_repository.UnknownRepository:
+            wanted = None  # fails below, with its message
+        if self._held_for_gc(claim, wanted):
+            return
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, claim.resource_id)
             if backup is None or backup.deleted or backup.status != "creating":
@@ -276,13 +304,17 @@ class BackupRunners:
         # A dead worker's lock runs out within one lock lease: no point waiting longer.
         delay = min(LOCK_RETRY_SECONDS, backup_repository.lock_lease_seconds(self.rt.config))
         LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, exc, delay)
+        self._enqueue_again(claim, {**claim.payload, "lock_retries": tries + 1}, delay)
+        return True
+
+    def _enqueue_again(self, claim, payload: dict, delay: float) -> None:
+        """A fresh job (attempts start again) for the same work, not before ``delay`` seconds."""
         with self.rt.db.transaction() as session:
             current = session.get(Job, claim.id)  # the new job stays in the same zone
-            job = enqueue(session, claim.kind, claim.resource_id, {**claim.payload, "lock_retries": tries + 1},
+            job = enqueue(session, claim.kind, claim.resource_id, payload,
                           max_attempts=self.rt.config.backup.job_max_attempts,
                           availability_zone=current.availability_zone if current is not None else None)
             job.not_before = utcnow() + dt.timedelta(seconds=delay)
-        return True
 
     @staticmethod
     def _release_share(session, share_id: str, expect: str, status: str) -> None:
@@ -300,6 +332,8 @@ class BackupRunners:
         return claim.payload.get("share_id") or backup.share_id
 
     def restore(self, claim, heartbeat) -> None:
+        if self._held_for_gc(claim, self._repository_of(claim.resource_id)):
+            return
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, claim.resource_id)
             if backup is None or backup.deleted or backup.status != "restoring":
@@ -372,6 +406,8 @@ class BackupRunners:
             if backup is None or backup.deleted or backup.status != "deleting":
                 return
             snap_id, name = backup.engine_snapshot_id, backup.repository or backup_repository.DEFAULT
+        if snap_id and self._held_for_gc(claim, name):
+            return
         try:
             if snap_id:
                 self._forget(name, snap_id, heartbeat)
@@ -422,6 +458,12 @@ class BackupRunners:
     def give_up_delete(self, claim, reason: str) -> None:
         self._delete_failed(claim.resource_id, JobFailed(
             f"the delete was interrupted too many times ({reason})", messages.JOB_INTERRUPTED))
+
+
+def gc_retry_seconds(conf) -> float:
+    """How long a job waits for a garbage collection: a quarter of its lease (so a dead collector's
+    lease is noticed soon after it runs out), at most LOCK_RETRY_SECONDS."""
+    return min(LOCK_RETRY_SECONDS, max(1.0, backup_repository.lock_lease_seconds(conf) / 4))
 
 
 def runners(rt) -> dict:

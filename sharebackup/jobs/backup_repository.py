@@ -70,6 +70,25 @@ def _init_guard(location: str):
             os.close(fd)
 
 
+def location(conf: Config, name: str) -> str:
+    """The store location of the configured repository ``name``."""
+    named = repositories(conf)
+    if name not in named:
+        known = ", ".join(sorted(named))
+        raise UnknownRepository(f"the repository {name!r} is not configured (known: {known})")
+    return named[name]
+
+
+def open_existing_repository(conf: Config, name: str, load_index: bool = True) -> engine.Repository | None:
+    """Open repository ``name``; None when its store holds no repository yet (nothing to maintain)."""
+    store = engine.open_store(location(conf, name))
+    if not store.exists("config"):
+        return None
+    repo = engine.Repository.open(store, key=_key(conf), load_index=load_index)
+    repo.lock_lease = lock_lease_seconds(conf)
+    return repo
+
+
 def open_repository(conf: Config, name: str) -> engine.Repository:
     """Open repository ``name``, creating it first if its store has none yet."""
     named = repositories(conf)

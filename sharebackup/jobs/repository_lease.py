@@ -67,7 +67,9 @@ def _holder(row: RepositoryLease) -> Holder:
     return Holder(row.name, row.holder or "", row.purpose or "", row.expires_at)
 
 
-def _row_for_update(session, db, name: str) -> RepositoryLease | None:
+def lock_row(session, db, name: str) -> RepositoryLease | None:
+    """The lease row of ``name``, locked for the rest of the write transaction (PostgreSQL; SQLite
+    transactions are serialised already)."""
     query = select(RepositoryLease).where(RepositoryLease.name == name)
     if not db.is_sqlite:
         query = query.with_for_update()
@@ -80,7 +82,7 @@ def acquire(db, name: str, holder: str, purpose: str, seconds: float) -> None:
         try:
             with db.transaction() as session:
                 now = utcnow()
-                row = _row_for_update(session, db, name)
+                row = lock_row(session, db, name)
                 if row is None:
                     row = RepositoryLease(name=name)
                     session.add(row)

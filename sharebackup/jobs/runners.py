@@ -10,4 +10,6 @@ def build_runners(rt) -> dict:
     runners.update(snapshot_jobs.runners(rt))
     from sharebackup.jobs import backup_jobs
     runners.update(backup_jobs.runners(rt))
+    from sharebackup.jobs import gc_jobs
+    runners.update(gc_jobs.runners(rt))
     return runners
