@@ -9,6 +9,15 @@ The flags are a contract outside scripts rely on:
     sharebackup repo gc --repo PATH
     sharebackup repo check --repo PATH [--read-data]
     sharebackup repo stats --repo PATH
+Instead of --repo PATH every command takes --name NAME [--config F] [--state-dir D]: a
+repository configured for the service ([backup] repositories; "default" is
+<state_dir>/repository), opened with the configured [backup] key_file unless --key-file is given:
+    sharebackup repo gc --name NAME [--config F] [--grace S] [--wait S]
+    sharebackup repo check --name NAME [--config F] [--read-data | --read-data-subset N%]
+`repo gc --name` also takes the repository's lease in the service's database (so workers hold
+back new backups meanwhile), waits up to --wait seconds for running ones, forgets the orphan
+snapshots of deleted backups, and exits 1 with a message when someone else holds the lease.
+`repo gc --repo` is the engine's gc alone (it only takes the repository's own lock).
 Every command also takes --key-file F (or $SHAREBACKUP_KEY_FILE) for encrypted
 repositories and --json for JSON-lines progress and a JSON result on the last line.
 A progress bar is drawn on stderr only when stderr is a terminal.
@@ -26,6 +35,7 @@ import threading
 import time
 
 from sharebackup import engine
+from sharebackup.engine.maintenance import DEFAULT_GRACE
 
 
 class _Output:
@@ -88,13 +98,31 @@ def _size(n: float) -> str:
     return str(n)
 
 
+class _Refused(Exception):
+    """A request we turn down with a message (exit 1), not an engine failure."""
+
+
+def _service_config(args):
+    from sharebackup.config import load_config
+    return load_config(args.config, state_dir=args.state_dir)
+
+
+def _location(args) -> str:
+    if args.repo:
+        return args.repo
+    from sharebackup.jobs import backup_repository
+    return backup_repository.location(_service_config(args), args.name)
+
+
 def _key(args) -> bytes | None:
     path = getattr(args, "key_file", None) or os.environ.get("SHAREBACKUP_KEY_FILE")
+    if not path and getattr(args, "name", None):
+        path = _service_config(args).backup.key_file or None  # the service's key for its repositories
     return engine.read_key_file(path) if path else None
 
 
-def _open(args):
-    return engine.Repository.open(engine.open_store(args.repo), key=_key(args))
+def _open(args, load_index: bool = True):
+    return engine.Repository.open(engine.open_store(_location(args)), key=_key(args), load_index=load_index)
 
 
 def cmd_init(args) -> int:
@@ -102,11 +130,12 @@ def cmd_init(args) -> int:
     if args.encrypt and not key:
         print("sharebackup: --encrypt needs --key-file (or $SHAREBACKUP_KEY_FILE)", file=sys.stderr)
         return 1
-    repo = engine.Repository.init(engine.open_store(args.repo), key=key if args.encrypt else None)
+    location = _location(args)
+    repo = engine.Repository.init(engine.open_store(location), key=key if args.encrypt else None)
     out = _Output(args.json, "init")
-    out.result({"repository": args.repo, "id": repo.config["id"], "encryption": repo.config["encryption"],
+    out.result({"repository": location, "id": repo.config["id"], "encryption": repo.config["encryption"],
                 "format_version": repo.config["version"]},
-               [f"created repository {repo.config['id']} at {args.repo} (encryption: {repo.config['encryption']})"])
+               [f"created repository {repo.config['id']} at {location} (encryption: {repo.config['encryption']})"])
     return 0
 
 
@@ -162,14 +191,47 @@ def cmd_forget(args) -> int:
 
 
 def cmd_gc(args) -> int:
-    repo = _open(args)
-    stats = engine.gc(repo, grace=args.grace)
+    if args.name:
+        stats = _gc_under_lease(args)
+    else:
+        grace = DEFAULT_GRACE if args.grace is None else args.grace
+        stats = engine.gc(_open(args), grace=grace, wait=args.wait or 0.0)
     _Output(args.json, "gc").result({"gc": stats}, [f"{k}: {v}" for k, v in stats.items()])
     return 0
 
 
+def _gc_under_lease(args) -> dict:
+    """gc of a configured repository through the service's database lease (jobs/gc_jobs.py)."""
+    from types import SimpleNamespace
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from sharebackup.db.database import Database
+    from sharebackup.jobs import gc_jobs, repository_lease
+
+    conf = _service_config(args)
+    if args.key_file:  # an explicit key file wins over the configured one
+        from dataclasses import replace
+        conf = replace(conf, backup=replace(conf.backup, key_file=args.key_file))
+    db = Database(conf.database_url, pool_size=conf.database.pool_size)
+    try:
+        stats = gc_jobs.collect(SimpleNamespace(config=conf, db=db), args.name, grace=args.grace, wait=args.wait,
+                                holder=repository_lease.new_holder_name("cli"))
+    except repository_lease.LeaseHeld as exc:
+        raise _Refused(f"{exc}; try again once it is done (a holder that died lets its lease run out)") from None
+    except gc_jobs.GcNotDone as exc:
+        raise _Refused(str(exc)) from None
+    except SQLAlchemyError as exc:
+        url = db.engine.url.render_as_string(hide_password=True)
+        raise _Refused(f"the database at {url} could not be used ({type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0]}); is it set up (`sharebackup db upgrade`)?") from None
+    finally:
+        db.dispose()
+    return stats or {"nothing_to_collect": "the repository does not exist yet"}
+
+
 def cmd_check(args) -> int:
-    repo = engine.Repository.open(engine.open_store(args.repo), key=_key(args), load_index=False)
+    repo = _open(args, load_index=False)
     out = _Output(args.json, "check")
     read_data = True if args.read_data else (args.read_data_subset or False)
     result = engine.check(repo, read_data=read_data, progress=out.callback if read_data else None)
@@ -188,10 +250,13 @@ def cmd_stats(args) -> int:
 
 
 def _guard(func):
+    from sharebackup.config import ConfigError
+    from sharebackup.jobs.backup_repository import UnknownRepository
+
     def run(args) -> int:
         try:
             return func(args)
-        except engine.EngineError as exc:
+        except (engine.EngineError, _Refused, UnknownRepository, ConfigError) as exc:
             if getattr(args, "json", False):
                 print(json.dumps({"event": "error", "error": type(exc).__name__, "message": str(exc)}), flush=True)
             print(f"sharebackup: {exc}", file=sys.stderr)
@@ -200,6 +265,16 @@ def _guard(func):
             print("sharebackup: interrupted", file=sys.stderr)
             return 130
     return run
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("give 0 or more seconds")
+    return value
 
 
 def _subset(text: str) -> float:
@@ -215,7 +290,11 @@ def add_repo_parser(subparsers) -> None:
 
     def command(name, func, help_text):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--repo", required=True, help="repository path (or URL)")
+        where = p.add_mutually_exclusive_group(required=True)
+        where.add_argument("--repo", help="repository path (or URL)")
+        where.add_argument("--name", help="name of a repository configured for the service (see --config)")
+        p.add_argument("--config", help="with --name: the service's INI configuration file")
+        p.add_argument("--state-dir", dest="state_dir", help="with --name: the service's state directory")
         p.add_argument("--key-file", dest="key_file", help="key file of an encrypted repository")
         p.add_argument("--json", action="store_true", help="JSON lines: progress events, result last")
         p.set_defaults(func=_guard(func))
@@ -237,7 +316,12 @@ def add_repo_parser(subparsers) -> None:
     p = command("forget", cmd_forget, "drop a snapshot (gc frees its data)")
     p.add_argument("snapshot")
     p = command("gc", cmd_gc, "remove unreferenced data and repack")
-    p.add_argument("--grace", type=float, default=3600.0, help="seconds: never touch packs younger than this")
+    p.add_argument("--grace", type=_seconds, default=None,
+                   help="seconds: never touch packs (nor, with --name, orphan snapshots) younger than this "
+                        "(default 3600, or [backup] gc_grace_seconds with --name)")
+    p.add_argument("--wait", type=_seconds, default=None,
+                   help="seconds to wait for running backups, restores and checks to end (default: none, "
+                        "or [backup] gc_drain_seconds with --name)")
     p = command("check", cmd_check, "verify the repository")
     p.add_argument("--read-data", action="store_true", help="also read and verify every pack")
     p.add_argument("--read-data-subset", type=_subset, help="read a random fraction of packs, e.g. 0.1 or 10%%")
