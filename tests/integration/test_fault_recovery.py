@@ -61,7 +61,13 @@ SHARES = 4
 OPERATIONS = 30          # backups + restores + deletes started through the API
 MAX_DELETES = 4
 MIN_KILLS = 10           # of worker processes
-API_KILLS = 2            # of an API process with a create, restore or delete in flight through it
+API_KILLS = 3            # of an API process with a create, restore or delete in flight through it
+API_KILL_KINDS = ("create", "restore", "delete")   # what the first, second, third API kill waits for
+MUTATION_KINDS = {
+    "create": lambda method, path: method == "POST" and path == "/share-backups",
+    "restore": lambda method, path: method == "POST" and path.endswith("/action"),
+    "delete": lambda method, path: method == "DELETE",
+}
 REPOSITORY = "offsite"   # the S3 repository every backup goes to (backup_options.backup_type)
 BUCKET = "fault-backups"
 GC_INTERVAL = 5.0        # [backup] gc_interval_seconds, when the service has automatic gc
@@ -213,8 +219,9 @@ class Api:
 
     A request that never reached a process (connection refused: it is down) goes to the other
     one; so does a GET whose connection broke. A create, restore or delete whose connection broke
-    raises LostAnswer. `arm(i, killer)` makes the next create, restore or delete sent to process
-    `i` call `killer()` a few milliseconds after it was sent (the request is then in flight)."""
+    raises LostAnswer. `arm(i, killer, wanted)` makes the next create, restore or delete sent to
+    process `i` (of the kind `wanted(method, path)` accepts) call `killer()` a few milliseconds after
+    it was sent (the request is then in flight)."""
 
     def __init__(self, endpoints: list[str]):
         self.endpoints = endpoints
@@ -223,11 +230,11 @@ class Api:
         self.retried = {"refused": 0, "broken_get": 0}
         self._rnd = random.Random()
         self._lock = threading.Lock()
-        self._armed: tuple[int, object] | None = None
+        self._armed: tuple[int, object, object] | None = None
 
-    def arm(self, index: int, killer) -> None:
+    def arm(self, index: int, killer, wanted=lambda method, path: True) -> None:
         with self._lock:
-            self._armed = (index, killer)
+            self._armed = (index, killer, wanted)
 
     def disarm(self) -> None:
         with self._lock:
@@ -248,7 +255,7 @@ class Api:
                 self.calls[i] += 1
                 self.inflight[i][threading.get_ident()] = f"{method} {path}"
                 fire = None
-                if self._armed and self._armed[0] == i and method in MUTATING:
+                if self._armed and self._armed[0] == i and method in MUTATING and self._armed[2](method, path):
                     fire, self._armed = self._armed[1], None
             if fire is not None:   # the killer runs while this request is on its way or being handled
                 threading.Timer(self._rnd.uniform(0.001, 0.03), fire, args=(f"{method} {path}",)).start()
@@ -576,6 +583,16 @@ def test_fault_recovery(tmp_path, s3_endpoint):
             return db.rows("SELECT id, kind FROM jobs WHERE state = 'running' AND kind LIKE '%gc%' "
                            "AND lease_expires_at > (now() AT TIME ZONE 'utc')")
 
+        def gc_holder_pids() -> set[int]:
+            """Processes holding the repository's gc lease (holder `gc:host:pid:id`) or the engine's gc lock."""
+            pids = {pid for pid, purposes in locks.holders().items() if "gc" in purposes}
+            for row in db.rows("SELECT holder FROM repository_leases WHERE holder IS NOT NULL "
+                               "AND expires_at > (now() AT TIME ZONE 'utc')"):
+                parts = row["holder"].split(":")
+                if len(parts) >= 3 and parts[2].isdigit():
+                    pids.add(int(parts[2]))
+            return pids
+
         def kill_worker(victim: Proc, crnd: random.Random) -> None:
             if victim.alive():
                 gc_now = running_gc() if with_gc else []
@@ -586,9 +603,10 @@ def test_fault_recovery(tmp_path, s3_endpoint):
             time.sleep(crnd.uniform(0.0, 2.0))
             victim.start()
 
-        def kill_api(crnd: random.Random, threads: list[threading.Thread]) -> None:
-            """SIGKILL one API process a few ms after a create, restore or delete was sent to it,
-            then start it again on the same port."""
+        def kill_api(crnd: random.Random, threads: list[threading.Thread], kind: str) -> None:
+            """SIGKILL one API process a few ms after a create, restore or delete (`kind`, or any of
+            them when none of that kind comes for a while) was sent to it, then start it again on the
+            same port."""
             index = crnd.randrange(len(apis))
             proc, fired = apis[index], threading.Event()
             in_flight: list[str] = []
@@ -601,9 +619,11 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                     pass
                 fired.set()
 
-            api.arm(index, killer)
+            api.arm(index, killer, MUTATION_KINDS[kind])
             deadline = time.monotonic() + 20.0
             while not fired.wait(0.2):
+                if time.monotonic() > deadline - 10.0:
+                    api.arm(index, killer)   # any create, restore or delete will do
                 if time.monotonic() > deadline or not any(t.is_alive() for t in threads):
                     break
             api.disarm()
@@ -629,14 +649,13 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                 time.sleep(crnd.uniform(0.5, 3.0))
                 if len(api_kills) < API_KILLS and (counter["started"] >= api_kill_at[len(api_kills)]
                                                    or not any(t.is_alive() for t in threads)):
-                    kill_api(crnd, threads)
+                    kill_api(crnd, threads, API_KILL_KINDS[len(api_kills) % len(API_KILL_KINDS)])
                     continue
                 if with_gc and len(gc_kills) < 3 and crnd.random() < 0.4:
                     # the worker running a gc job (it holds the gc lock), at a random moment of it
                     if poll(running_gc, 8.0, 0.05):
                         time.sleep(crnd.uniform(0.0, 0.5))
-                        holders = locks.holders()
-                        in_gc = [w for w in workers if w.alive() and "gc" in holders.get(w.popen.pid, ())]
+                        in_gc = [w for w in workers if w.alive() and w.popen.pid in gc_holder_pids()]
                         chaos_log.append((-1, len(in_gc)))
                         kill_worker(crnd.choice(in_gc or workers), crnd)
                         continue
@@ -696,7 +715,7 @@ def test_fault_recovery(tmp_path, s3_endpoint):
             "SELECT id, status, deleted FROM shares WHERE project_id = :p", p=PROJECT)}
         jobs = db.rows("SELECT id, kind, resource_id, state, attempts, last_error, payload FROM jobs "
                        "WHERE kind LIKE 'share_backup.%'")
-        gc_jobs = db.rows("SELECT id, kind, state, attempts, last_error FROM jobs WHERE kind LIKE '%gc%'")
+        gc_jobs = db.rows("SELECT id, kind, resource_id, state, attempts, last_error FROM jobs WHERE kind LIKE '%gc%'")
         other_repository = [f"{b['id']}: backup_type={b['backup_type']!r} repository={b['repository']!r}"
                             for b in backups.values()
                             if b["backup_type"] != REPOSITORY or b["repository"] not in (None, REPOSITORY)]
@@ -787,8 +806,13 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                 t.join(VERIFY_WAIT + 120)
 
         # -- the repository itself
+        # the repository by its configured name (`--name offsite --config ...`) when the CLI knows names
+        repo_help = subprocess.run(sharebackup_command() + ["repo", "check", "--help"], cwd=home,
+                                   env=isolated_env(home), capture_output=True, text=True, timeout=60).stdout
+        repo_args = (["--name", REPOSITORY, "--config", str(conf_path)] if "--name" in repo_help
+                     else ["--repo", repo_url])
         for _ in range(10):   # a forget or (every GC_INTERVAL) a gc may hold the exclusive lock for a moment
-            check = subprocess.run(sharebackup_command() + ["repo", "check", "--repo", repo_url, "--read-data"],
+            check = subprocess.run(sharebackup_command() + ["repo", "check", *repo_args, "--read-data"],
                                    cwd=home, env=isolated_env(home), capture_output=True, text=True, timeout=300)
             if check.returncode == 0 or "repository is locked" not in check.stdout + check.stderr:
                 break
@@ -809,6 +833,10 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                 stale_locks.append(f"{lock_name}: {doc.get('purpose')} lock of killed pid {doc.get('pid')}, "
                                    f"expires in {doc.get('expires', 0) - time.time():.0f}s")
         taken_over = sum(1 for j in jobs if j["attempts"] > 1)
+        per_operation: dict[tuple[str, str], int] = {}
+        for j in jobs:
+            per_operation[(j["kind"], j["resource_id"])] = per_operation.get((j["kind"], j["resource_id"]), 0) + 1
+        requeued = sum(n - 1 for n in per_operation.values())
         done_jobs = sum(1 for j in jobs if j["state"] == "done")
         failed_jobs = sum(1 for j in jobs if j["state"] == "failed")
         gc_line = "gc off (the service has no [backup] gc_interval_seconds)" if not gc_supported() else (
@@ -821,15 +849,16 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                    f"api={len(api_kills)}, during-gc={len(gc_kills)}) jobs={len(jobs)} done={done_jobs} "
                    f"failed={failed_jobs} stuck={len(stuck)} corrupt={corrupt_count} "
                    f"(operations: {ops['backup']} backups, {ops['restore']} in-place restores, {ops['delete']} "
-                   f"deletes; {taken_over} jobs taken over after a kill; API answers lost to a kill: "
+                   f"deletes; {taken_over} jobs taken over after a kill, {requeued} queued again (repository held by gc "
+                   f"or locked); API answers lost to a kill: "
                    f"{lost['committed']} committed, {lost['not_committed']} not; {gc_line}; {len(stale_locks)} "
                    f"repository locks left by killed workers; {failed_ops} ended in a failed state; "
                    f"{len(verified)}/{len(to_verify)} available backups restored identically; repo check exit "
-                   f"{check.returncode}; {quota_line}; {time.monotonic() - started:.0f}s, seed {seed})")
+                   f"{check.returncode} ({' '.join(repo_args[:2])}); {quota_line}; {time.monotonic() - started:.0f}s, seed {seed})")
         print(summary, flush=True)
         for line in stale_locks:
             print(f"STALE LOCK {line}", flush=True)
-        for j in jobs:
+        for j in jobs + gc_jobs:
             if j["state"] == "failed":
                 print(f"FAILED JOB {j['id']} {j['kind']} of {j['resource_id']} after {j['attempts']} attempts: "
                       f"{j['last_error']}", flush=True)
