@@ -167,7 +167,10 @@ def start_processes(tmp_path: Path, backend: str, db_url: str):
         "[database]\n"
         f"connection = {db_url}\n"
         "[quota]\n"
-        "shares = 50\ngigabytes = 500\nbackups = 50\nbackup_gigabytes = 500\n")
+        "shares = 50\ngigabytes = 500\nbackups = 50\nbackup_gigabytes = 500\n"
+        # a backup that finds the repository locked by a delete's forget (or the reverse) is queued
+        # again one repository lock lease later (3 job leases, at least 10 s; 90 s by default)
+        "[backup]\njob_lease_seconds = 4\n")
     upgrade = subprocess.run(sharebackup_command() + ["db", "upgrade", "--config", str(conf)], cwd=home,
                              env=isolated_env(home), capture_output=True, text=True, timeout=120)
     assert upgrade.returncode == 0, upgrade.stderr
