@@ -51,8 +51,11 @@ def serve(conf: Config) -> int:
     pool = start_workers(rt, conf.workers, job_metrics)
     rt.wake_workers = pool.wake if pool else None
     gc_scheduler = start_gc_scheduler(rt, pool.wake) if pool else None  # [backup] gc_interval_seconds
+    # cheroot listens with a backlog of 5 by default: a burst of clients then sees connection
+    # resets before the server ever reads them. oslo.service's default is 4096; the kernel caps it
+    # at net.core.somaxconn.
     server = wsgi.Server((conf.host, conf.port), make_app(rt, registry), numthreads=16,
-                         server_name="sharebackup")
+                         server_name="sharebackup", request_queue_size=4096)
     endpoint = f"http://{conf.host}:{conf.port}/v2"
     print(f"sharebackup serving {endpoint} (auth: {conf.auth_strategy}, state: {conf.state_path})", flush=True)
     if token:
