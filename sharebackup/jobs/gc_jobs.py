@@ -101,7 +101,8 @@ def collect(rt, name: str, *, grace: float | None = None, wait: float | None = N
     grace = conf.gc_grace_seconds if grace is None else grace
     wait = conf.gc_drain_seconds if wait is None else wait
     repo = backup_repository.open_existing_repository(rt.config, name, load_index=False)
-    with HeldLease(rt.db, name, PURPOSE, lease_seconds(rt.config), holder=holder, heartbeat=heartbeat) as lease:
+    with HeldLease(rt.db, name, PURPOSE, lease_seconds(rt.config), holder=holder, heartbeat=heartbeat,
+                   renew_every=float(conf.job_lease_seconds) / 4) as lease:  # the job's lease, as backups do
         if repo is None:
             lease.finish()  # no repository yet: nothing to collect
             return {}

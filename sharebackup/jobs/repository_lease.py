@@ -137,13 +137,17 @@ class HeldLease:
     """``with HeldLease(db, name, "gc", seconds) as lease:`` holds the lease and renews it.
 
     ``heartbeat`` (optional) is called with every renewal too (the job's own lease); when it
-    returns False the lease counts as lost. ``finish()`` records a finished collection; the
-    lease is released on exit either way.
+    returns False the lease counts as lost. Renewals come every quarter of the lease, or every
+    ``renew_every`` seconds when that is shorter (the job's lease may be shorter than this one).
+    ``finish()`` records a finished collection; the lease is released on exit either way.
     """
 
     def __init__(self, db, name: str, purpose: str, seconds: float, holder: str | None = None,
-                 heartbeat: Callable[[], bool] | None = None, clock: Callable[[], float] = time.monotonic):
+                 heartbeat: Callable[[], bool] | None = None, clock: Callable[[], float] = time.monotonic,
+                 renew_every: float | None = None):
         self.db, self.name, self.purpose, self.seconds = db, name, purpose, float(seconds)
+        # one failed renewal is absorbed; after two in a row keep_going() says no
+        self.renew_every = min(self.seconds / 4, renew_every or self.seconds)
         self.holder = holder or new_holder_name(purpose)
         self.heartbeat = heartbeat
         self.clock = clock
@@ -182,8 +186,7 @@ class HeldLease:
         self._finished = True
 
     def _keep(self) -> None:
-        every = self.seconds / 4  # one failed renewal is absorbed; after two in a row keep_going() says no
-        while not self._stop.wait(every):
+        while not self._stop.wait(self.renew_every):
             started = self.clock()
             try:
                 alive = renew(self.db, self.name, self.holder, self.seconds)
