@@ -35,6 +35,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -381,6 +382,16 @@ def gc_supported() -> bool:
     return {"gc_interval_seconds", "gc_grace_seconds"} <= {f.name for f in dataclasses.fields(BackupConfig)}
 
 
+def gc_collected(workers: list[Proc], field: str) -> int:
+    """The sum of one number over the workers' "gc of repository offsite done: {...}" lines."""
+    total = 0
+    for proc in workers:
+        for line in proc.log_lines(f"gc of repository {REPOSITORY} done:", limit=100000):
+            found = re.search(rf"'{field}': (\d+)", line)
+            total += int(found.group(1)) if found else 0
+    return total
+
+
 def answering(proc: Proc, port: int) -> bool:
     assert proc.alive(), f"{proc.name} exited: {proc.log.read_text(errors='replace')[-3000:]}"
     try:
@@ -580,8 +591,9 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                 problems.append(f"operations on share {share['id']} stopped: {type(exc).__name__}: {exc}")
 
         def running_gc() -> list[dict]:
+            """The gc job of the S3 repository, while its worker is alive (not gc of the empty default)."""
             return db.rows("SELECT id, kind FROM jobs WHERE state = 'running' AND kind LIKE '%gc%' "
-                           "AND lease_expires_at > (now() AT TIME ZONE 'utc')")
+                           "AND resource_id = :r AND lease_expires_at > (now() AT TIME ZONE 'utc')", r=REPOSITORY)
 
         def gc_holder_pids() -> set[int]:
             """Processes holding the repository's gc lease (holder `gc:host:pid:id`) or the engine's gc lock."""
@@ -841,9 +853,13 @@ def test_fault_recovery(tmp_path, s3_endpoint):
         failed_jobs = sum(1 for j in jobs if j["state"] == "failed")
         gc_line = "gc off (the service has no [backup] gc_interval_seconds)" if not gc_supported() else (
             "gc off (FAULT_GC=0)" if not with_gc else
-            f"gc jobs {len(gc_jobs)}: " + ", ".join(f"{n} {st}" for st, n in sorted(
+            f"gc jobs {len(gc_jobs)} ({sum(1 for j in gc_jobs if j['resource_id'] == REPOSITORY)} of {REPOSITORY}): "
+            + ", ".join(f"{n} {st}" for st, n in sorted(
                 {st: sum(1 for j in gc_jobs if j['state'] == st) for st in {j['state'] for j in gc_jobs}}.items()))
-            + f", {sum(1 for j in gc_jobs if j['attempts'] > 1)} taken over after a kill")
+            + f", {sum(1 for j in gc_jobs if j['attempts'] > 1)} taken over after a kill, "
+            f"collected: {gc_collected(workers, 'snapshots_forgotten')} orphan snapshots forgotten, "
+            f"{gc_collected(workers, 'packs_deleted')} packs deleted, {gc_collected(workers, 'packs_repacked')} "
+            f"repacked, {gc_collected(workers, 'bytes_freed')} bytes freed")
         corrupt_count = len(corrupt) + sum("CORRUPT" in p for p in problems)
         summary = (f"FAULT TEST: repository=s3 kills={len(kills) + len(api_kills)} (workers={len(kills)}, "
                    f"api={len(api_kills)}, during-gc={len(gc_kills)}) jobs={len(jobs)} done={done_jobs} "
@@ -880,7 +896,8 @@ def test_fault_recovery(tmp_path, s3_endpoint):
         assert len(kills) >= MIN_KILLS, f"only {len(kills)} kills: {kills}"
         assert len(api_kills) >= API_KILLS, f"only {len(api_kills)} API kills: {api_kills}"
         if with_gc:
-            assert gc_jobs, "automatic gc is on but no gc job ever ran"
+            assert any(j["resource_id"] == REPOSITORY and j["state"] == "done" for j in gc_jobs), \
+                f"automatic gc is on but no gc of {REPOSITORY} ever finished: {gc_jobs}"
             assert len(gc_kills) >= MIN_GC_KILLS, f"no worker was killed while a gc job was running: {gc_kills}"
         assert not problems, "during the run:\n" + "\n".join(problems)
         assert not other_repository, f"backups that did not go to the {REPOSITORY} repository: {other_repository}"
