@@ -6,8 +6,9 @@ request-id middleware binds ``request_id`` for a request, the worker pool binds 
 ``ContextFilter`` copies them onto every record; ``configure(conf)`` puts it on the root
 handlers with the text or JSON formatter (``log_format`` in ``[DEFAULT]``).
 
-Threads started inside a request or job (engine workers, the lease keeper) begin with an
-empty context: their lines carry no ids unless the code binds them again.
+A new thread starts with an empty context, so threads started inside a request or job must
+run in a copy of it: the engine's pools do (engine/context_pool.py), and so does a backup job's
+lease keeper.
 """
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ already running drain and gc gets the repository.
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import os
@@ -30,6 +31,7 @@ from sharebackup import engine
 from sharebackup.db.models import Job, Share, ShareBackup, utcnow
 from sharebackup.jobs import backup_repository, repository_lease
 from sharebackup.jobs.lease_queue import enqueue
+from sharebackup.jobs.metrics import JobResult
 from sharebackup.services import messages
 
 LOG = logging.getLogger(__name__)
@@ -76,7 +78,9 @@ class JobProgress:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> JobProgress:
-        self._thread = threading.Thread(target=self._keep_lease, name=f"lease-{self.backup_id[:8]}", daemon=True)
+        # run in a copy of the job's context, so the keeper's log lines carry the job and backup ids
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._keep_lease,),
+                                        name=f"lease-{self.backup_id[:8]}", daemon=True)
         self._thread.start()
         return self
 
@@ -199,7 +203,7 @@ class BackupRunners:
             return None if backup is None else (backup.repository or backup_repository.DEFAULT)
 
     # -- create -------------------------------------------------------------------------
-    def create(self, claim, heartbeat) -> None:
+    def create(self, claim, heartbeat) -> JobResult | None:
         try:
             wanted = backup_repository.repository_name(self.rt.config, claim.payload.get("backup_options"))
         except backup_repository.UnknownRepository:
@@ -259,6 +263,11 @@ class BackupRunners:
             self._create_failed(backup.id, _describe(exc, "the share directory could not be read"))
             return
         self._create_done(backup.id, name, snap_id, problems)
+        try:
+            return JobResult.from_backup_summary(name, repo.load_snapshot(snap_id).get("summary", {}))
+        except Exception:  # noqa: BLE001 - the metrics are not worth failing a finished backup
+            LOG.warning("could not read the summary of snapshot %s for the metrics", snap_id, exc_info=True)
+            return None
 
     def _create_done(self, backup_id: str, name: str, snap_id: str, problems: Problems) -> None:
         forget = False
@@ -331,7 +340,7 @@ class BackupRunners:
     def _target_id(self, claim, backup: ShareBackup) -> str:
         return claim.payload.get("share_id") or backup.share_id
 
-    def restore(self, claim, heartbeat) -> None:
+    def restore(self, claim, heartbeat) -> JobResult | None:
         if self._held_for_gc(claim, self._repository_of(claim.resource_id)):
             return
         with self.rt.db.transaction() as session:
@@ -374,6 +383,7 @@ class BackupRunners:
                 row.status, row.restore_progress = "available", "100"
                 row.updated_at = utcnow()
             self._release_share(session, target_id, "backup_restoring", "available")
+        return JobResult(name, restored=int(summary.get("bytes", 0)))
 
     def _restore_failed(self, backup_id: str, target_id: str, failure: JobFailed) -> None:
         with self.rt.db.transaction() as session:
@@ -470,10 +480,10 @@ def runners(rt) -> dict:
     jobs = BackupRunners(rt)
 
     def create(claim, heartbeat):
-        jobs.create(claim, heartbeat)
+        return jobs.create(claim, heartbeat)
 
     def restore(claim, heartbeat):
-        jobs.restore(claim, heartbeat)
+        return jobs.restore(claim, heartbeat)
 
     def delete(claim, heartbeat):
         jobs.delete(claim, heartbeat)

@@ -451,3 +451,30 @@ def test_a_dead_workers_repository_lock_runs_out_within_three_job_leases(tmp_pat
     with pytest.raises(engine.LockedError):
         other.lock(exclusive=True, purpose="forget")
     rt.db.dispose()
+
+
+def test_create_and_restore_report_their_bytes_for_the_metrics(sqlite_runtime, tmp_path):
+    from sharebackup.jobs.metrics import JobResult
+
+    rt = sqlite_runtime
+    src = tmp_path / "bytes-share"
+    src.mkdir()
+    (src / "a").write_bytes(os.urandom(50_000))
+    (src / "b").write_bytes(b"z" * 70_000)
+    share_id = _share(rt, src, status="backup_creating")
+    backup_id = _backup(rt, share_id)
+    run = backup_jobs.runners(rt)
+    created = run[CREATE](Claim("job", CREATE, backup_id, {"share_id": share_id, "backup_options": {}}, 1, False),
+                          lambda: True)
+    assert isinstance(created, JobResult) and created.repository == "default"
+    assert created.read == 120_000 and created.deduplicated == 0
+    assert 50_000 <= created.written < 120_000  # the random half does not compress, the zeros do
+    _set(rt, Share, share_id, status="backup_creating")
+    second_id = _backup(rt, share_id)
+    again = run[CREATE](Claim("job", CREATE, second_id, {"share_id": share_id, "backup_options": {}}, 1, False),
+                        lambda: True)
+    assert (again.read, again.written, again.deduplicated) == (0, 0, 120_000)  # nothing changed: nothing read
+    _set(rt, ShareBackup, backup_id, status="restoring", restore_progress="0")
+    _set(rt, Share, share_id, status="backup_restoring")
+    restored = run[RESTORE](Claim("job", RESTORE, backup_id, {"share_id": share_id}, 1, False), lambda: True)
+    assert restored == JobResult("default", restored=120_000)

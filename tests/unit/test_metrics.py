@@ -221,6 +221,10 @@ def test_a_real_backup_job_is_counted(rt, process, tmp_path):
     samples = _scrape(client)
     assert _value(samples, "sharebackup_jobs_claimed_total", kind=CREATE) == 1
     _wait(lambda: _value(_scrape(client), "sharebackup_jobs_completed_total", kind=CREATE) == 1)
+    samples = _scrape(client)
+    assert _value(samples, "sharebackup_backup_bytes_read_total", repository="default") == 4000
+    assert 0 < _value(samples, "sharebackup_backup_bytes_written_total", repository="default") < 4000  # compressed
+    assert _value(samples, "sharebackup_backup_bytes_deduplicated_total", repository="default") == 0  # first backup
 
 
 def test_a_worker_process_serves_its_metrics_on_worker_metrics_port(tmp_path):
