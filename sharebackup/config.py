@@ -14,6 +14,7 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -236,6 +237,27 @@ def _validate(conf: Config) -> None:
             raise ConfigError(f"backup.{option} must be 0 or more")
     if conf.log_format not in ("text", "json"):
         raise ConfigError(f"log_format must be text or json, not {conf.log_format!r}")
+    _validate_repositories(conf.backup.repositories)
+
+
+# A repository name is stored as the backup's backup_type (32 characters, as Manila's column) and
+# names its lease row and gc job; a typo must stop the start, not hide the repository.
+REPOSITORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+
+
+def _validate_repositories(items: list) -> None:
+    seen = set()
+    for item in items:
+        name, sep, location = str(item).partition("=")
+        name, location = name.strip(), location.strip()
+        if not sep or not location:
+            raise ConfigError(f"backup.repositories: {item!r} is not name=location")
+        if not REPOSITORY_NAME.fullmatch(name):
+            raise ConfigError(f"backup.repositories: the name {name!r} must be 1-32 letters, digits, '_', '.' or '-'"
+                              " (starting with a letter or digit)")
+        if name == "default" or name in seen:
+            raise ConfigError(f"backup.repositories: the name {name!r} is used twice (default is the local one)")
+        seen.add(name)
 
 
 def sample_config() -> str:

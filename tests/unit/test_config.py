@@ -47,3 +47,21 @@ def test_bad_values_name_the_option(environ, message):
 def test_missing_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.conf", environ={})
+
+
+@pytest.mark.parametrize("items,message", [
+    ("offsite", "is not name=location"),
+    ("offsite=", "is not name=location"),
+    ("off site=/tmp/r", "must be 1-32 letters"),
+    ("x" * 33 + "=/tmp/r", "must be 1-32 letters"),
+    ("default=/tmp/r", "used twice"),
+    ("a=/tmp/r1,a=/tmp/r2", "used twice"),
+])
+def test_bad_repository_lists_stop_the_start(items, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, environ={"SHAREBACKUP_BACKUP__REPOSITORIES": items})
+
+
+def test_repository_names_may_use_dots_dashes_and_underscores():
+    conf = load_config(None, environ={"SHAREBACKUP_BACKUP__REPOSITORIES": "off-site.eu_1=s3://bucket/p, b=/tmp/r"})
+    assert [item.split("=")[0].strip() for item in conf.backup.repositories] == ["off-site.eu_1", "b"]
