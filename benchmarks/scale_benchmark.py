@@ -23,7 +23,7 @@ Part "listing" (latency):
     created over a year), all referencing one share created through the API; ANALYZE after
     each step;
   * through the real API process (HTTP/1.1 keep-alive, tokens auth), ``--requests`` timed
-    GET /v2/share-backups/detail?limit=100 after ``--warmup`` untimed ones, for: the big
+    GET /v2/share-backups/detail?limit=100 (500) after ``--warmup`` (30) untimed ones, for: the big
     project's first page, an admin's first page with all_tenants=1, and the 10th page of both
     via marker (the marker found by walking the pages once); p50 / p99 / mean;
   * EXPLAIN (ANALYZE, BUFFERS) of the exact SQL list_backups issues (captured in-process from
@@ -145,15 +145,20 @@ class Api:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        start = time.perf_counter()
-        try:
-            self.conn.request(method, path, body=data, headers=headers)
-            resp = self.conn.getresponse()
-            raw = resp.read()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-            raise
+        for attempt in (1, 2):
+            start = time.perf_counter()
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # the server closed the idle keep-alive connection (we waited for a quiet host):
+                # the request was not taken; once more on a new connection
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                if attempt == 2:
+                    raise
         elapsed = time.perf_counter() - start
         return resp.status, (json.loads(raw) if raw else {}), elapsed, len(raw)
 
@@ -264,6 +269,15 @@ def wait_until(check, timeout: float, interval: float, what: str):
         time.sleep(interval)
 
 
+def wait_quiet(max_load: float | None, max_wait: float) -> float:
+    """Other work shares this host: wait (up to max_wait s) until the 1-minute load is below
+    max_load. Returns the seconds waited."""
+    start = time.monotonic()
+    while max_load is not None and os.getloadavg()[0] >= max_load and time.monotonic() - start < max_wait:
+        time.sleep(5)
+    return round(time.monotonic() - start, 1)
+
+
 def throughput_run(args, dbs: Databases, trees: Path, tree_stats_: list[dict], n: int, rep: int) -> dict:
     run_dir = args.work / "runs" / f"w{n}-r{rep}"
     if run_dir.exists():
@@ -303,6 +317,7 @@ def throughput_run(args, dbs: Databases, trees: Path, tree_stats_: list[dict], n
             return all(states.get(s) == "available" for s in share_ids)
 
         wait_until(shares_ready, 120, 0.2, "the managed shares")
+        waited = wait_quiet(args.max_load, args.max_wait)
         evict(str(trees))
         time.sleep(1.0)
         load_before = load()
@@ -345,7 +360,8 @@ def throughput_run(args, dbs: Databases, trees: Path, tree_stats_: list[dict], n
                "backups_per_min": round(len(share_ids) / wall * 60, 2), "mb_per_s": round(total_bytes / 1e6 / wall, 2),
                "worker_cpu_s": round(worker_cpu, 2), "api_cpu_s": round(api_cpu, 2),
                "host_busy_pct": round(100 * (host1[0] - host0[0]) / max(1, host1[1] - host0[1]), 1),
-               "repo_bytes": repo_bytes, "load_before": load_before, "load_after": load_after}
+               "repo_bytes": repo_bytes, "load_before": load_before, "load_after": load_after,
+               "waited_for_load_s": waited}
         log(f"workers={n} rep={rep}: wall {wall:.1f} s (db {db_wall:.1f} s), {row['mb_per_s']} MB/s, "
             f"worker CPU {worker_cpu:.1f} s, host busy {row['host_busy_pct']}%, load {load_before}")
         return row
@@ -586,9 +602,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="--threads of each worker (default: its own, 2)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--max-load", type=float, default=None,
+                    help="before each throughput run, wait until the 1-minute load average is below this")
+    ap.add_argument("--max-wait", type=float, default=300, help="... but at most this many seconds")
     ap.add_argument("--poll", type=float, default=0.2)
     ap.add_argument("--rows", default="1000,10000,100000")
-    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--requests", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--keep", action="store_true", help="keep the state directories")
     args = ap.parse_args()
