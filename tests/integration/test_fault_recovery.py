@@ -658,7 +658,10 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                 if (not any(t.is_alive() for t in threads) and len(kills) >= MIN_KILLS
                         and len(api_kills) >= API_KILLS and (not with_gc or len(gc_kills) >= MIN_GC_KILLS)):
                     return
-                time.sleep(crnd.uniform(0.5, 3.0))
+                # past the minimums, fewer kills: each kill of a gc lease holder holds the repository
+                # until its lease runs out, and more kills would only make the operations take longer
+                enough = len(kills) >= MIN_KILLS + 4 and (not with_gc or len(gc_kills) >= 3)
+                time.sleep(crnd.uniform(3.0, 8.0) if enough else crnd.uniform(0.5, 3.0))
                 if len(api_kills) < API_KILLS and (counter["started"] >= api_kill_at[len(api_kills)]
                                                    or not any(t.is_alive() for t in threads)):
                     kill_api(crnd, threads, API_KILL_KINDS[len(api_kills) % len(API_KILL_KINDS)])
