@@ -472,7 +472,8 @@ def capture_and_explain(db_url: str, state: Path, cases: dict) -> dict:
             statement, params = [s for s in seen if "FROM share_backups" in s[0] and "LIMIT" in s[0]][-1]
             with rt.db.engine.connect() as conn:
                 plan = [r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)]
-            out[name] = {"rows_returned": len(page), "sql": statement, "params": {k: str(v) for k, v in dict(params).items()}, "plan": plan}
+            out[name] = {"rows_returned": len(page), "sql": statement,
+                         "params": {k: str(v) for k, v in dict(params).items()}, "plan": plan}
     finally:
         rt.db.dispose()
     return out
