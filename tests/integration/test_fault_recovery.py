@@ -7,13 +7,14 @@ processes (`sharebackup serve --workers 0`) and three worker processes (`shareba
 each in its own process group, all with short job leases. Four shares get real trees (nested
 directories, symlinks, a hard-link pair, a few MB of random data). Then ~30 operations (backups,
 in-place restores, deletes), spread over both API processes, run while a chaos loop SIGKILLs a
-random worker at random moments (at least 10 times) and restarts it, and twice SIGKILLs one of
-the API processes while a create, restore or delete is in flight through it (then restarts it on
-the same port). Clients retry through the other API: requests that never reached the killed
+random worker at random moments (at least 10 times) and restarts it, and three times SIGKILLs one
+of the API processes a few ms after a create, a restore, a delete (in that order, any of them
+when the wanted kind does not come) was sent to it (then restarts it on the same port). Clients retry through the other API: requests that never reached the killed
 process are sent again, and a create, restore or delete whose answer was lost is looked up in the
 database (committed or not) before it is sent again, so a lost answer never doubles an operation.
 When the service has automatic garbage collection (`[backup] gc_interval_seconds`), it runs every
-few seconds with a short grace, and the chaos also kills the worker running a gc job.
+few seconds with a short grace, and the chaos also kills the worker holding the repository's gc
+lease (at least once while a gc job of the S3 repository runs; FAULT_GC=0 turns gc off).
 
 Afterwards, once the queue has drained (bounded):
   - no backup is in creating/restoring/deleting, no share in backup_creating/backup_restoring;
@@ -25,7 +26,7 @@ Afterwards, once the queue has drained (bounded):
   - quota usage (2.80 detail) equals the count and size of the project's non-deleted backup rows.
 
 It prints one line to quote:
-  FAULT TEST: repository=s3 kills=14 (workers=12, api=2, during-gc=3) jobs=31 done=29 failed=2 stuck=0 corrupt=0
+  FAULT TEST: repository=s3 kills=13 (workers=10, api=3, during-gc=3) jobs=53 done=53 failed=0 stuck=0 corrupt=0
 Run with `-s` to see it (and the per-phase lines).
 """
 from __future__ import annotations
