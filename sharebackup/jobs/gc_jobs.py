@@ -24,7 +24,6 @@ one database: two deployments sharing one would forget each other's snapshots.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 
@@ -44,11 +43,6 @@ _ROWS_PER_QUERY = 500
 
 class GcNotDone(Exception):
     """A collection that could not run to its end, said plainly (the job fails with it)."""
-
-
-def job_resource_id(name: str) -> str:
-    """jobs.resource_id holds 36 characters: longer repository names go in as a stable digest."""
-    return name if len(name) <= 36 else "gc-" + hashlib.sha256(name.encode()).hexdigest()[:33]
 
 
 def lease_seconds(conf) -> float:

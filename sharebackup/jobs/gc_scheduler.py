@@ -83,7 +83,7 @@ class GcScheduler:
                 return False
             if row.last_finished_at is not None and now - row.last_finished_at < dt.timedelta(seconds=self.interval):
                 return False
-            resource_id = gc_jobs.job_resource_id(name)
+            resource_id = name  # config.REPOSITORY_NAME keeps names within jobs.resource_id's 36 characters
             pending = session.scalars(
                 select(Job.id).where(Job.kind == gc_jobs.KIND, Job.resource_id == resource_id,
                                      or_(Job.state.in_([QUEUED, RUNNING]), Job.created_at > now - self.retry_after))

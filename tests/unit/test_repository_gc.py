@@ -210,27 +210,27 @@ def test_gc_of_a_repository_that_does_not_exist_yet_records_a_collection(sqlite_
 
 def test_scheduler_queues_one_gc_per_due_repository(runtime, tmp_path):
     rt = _with_backup(runtime, gc_interval_seconds=3600.0,
-                      repositories=[f"offsite={tmp_path / 'offsite'}", f"{'x' * 40}={tmp_path / 'long'}"])
+                      repositories=[f"offsite={tmp_path / 'offsite'}", f"{'x' * 32}={tmp_path / 'long'}"])
     scheduler = gc_scheduler.GcScheduler(rt)
     assert scheduler.run_once() == []  # first sight: the first collection comes one interval later
     with rt.db.reader() as session:
         assert len(session.scalars(select(RepositoryLease)).all()) == 3
     assert scheduler.run_once() == []
     with rt.db.transaction() as session:
-        session.execute(update(RepositoryLease).where(RepositoryLease.name.in_(["offsite", "x" * 40]))
+        session.execute(update(RepositoryLease).where(RepositoryLease.name.in_(["offsite", "x" * 32]))
                         .values(last_finished_at=utcnow() - dt.timedelta(hours=2)))
-    assert sorted(scheduler.run_once()) == ["offsite", "x" * 40]
+    assert sorted(scheduler.run_once()) == ["offsite", "x" * 32]
     assert scheduler.run_once() == []  # already queued
     jobs = _jobs(rt, gc_jobs.KIND)
-    assert len(jobs) == 2 and {j.payload["repository"] for j in jobs} == {"offsite", "x" * 40}
-    assert all(len(j.resource_id) <= 36 for j in jobs)
+    assert len(jobs) == 2 and {j.payload["repository"] for j in jobs} == {"offsite", "x" * 32}
+    assert {j.resource_id for j in jobs} == {"offsite", "x" * 32}
     with rt.db.transaction() as session:  # the jobs failed (say): not again before the retry delay
         session.execute(update(Job).where(Job.kind == gc_jobs.KIND).values(state="failed"))
     assert scheduler.run_once() == []
     with rt.db.transaction() as session:
         session.execute(update(Job).where(Job.kind == gc_jobs.KIND)
                         .values(created_at=utcnow() - dt.timedelta(hours=1)))
-    assert sorted(scheduler.run_once()) == ["offsite", "x" * 40]
+    assert sorted(scheduler.run_once()) == ["offsite", "x" * 32]
 
 
 def test_concurrent_schedulers_queue_exactly_one_job(runtime):
