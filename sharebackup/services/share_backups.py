@@ -26,12 +26,12 @@ from sqlalchemy import Float, String, and_, case, cast, func, literal, not_, or_
 from sqlalchemy.orm import Session
 
 from sharebackup.faults import Fault
-from sharebackup.api.schemas.share_backups import NUMERIC_SORT, CreateRequest, ListQuery
 from sharebackup.db.models import Share, ShareBackup, utcnow
 from sharebackup.jobs import backup_jobs, backup_repository
 from sharebackup.jobs.lease_queue import enqueue
 from sharebackup.policies import share_backups as policy
 from sharebackup.services import quotas, snapshots
+from sharebackup.services.share_backup_requests import NUMERIC_SORT, CreateRequest, ListQuery
 
 TOPIC = "manila-data"
 DELETABLE = ("available", "error")

@@ -9,7 +9,7 @@ from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from sharebackup.faults import Fault
-from sharebackup.api.schemas import share_types as schema
+from sharebackup.services import extra_specs
 from sharebackup.db.models import Share, ShareType, ShareTypeExtraSpec, ShareTypeProject, utcnow
 
 
@@ -76,7 +76,7 @@ def _spec_matches(stored: str | None, wanted) -> bool:
         return False
     if stored == wanted or stored == str(wanted):
         return True
-    want, have = schema.bool_from_string(wanted), schema.bool_from_string(stored)
+    want, have = extra_specs.bool_from_string(wanted), extra_specs.bool_from_string(stored)
     return want is not None and want == have
 
 
@@ -92,14 +92,14 @@ def list_types(rt, ctx, is_public, spec_filter: dict) -> list[ShareType]:
         elif is_public is False:
             query = query.where(ShareType.is_public.is_(False))
         types = list(session.scalars(query.order_by(ShareType.created_at, ShareType.id)))
-    zones = spec_filter.pop(schema.AVAILABILITY_ZONES, None) if spec_filter else None
+    zones = spec_filter.pop(extra_specs.AVAILABILITY_ZONES, None) if spec_filter else None
     result = []
     for share_type in types:
         specs = share_type.specs
         if not all(_spec_matches(specs.get(k), v) for k, v in (spec_filter or {}).items()):
             continue
-        if zones and specs.get(schema.AVAILABILITY_ZONES):
-            if not set(str(zones).split(",")) <= set(specs[schema.AVAILABILITY_ZONES].split(",")):
+        if zones and specs.get(extra_specs.AVAILABILITY_ZONES):
+            if not set(str(zones).split(",")) <= set(specs[extra_specs.AVAILABILITY_ZONES].split(",")):
                 continue
         result.append(share_type)
     return result
@@ -175,7 +175,7 @@ def get_specs(rt, ctx, type_id: str) -> dict:
 
 def set_specs(rt, ctx, type_id: str, specs: dict) -> dict:
     """Create or update the given specs; returns them in stored (string) form."""
-    stored = schema.sanitize(specs)
+    stored = extra_specs.sanitize(specs)
     with rt.db.transaction() as session:
         share_type = require(session, ctx, type_id, lock=True)
         existing = {spec.key: spec for spec in share_type.extra_specs}
@@ -191,7 +191,7 @@ def set_specs(rt, ctx, type_id: str, specs: dict) -> dict:
 def delete_spec(rt, ctx, type_id: str, key: str, version) -> None:
     with rt.db.transaction() as session:
         share_type = require(session, ctx, type_id, lock=True)
-        if (key == schema.SNAPSHOT_SUPPORT and not version.matches("2.24")) or key in schema.REQUIRED:
+        if (key == extra_specs.SNAPSHOT_SUPPORT and not version.matches("2.24")) or key in extra_specs.REQUIRED:
             raise Fault(403, f"Extra spec '{key}' can't be deleted.")
         spec = next((s for s in share_type.extra_specs if s.key == key), None)
         if spec is None:

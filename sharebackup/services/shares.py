@@ -15,13 +15,15 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 
 from sharebackup.faults import Fault
-from sharebackup.api.schemas.shares import ADMIN_ONLY_METADATA
 from sharebackup.db.models import (Share, ShareBackup, ShareExportLocation, ShareSnapshot, ShareType,
                                    ShareTypeProject, utcnow)
 from sharebackup.jobs.lease_queue import enqueue
 from sharebackup.policies import shares as policy
 from sharebackup.services import quotas
 from sharebackup.shares import local
+
+# Metadata keys only admins may set (Manila's AdminOnlyMetadata.SCHEDULER_FILTERS).
+ADMIN_ONLY_METADATA = ("__affinity_same_host", "__affinity_different_host")
 
 JOB_CREATE = "share.create"
 JOB_DELETE = "share.delete"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sharebackup.faults import Fault
-from sharebackup.api.schemas import share_types as type_schema
+from sharebackup.services import extra_specs
 from sharebackup.db.models import Share, ShareSnapshot, new_id, utcnow
 from sharebackup.jobs import lease_queue
 from sharebackup.policies import share_snapshots as policy
@@ -56,7 +56,7 @@ def _share(session: Session, ctx, share_id: str) -> Share:
 
 def snapshot_support(share: Share) -> bool:
     specs = share.share_type.specs if share.share_type is not None else {}
-    return type_schema.spec_is_true(specs, type_schema.SNAPSHOT_SUPPORT)
+    return extra_specs.spec_is_true(specs, extra_specs.SNAPSHOT_SUPPORT)
 
 
 def create(rt, ctx, request: dict) -> ShareSnapshot:

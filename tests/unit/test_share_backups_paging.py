@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sharebackup.faults import Fault
 from sharebackup.api.schemas import share_backups as schema
 from sharebackup.db.models import ShareBackup
+from sharebackup.services import share_backup_requests as backup_requests
 from sharebackup.services import share_backups as service
 from tests.unit.test_share_backups_service import _share, demo
 
@@ -28,7 +29,7 @@ def _reference_key(attr):
 
     def key(row):
         value = getattr(row, attr)
-        if attr in schema.NUMERIC_SORT:
+        if attr in backup_requests.NUMERIC_SORT:
             value = number(value)
         return (value is not None, value if value is not None else 0), row.id
     return key
@@ -55,7 +56,7 @@ def backups(runtime):
 
 
 def _ids(rt, **params):
-    page, more = service.list_backups(rt, demo(), schema.ListQuery(filters={}, **params))
+    page, more = service.list_backups(rt, demo(), backup_requests.ListQuery(filters={}, **params))
     return [row.id for row in page], more
 
 
@@ -82,14 +83,14 @@ def test_order_matches_the_reference_on_both_databases(backups, sort_key, sort_d
 
 def test_numeric_progress_order(backups):
     rt, rows = backups
-    page, _ = service.list_backups(rt, demo(), schema.ListQuery(filters={}, sort_key="progress", sort_dir="asc"))
+    page, _ = service.list_backups(rt, demo(), backup_requests.ListQuery(filters={}, sort_key="progress", sort_dir="asc"))
     assert [row.progress for row in page] == [
         None, None, "abc", "0", " 5 %", "9", "9", "12.5", "57", "57", "100", "100"]
 
 
 def test_filters_and_markers_outside_the_filtered_list(backups):
     rt, rows = backups
-    query = schema.ListQuery(filters={"status": "error", "display_name~": "B"}, sort_key="display_name", sort_dir="asc")
+    query = backup_requests.ListQuery(filters={"status": "error", "display_name~": "B"}, sort_key="display_name", sort_dir="asc")
     page, more = service.list_backups(rt, demo(), query)
     assert [row.display_name for row in page] == ["ab", "b", "b"] and not more
     outside = next(row.id for row in rows if row.status == "available")
@@ -108,7 +109,7 @@ def test_the_database_returns_only_the_page(backups):
         statements.append(statement)
     event.listen(rt.db.read_engine, "before_cursor_execute", record)
     try:
-        page, more = service.list_backups(rt, demo(), schema.ListQuery(filters={}, limit=3, offset=2))
+        page, more = service.list_backups(rt, demo(), backup_requests.ListQuery(filters={}, limit=3, offset=2))
     finally:
         event.remove(rt.db.read_engine, "before_cursor_execute", record)
     assert len(page) == 3 and more

@@ -18,6 +18,7 @@ from sharebackup.api.schemas import share_backups as schema
 from sharebackup.db.models import Job, Share, ShareBackup, ShareSnapshot
 from sharebackup.jobs import backup_jobs
 from sharebackup.services import quotas
+from sharebackup.services import share_backup_requests as backup_requests
 from sharebackup.services import share_backups as service
 
 
@@ -167,13 +168,13 @@ def test_list_sorts_progress_numerically_and_pages_by_marker(runtime):
         with rt.db.transaction() as session:
             session.get(ShareBackup, backup.id).progress = progress
         ids.append(backup.id)
-    query = schema.ListQuery(filters={}, sort_key="progress", sort_dir="asc", limit=2)
+    query = backup_requests.ListQuery(filters={}, sort_key="progress", sort_dir="asc", limit=2)
     page, more = service.list_backups(rt, demo(), query)
     assert [b.progress for b in page] == ["9", "57"] and more
     query.marker = page[-1].id
     page, more = service.list_backups(rt, demo(), query)
     assert [b.progress for b in page] == ["100"] and not more
-    query = schema.ListQuery(filters={}, sort_key="progress", sort_dir="desc", limit=3)
+    query = backup_requests.ListQuery(filters={}, sort_key="progress", sort_dir="desc", limit=3)
     page, more = service.list_backups(rt, demo(), query)
     assert [b.progress for b in page] == ["100", "57", "9"] and not more
 

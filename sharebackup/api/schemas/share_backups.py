@@ -7,11 +7,11 @@ characters), these functions answer 400. Nothing here touches the database.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 from sharebackup.api.schemas.admin_actions import reset_status_value
 from sharebackup.faults import Fault
 from sharebackup.api.schemas.shares import MAX_NAME, _params, strict_bool, text
+from sharebackup.services.share_backup_requests import CreateRequest, ListQuery
 
 LOG = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ SORT_KEYS = {
     "restore_progress": "restore_progress", "status": "status", "backup_type": "backup_type",
     "availability_zone": "availability_zone", "availability_zone_id": "availability_zone",
 }
-NUMERIC_SORT = ("progress", "restore_progress")
 
 # Query parameter -> filter key. Everyone may use these; the admin ones are dropped for others.
 USER_FILTERS = {"name": "display_name", "display_name": "display_name",
@@ -47,15 +46,6 @@ USER_FILTERS = {"name": "display_name", "display_name": "display_name",
                 "description~": "display_description~", "display_description~": "display_description~",
                 "status": "status", "share_id": "share_id", "topic": "topic"}
 ADMIN_FILTERS = {"host": "host", "id": "id"}
-
-
-@dataclass
-class CreateRequest:
-    share_id: str
-    name: str | None = None
-    description: str | None = None
-    backup_type: str | None = None
-    backup_options: dict = field(default_factory=dict)
 
 
 def _share_id(value) -> str:
@@ -117,17 +107,6 @@ def restore_target(value, version) -> str | None:
 
 def reset_status(value) -> str:
     return reset_status_value(value, RESET_STATUSES)
-
-
-@dataclass
-class ListQuery:
-    filters: dict
-    sort_key: str = "created_at"
-    sort_dir: str = "desc"
-    limit: int = 1000
-    offset: int = 0
-    marker: str | None = None
-    all_tenants: bool = False
 
 
 def _int_param(params: dict, name: str, default: int) -> int:

@@ -384,8 +384,6 @@ def list_query(req, is_admin: bool, max_limit: int) -> ListQuery:
     return query
 
 
-# Metadata keys only admins may set (Manila's AdminOnlyMetadata.SCHEDULER_FILTERS).
-ADMIN_ONLY_METADATA = ("__affinity_same_host", "__affinity_different_host")
 
 
 def metadata_body(body, key: str = "metadata") -> dict[str, str]:

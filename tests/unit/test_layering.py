@@ -1,0 +1,33 @@
+"""The layers import downwards only: nothing below the HTTP layer imports sharebackup.api.
+
+services/, jobs/, db/, shares/ and policies/ are used by the worker processes, which serve no
+HTTP; an import of the API from there would tie them to Falcon and to the request schemas.
+(The engine has a stricter rule of its own: tests/engine/test_engine_contract.py.)
+"""
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "sharebackup"
+
+
+def _imports(path: pathlib.Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", ["services", "jobs", "db", "shares", "policies"])
+def test_layer_imports_nothing_of_the_api(layer):
+    files = sorted((PACKAGE / layer).rglob("*.py"))
+    assert files
+    offenders = [f"{path.relative_to(PACKAGE)} imports {name}" for path in files for name in _imports(path)
+                 if name == "sharebackup.api" or name.startswith("sharebackup.api.")]
+    assert offenders == []
