@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast tempest venv clean sample-config
+.PHONY: run test test-fast tempest venv clean distclean sample-config
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,3 +29,7 @@ sample-config: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# also the test-only virtualenvs (Keystone, tempest) that the tests build once under .cache/
+distclean: clean
+	rm -rf .cache

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from sharebackup.engine.errors import WrongKeyError
+from sharebackup.engine.errors import ObjectMissing, WrongKeyError
 from sharebackup.engine.stores.base import Store
 
 # scrypt cost: n=2**15, r=8 takes ~0.1 s and 32 MiB here; tests may pass a smaller n.
@@ -41,6 +41,13 @@ class MasterKey:
 
     def to_bytes(self) -> bytes:
         return self.enc_key + self.id_key
+
+    @property
+    def check(self) -> str:
+        """A fingerprint of this master key, kept in `config`: a reader accepts only the key
+        object whose master matches it, never a stray one wrapped with the same passphrase
+        (left by an `init` that lost a race or died before writing `config`)."""
+        return blake3.blake3(b"master key check", key=self.id_key).hexdigest()[:32]
 
     @property
     def chunker_seed(self) -> int:
@@ -101,21 +108,34 @@ def add_key(store: Store, master: MasterKey, passphrase: bytes, *, scrypt_n: int
     return name
 
 
-def find_master_key(store: Store, passphrase: bytes) -> tuple[MasterKey, str]:
-    """Try every key object; return the master key and the name of the one that opened."""
+def find_master_key(store: Store, passphrase: bytes, check: str | None = None) -> tuple[MasterKey, str]:
+    """Try every key object; return the master key and the name of the one that opened.
+
+    ``check``: the repository's `master_key_check`; a key object whose master does not match it
+    is skipped (repositories made before the check existed pass None: the first that opens wins)."""
     names = [info.name for info in store.list("keys/")]
     if not names:
         raise WrongKeyError("the repository has no key objects")
     for name in names:
         try:
-            return unwrap_master_key(store.get(name), passphrase), name
-        except WrongKeyError:
-            continue
+            master = unwrap_master_key(store.get(name), passphrase)
+        except (WrongKeyError, ObjectMissing):
+            continue  # not ours, or deleted while we listed (a stray key being cleaned up)
+        if check is None or master.check == check:
+            return master, name
     raise WrongKeyError("wrong passphrase or key file")
 
 
+def config_check(store: Store) -> str | None:
+    """The `master_key_check` recorded in the repository's `config` (None when absent)."""
+    try:
+        return json.loads(store.get("config")).get("master_key_check")
+    except (ObjectMissing, ValueError):
+        return None
+
+
 def change_passphrase(store: Store, old: bytes, new: bytes, *, scrypt_n: int = DEFAULT_SCRYPT_N) -> str:
-    master, old_name = find_master_key(store, old)
+    master, old_name = find_master_key(store, old, config_check(store))
     new_name = add_key(store, master, new, scrypt_n=scrypt_n)
     store.delete(old_name)
     return new_name

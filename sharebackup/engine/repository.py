@@ -90,6 +90,7 @@ class Repository:
         key_name = None
         if key:
             master = keymod.MasterKey.generate()
+            config["master_key_check"] = master.check
             key_name = keymod.add_key(store, master, key, scrypt_n=scrypt_n)
         # config last: a repository without config is not a repository yet
         try:
@@ -120,7 +121,7 @@ class Repository:
         if config["encryption"] != "none":
             if not key:
                 raise WrongKeyError("this repository is encrypted: a key file or passphrase is needed")
-            master, _ = keymod.find_master_key(store, key)
+            master, _ = keymod.find_master_key(store, key, config.get("master_key_check"))
         repo = cls(store, config, master)
         if load_index:
             repo.load_index()

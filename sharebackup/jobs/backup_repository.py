@@ -100,7 +100,13 @@ def open_repository(conf: Config, name: str) -> engine.Repository:
     if not store.exists("config"):
         with _init_guard(location):
             if not store.exists("config"):
-                engine.Repository.init(store, key=key)
+                try:
+                    engine.Repository.init(store, key=key)
+                except engine.RepositoryError:
+                    if not store.exists("config"):
+                        raise
+                    # another host created it between our look and our write (no init lock
+                    # spans hosts on S3); its config names its master key, so just open it
     repo = engine.Repository.open(store, key=key)
     repo.lock_lease = lock_lease_seconds(conf)
     return repo

@@ -131,3 +131,46 @@ def test_losing_a_concurrent_init_leaves_no_stray_key():
     with _pytest.raises(RepositoryError, match="already exists"):
         Repository.init(store, key=b"pass", scrypt_n=2 ** 4)
     assert [info.name for info in store.list("keys/")] == keys_before
+
+
+def _stray_key_sorted_first(store, passphrase: bytes) -> str:
+    """A key object wrapping another master under the same passphrase, named to list first
+    (what an init that died between its key and its config leaves behind)."""
+    doc = keys.wrap_master_key(keys.MasterKey.generate(), passphrase, scrypt_n=FAST_KDF)
+    name = "keys/" + "0" * 64
+    store.put_if_absent(name, doc)
+    return name
+
+
+def test_a_stray_key_with_the_same_passphrase_is_never_used(tmp_path):
+    store = engine.MemoryStore()
+    repo = engine.Repository.init(store, key=b"pw", scrypt_n=FAST_KDF)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_bytes(os.urandom(5000))
+    snap = engine.backup(repo, str(src))
+    stray = _stray_key_sorted_first(store, b"pw")
+    assert [i.name for i in store.list("keys/")][0] == stray
+    reopened = engine.Repository.open(store, key=b"pw")
+    assert reopened.master == repo.master
+    engine.restore(reopened, snap, str(tmp_path / "out"))
+    assert (tmp_path / "out" / "f").read_bytes() == (src / "f").read_bytes()
+    keys.change_passphrase(store, b"pw", b"new", scrypt_n=FAST_KDF)  # rewraps the right master
+    assert engine.Repository.open(store, key=b"new").master == repo.master
+    assert engine.check(engine.Repository.open(store, key=b"new", load_index=False), read_data=True).ok
+
+
+def test_repositories_without_a_key_check_still_open(tmp_path):
+    """Repositories made before `master_key_check` existed: the first key that opens wins."""
+    import json
+
+    store = engine.MemoryStore()
+    repo = engine.Repository.init(store, key=b"pw", scrypt_n=FAST_KDF)
+    config = json.loads(store.get("config"))
+    assert config["master_key_check"] == repo.master.check
+    del config["master_key_check"]
+    store.delete("config")
+    store.put_if_absent("config", json.dumps(config).encode())
+    assert engine.Repository.open(store, key=b"pw").master == repo.master
+    with pytest.raises(WrongKeyError):
+        engine.Repository.open(store, key=b"other")

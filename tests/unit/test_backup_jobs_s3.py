@@ -37,3 +37,33 @@ def test_backup_job_lands_in_an_s3_repository(tmp_path, share_dir):  # noqa: F81
             assert repo.load_snapshot(backup.engine_snapshot_id)["tags"] == [backup_id]
         finally:
             rt.db.dispose()
+
+
+def test_two_hosts_creating_the_s3_repository_at_once_share_one(tmp_path, monkeypatch):
+    """No init lock spans hosts: a worker that finds the repository created between its look and
+    its own init (the other host won) opens the winner's repository instead of failing the job."""
+    from sharebackup import engine
+
+    prefix = "race-" + uuid.uuid4().hex
+    key_file = tmp_path / "key"
+    key_file.write_bytes(b"a passphrase\n")
+    with moto_server() as endpoint:
+        make_bucket(endpoint, "backups")
+        rt = make_runtime(tmp_path / "state")
+        try:
+            url = s3_url(endpoint, "backups", prefix)
+            rt.config = replace(rt.config, backup=replace(
+                rt.config.backup, repositories=[f"offsite={url}"], key_file=str(key_file)))
+            real_init = engine.Repository.init
+            winner = {}
+
+            def init_losing_the_race(store, **kwargs):
+                winner["repo"] = real_init(engine.open_store(url), **kwargs)  # the other host, first
+                return real_init(store, **kwargs)
+
+            monkeypatch.setattr(engine.Repository, "init", init_losing_the_race)
+            repo = backup_repository.open_repository(rt.config, "offsite")
+            assert repo.master == winner["repo"].master and repo.config["id"] == winner["repo"].config["id"]
+            assert len(list(repo.store.list("keys/"))) == 1
+        finally:
+            rt.db.dispose()
