@@ -66,6 +66,9 @@ class BackupConfig:
     worker_availability_zone: str = opt("", "Run only the backup jobs of shares in this availability zone (the "
                                             "zone is taken from the share when the job is queued); jobs without "
                                             "a zone (share and snapshot jobs) are run anyway. Empty: any zone.")
+    job_retention_seconds: float = opt(604800.0, "Seconds a finished (done or failed) job row is kept before idle "
+                                                 "workers delete it; the backups keep their own states and user "
+                                                 "messages. 0: keep them for ever.")
     gc_interval_seconds: float = opt(86400.0, "Seconds between automatic garbage collections of each backup "
                                               "repository (removing the data of deleted backups). Workers queue "
                                               "one gc job per repository when its last collection is this old; "
@@ -232,7 +235,7 @@ def _validate(conf: Config) -> None:
         raise ConfigError("backup.job_max_attempts must be 1 or more")
     if conf.backup.max_operations < 0:
         raise ConfigError("backup.max_operations must be 0 (no limit) or more")
-    for option in ("gc_interval_seconds", "gc_grace_seconds", "gc_drain_seconds"):
+    for option in ("gc_interval_seconds", "gc_grace_seconds", "gc_drain_seconds", "job_retention_seconds"):
         if getattr(conf.backup, option) < 0:
             raise ConfigError(f"backup.{option} must be 0 or more")
     if conf.log_format not in ("text", "json"):

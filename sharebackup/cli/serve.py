@@ -11,7 +11,7 @@ from sharebackup import logs
 from sharebackup.api.app import make_app
 from sharebackup.api.runtime import build_runtime
 from sharebackup.config import Config
-from sharebackup.jobs import claim_limits
+from sharebackup.jobs import claim_limits, job_retention
 from sharebackup.jobs.gc_scheduler import start_gc_scheduler
 from sharebackup.jobs.metrics import build_registry
 from sharebackup.jobs.runners import build_runners
@@ -36,7 +36,7 @@ def start_workers(rt, threads: int, metrics=None) -> WorkerPool | None:
     if threads <= 0:
         return None
     pool = WorkerPool(claim_limits.queue_factory(rt), build_runners(rt), threads=threads,
-                      metrics=metrics)
+                      metrics=metrics, idle_task=job_retention.idle_task(rt))
     pool.start()
     return pool
 

@@ -17,7 +17,7 @@ from sharebackup import logs
 from sharebackup.api.runtime import build_runtime
 from sharebackup.config import Config
 from sharebackup.db.models import Job
-from sharebackup.jobs import claim_limits
+from sharebackup.jobs import claim_limits, job_retention
 from sharebackup.jobs.gc_scheduler import start_gc_scheduler
 from sharebackup.jobs.lease_queue import QUEUED, RUNNING, LeaseQueue
 from sharebackup.jobs.metrics import build_registry
@@ -53,7 +53,7 @@ class Worker:
             return make_queue(owner)
 
         self.pool = WorkerPool(queue, runners if runners is not None else build_runners(rt), threads=threads,
-                               poll_seconds=poll_seconds, metrics=metrics)
+                               poll_seconds=poll_seconds, metrics=metrics, idle_task=job_retention.idle_task(rt))
 
     def start(self) -> None:
         self.pool.start()

@@ -26,8 +26,14 @@ class Runner(Protocol):
 
 class WorkerPool:
     def __init__(self, queue_factory: Callable[[str], LeaseQueue], runners: dict[str, Runner],
-                 threads: int = 2, poll_seconds: float = 0.2, metrics=None):
+                 threads: int = 2, poll_seconds: float = 0.2, metrics=None,
+                 idle_task: Callable[[], object] | None = None, idle_every: float = 300.0):
         self.runners = runners
+        # Housekeeping (jobs.job_retention) run by the first thread when it found nothing to claim,
+        # at most every ``idle_every`` seconds: it never delays a job, and needs no thread of its own.
+        self.idle_task = idle_task
+        self.idle_every = idle_every
+        self._idle_ran_at: float | None = None
         self.metrics = metrics  # a jobs.metrics.JobMetrics, or None
         self.threads = threads
         self.poll_seconds = poll_seconds
@@ -40,7 +46,7 @@ class WorkerPool:
     def start(self) -> None:
         for number in range(self.threads):
             owner = f"{self.host}:{uuid.uuid4().hex[:8]}:{number}"
-            thread = threading.Thread(target=self._loop, args=(self._queue_factory(owner),),
+            thread = threading.Thread(target=self._loop, args=(self._queue_factory(owner), number == 0),
                                       name=f"sharebackup-worker-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -55,7 +61,7 @@ class WorkerPool:
         for thread in self._threads:
             thread.join(timeout)
 
-    def _loop(self, queue: LeaseQueue) -> None:
+    def _loop(self, queue: LeaseQueue, housekeeper: bool = False) -> None:
         while not self._stop.is_set():
             try:
                 claim = queue.claim(list(self.runners))
@@ -63,10 +69,22 @@ class WorkerPool:
                 LOG.exception("claiming a job failed")
                 claim = None
             if claim is None:
+                if housekeeper:
+                    self._run_idle_task()
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 continue
             self._run(queue, claim)
+
+    def _run_idle_task(self) -> None:
+        now = time.monotonic()
+        if self.idle_task is None or (self._idle_ran_at is not None and now - self._idle_ran_at < self.idle_every):
+            return
+        self._idle_ran_at = now
+        try:
+            self.idle_task()
+        except Exception:  # housekeeping must never stop the worker; try again next time
+            LOG.exception("the worker's idle task failed")
 
     def _run(self, queue: LeaseQueue, claim: Claim) -> None:
         backup_id = claim.resource_id if claim.kind.startswith("share_backup.") else None
