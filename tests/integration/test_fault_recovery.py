@@ -9,7 +9,16 @@ directories, symlinks, a hard-link pair, a few MB of random data). Then ~30 oper
 in-place restores, deletes), spread over both API processes, run while a chaos loop SIGKILLs a
 random worker at random moments (at least 10 times) and restarts it, and three times SIGKILLs one
 of the API processes a few ms after a create, a restore, a delete (in that order, any of them
-when the wanted kind does not come) was sent to it (then restarts it on the same port). Clients retry through the other API: requests that never reached the killed
+when the wanted kind does not come) was sent to it (then restarts it on the same port).
+The worker kills aim at work: the chaos waits (up to JOB_WAIT) for a running share_backup job and
+kills the worker inside it (it holds a repository lock or has files of a share open) at a random
+moment of the job (within its typical length so far); a few hundred small files per share make a
+restore take a second or two (about one S3 read per file); gc runs every GC_INTERVAL (18 s), which
+leaves windows for backups. What each victim ran is read from the jobs afterwards: a job alive right
+after the kill whose lease is then never renewed, or that another worker takes over, was the
+victim's (lease_owner is per worker thread). The test asserts at least MIN_JOB_KILLS kills inside a
+running create or restore job, at least one inside a gc job, and at least one share_backup job
+taken over after a kill (attempts > 1); operations go on past OPERATIONS (bounded) until then. Clients retry through the other API: requests that never reached the killed
 process are sent again, and a create, restore or delete whose answer was lost is looked up in the
 database (committed or not) before it is sent again, so a lost answer never doubles an operation.
 When the service has automatic garbage collection (`[backup] gc_interval_seconds`), it runs every
@@ -26,12 +35,15 @@ Afterwards, once the queue has drained (bounded):
   - quota usage (2.80 detail) equals the count and size of the project's non-deleted backup rows.
 
 It prints one line to quote:
-  FAULT TEST: repository=s3 kills=13 (workers=10, api=3, during-gc=3) jobs=53 done=53 failed=0 stuck=0 corrupt=0
+  FAULT TEST: repository=s3 kills=14 (workers=11: in-create=2, in-restore=6, in-delete=0, in-gc=2, idle=1;
+  api=3; during-gc=3) taken-over=8 (+2 gc) jobs=68 done=68 failed=0 stuck=0 corrupt=0 ...
+(`WORKER KILL` lines say what each victim ran; `CHAOS` gives how long the jobs ran.)
 Run with `-s` to see it (and the per-phase lines).
 """
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import http.client
 import json
 import os
@@ -72,10 +84,15 @@ MUTATION_KINDS = {
 }
 REPOSITORY = "offsite"   # the S3 repository every backup goes to (backup_options.backup_type)
 BUCKET = "fault-backups"
-GC_INTERVAL = 5.0        # [backup] gc_interval_seconds, when the service has automatic gc
+GC_INTERVAL = 18.0       # [backup] gc_interval_seconds, when the service has automatic gc: a gc holds
+                         # the repository (backups queued again) for a moment, with windows for backups
 GC_GRACE = 2.0           # [backup] gc_grace_seconds
 GC_STUCK_SECONDS = 90.0  # a gc job still queued or running this long after it was queued is stuck
-MIN_GC_KILLS = 1         # with automatic gc: kills of a worker while a gc job was running
+MIN_GC_KILLS = 1         # with automatic gc: kills of the worker running a gc job (and of any worker while one runs)
+GC_KILL_TARGET = 2       # the chaos aims at a gc job this often (each holds the repository for a gc lease)
+MIN_JOB_KILLS = 5        # worker kills inside a running share_backup create or restore job
+JOB_WAIT = 15.0          # the chaos waits this long for a running share_backup job before it kills any worker
+MAX_OPERATIONS = 46      # operations go on past OPERATIONS (to this) while the chaos misses its kills in jobs
 PACE = (1.0, 8.0)        # seconds a share's next operation waits: ~30 operations over about a minute
 CHAOS_SECONDS = 150.0    # hard bound of the chaos phase
 OP_WAIT = 75.0           # one backup or restore must leave its transitional state within this
@@ -327,8 +344,21 @@ def create_share(api: Api, name: str) -> tuple[str, Path]:
 
 # -- trees ---------------------------------------------------------------------------------------
 
+SMALL_FILES = 220        # per share at the start: a restore costs about one S3 read per file (~1-2 s in all)
+SMALL_FILES_STEP = 25    # added by each change
+
+
+def small_files(directory: Path, rnd: random.Random, count: int) -> None:
+    """`count` small files of random content in a few subdirectories."""
+    for i in range(count):
+        sub = directory / f"d{i % 8}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{i:04d}.dat").write_bytes(rnd.randbytes(rnd.randint(200, 6000)))
+
+
 def populate(root: Path, rnd: random.Random) -> None:
-    """A few MB: nested directories, an empty directory, symlinks (one dangling), a hard-link pair."""
+    """A few MB and a few hundred small files: nested directories, an empty directory, symlinks
+    (one dangling), a hard-link pair."""
     (root / "docs" / "nested" / "deeper").mkdir(parents=True)
     (root / "data").mkdir()
     (root / "empty-dir").mkdir()
@@ -336,6 +366,7 @@ def populate(root: Path, rnd: random.Random) -> None:
     (root / "docs" / "nested" / "notes.md").write_text("# notes\n" + "line\n" * 800)
     (root / "docs" / "nested" / "deeper" / "leaf.bin").write_bytes(rnd.randbytes(60_000))
     (root / "data" / "big.bin").write_bytes(rnd.randbytes(rnd.randint(2, 3) * 1024 * 1024))
+    small_files(root / "many", rnd, SMALL_FILES)
     (root / "data" / "compressible.txt").write_bytes(b"abcdefgh" * 60_000)
     (root / "data" / "hard-a").write_bytes(rnd.randbytes(12_345))
     os.link(root / "data" / "hard-a", root / "data" / "hard-b")
@@ -350,6 +381,9 @@ def mutate(root: Path, rnd: random.Random, step: int) -> None:
     new_dir = root / "gen" / f"g{step}" / "inner"
     new_dir.mkdir(parents=True)
     (new_dir / f"file{step}.bin").write_bytes(rnd.randbytes(rnd.randint(1_000_000, 4_000_000)))
+    small_files(root / "gen" / f"g{step}" / "small", rnd, SMALL_FILES_STEP)
+    for old in rnd.sample(sorted((root / "many").rglob("*.dat")), 10):   # rewritten small files
+        old.write_bytes(rnd.randbytes(rnd.randint(200, 6000)))
     os.symlink(f"inner/file{step}.bin", root / "gen" / f"g{step}" / "link")
     target = root / "docs" / "nested" / "notes.md"
     target.write_text(f"# notes, version {step}\n" + "line\n" * rnd.randint(100, 2000))
@@ -483,10 +517,17 @@ def test_fault_recovery(tmp_path, s3_endpoint):
         gc_kills: list[str] = []             # workers killed while a gc job was running
         lost = {"committed": 0, "not_committed": 0}   # mutating requests whose answer a killed API lost
         chaos_log: list[tuple[int, int]] = []
+        victims: list[dict] = []             # per worker kill: victim, live jobs after it, what it ran (resolve())
+        seen_rows: set[tuple] = set()        # (job, owner, lease) already in an earlier kill's snapshot
+        more_ops = threading.Event()         # the chaos still wants kills inside running jobs
+        job_seen: dict[tuple[str, int], list] = {}   # (job, attempt) -> [kind, first seen, last seen] running
+        sampling_done = threading.Event()
 
         def take_op() -> bool:
+            """One more operation: OPERATIONS of them, more (up to MAX_OPERATIONS) while the chaos
+            still misses its kills inside running jobs."""
             with lock:
-                if counter["started"] >= OPERATIONS:
+                if counter["started"] >= (MAX_OPERATIONS if more_ops.is_set() else OPERATIONS):
                     return False
                 counter["started"] += 1
                 return True
@@ -606,15 +647,73 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                     pids.add(int(parts[2]))
             return pids
 
-        def kill_worker(victim: Proc, crnd: random.Random) -> None:
+        def live_running() -> list[dict]:
+            """Running jobs whose lease has not run out (their worker is alive, as far as the database knows)."""
+            return db.rows("SELECT id, kind, resource_id, lease_owner, attempts, lease_expires_at, "
+                           "(now() AT TIME ZONE 'utc') AS db_now FROM jobs WHERE state = 'running' "
+                           "AND lease_expires_at > (now() AT TIME ZONE 'utc')")
+
+        def kill_worker(victim: Proc, crnd: random.Random, aimed: str) -> None:
+            """SIGKILL the worker, note what it ran (resolved later, see `resolve`), restart it."""
             if victim.alive():
                 gc_now = running_gc() if with_gc else []
                 victim.kill()
-                kills.append(f"{victim.name}:{victim.pids[-1]}")
+                label = f"{victim.name}:{victim.pids[-1]}"
+                kills.append(label)
                 if gc_now:
-                    gc_kills.append(f"{victim.name}:{victim.pids[-1]} during {gc_now[0]['kind']} {gc_now[0]['id']}")
+                    gc_kills.append(f"{label} during {gc_now[0]['kind']} {gc_now[0]['id']}")
+                # every live lease now: the victim's jobs are those among them that are never renewed
+                # again (or that another worker takes over once their lease ran out)
+                after = [r for r in live_running()
+                         if (r["id"], r["lease_owner"], r["lease_expires_at"]) not in seen_rows]
+                seen_rows.update((r["id"], r["lease_owner"], r["lease_expires_at"]) for r in after)
+                victims.append({"victim": label, "aimed": aimed, "after": after, "doing": None,
+                                "elapsed": time.monotonic() - started})
             time.sleep(crnd.uniform(0.0, 2.0))
             victim.start()
+
+        def resolve(final: bool = False) -> None:
+            """What each killed worker was running: a job alive in the snapshot taken right after the
+            kill is the victim's when, once its lease ran out, it is still running under the same owner
+            and lease (never renewed) or another owner has it (taken over). A job its owner renewed or
+            finished belonged to a living worker. (A job's runner never hands it back while it lives.)"""
+            for record in victims:
+                if record["doing"] is not None or not record["after"]:
+                    if record["doing"] is None:
+                        record["doing"] = []
+                    continue
+                ids = [r["id"] for r in record["after"]]
+                now_rows = {r["id"]: r for r in db.rows(
+                    "SELECT id, state, lease_owner, attempts, lease_expires_at, (now() AT TIME ZONE 'utc') AS db_now "
+                    "FROM jobs WHERE id = ANY(:ids)", ids=ids)}
+                db_now = next(iter(now_rows.values()))["db_now"] if now_rows else None
+                latest = max(r["lease_expires_at"] for r in record["after"])
+                if not final and (db_now is None or db_now < latest + _dt.timedelta(seconds=0.5)):
+                    continue   # not yet: a living owner renews before its lease runs out
+                doing = []
+                for before in record["after"]:
+                    now = now_rows.get(before["id"])
+                    if now is None:
+                        continue
+                    unrenewed = (now["state"] == "running" and now["lease_owner"] == before["lease_owner"]
+                                 and now["lease_expires_at"] == before["lease_expires_at"])
+                    taken_over = now["lease_owner"] not in (None, before["lease_owner"])
+                    if unrenewed or taken_over:
+                        doing.append(f"{before['kind']} {before['id'][:8]} (attempt {before['attempts']})")
+                record["doing"] = doing
+
+        def activity(record: dict) -> str:
+            """create, restore, delete, gc (the first of them the victim ran), idle; pending: not resolved yet."""
+            if record["doing"] is None:
+                return "pending"
+            for kind, name in (("share_backup.create", "create"), ("share_backup.restore", "restore"),
+                               ("share_backup.delete", "delete"), ("gc", "gc")):
+                if any(kind in d.split()[0] for d in record["doing"]):
+                    return name
+            return "idle" if not record["doing"] else "other"
+
+        def kills_in(*names: str) -> int:
+            return sum(1 for r in victims if activity(r) in names)
 
         def kill_api(crnd: random.Random, threads: list[threading.Thread], kind: str) -> None:
             """SIGKILL one API process a few ms after a create, restore or delete (`kind`, or any of
@@ -650,54 +749,115 @@ def test_fault_recovery(tmp_path, s3_endpoint):
             if not poll(lambda: answering(proc, port), 30, 0.2):
                 problems.append(f"{proc.name} did not answer on port {port} after its restart")
 
+        def sampler() -> None:
+            """How long share_backup jobs run (seen running every 0.1 s): for the kill moments and the report."""
+            while not sampling_done.is_set():
+                try:
+                    rows = db.rows("SELECT id, kind, attempts FROM jobs WHERE state = 'running' "
+                                   "AND kind LIKE 'share_backup.%' AND lease_expires_at > (now() AT TIME ZONE 'utc')")
+                except Exception:  # noqa: BLE001 - only statistics
+                    rows = []
+                now = time.monotonic()
+                with lock:
+                    for r in rows:
+                        seen = job_seen.setdefault((r["id"], r["attempts"]), [r["kind"], now, now])
+                        seen[2] = now
+                sampling_done.wait(0.1)
+
+        def durations(kind: str) -> list[float]:
+            with lock:
+                return sorted(last - first + 0.1 for k, first, last in job_seen.values() if k == kind)
+
+        def typical(kind: str) -> float:
+            """The median run of a job of this kind so far (those held for gc, ~0 s, left out)."""
+            runs = [d for d in durations(kind) if d > 0.25]
+            return runs[len(runs) // 2] if runs else 0.5
+
+        def busy_workers_now() -> tuple[list[dict], list[Proc]]:
+            running = [r for r in live_running() if r["kind"].startswith("share_backup.")]
+            if not running:
+                return [], []
+            held = {pid: purposes for pid, purposes in locks.holders().items() if purposes - {"gc"}}
+            return running, [w for w in workers if busy_in(w, state, held)]
+
         def chaos(threads: list[threading.Thread]) -> None:
             """In the main thread: the processes' parent-death signal follows the thread that started them."""
             crnd = random.Random(seed ^ 0x5EED)
             deadline = started + CHAOS_SECONDS
             api_kill_at = [round(OPERATIONS * (k + 1) / (API_KILLS + 2)) for k in range(API_KILLS)]
             while time.monotonic() < deadline:
-                if (not any(t.is_alive() for t in threads) and len(kills) >= MIN_KILLS
-                        and len(api_kills) >= API_KILLS and (not with_gc or len(gc_kills) >= MIN_GC_KILLS)):
-                    return
+                resolve()
+                in_jobs = kills_in("create", "restore")
+                in_gc = kills_in("gc")
+                pending = {aim: sum(1 for r in victims if r["aimed"] == aim and r["doing"] is None)
+                           for aim in ("job", "gc")}
+                wanted = (len(kills) < MIN_KILLS or len(api_kills) < API_KILLS or in_jobs < MIN_JOB_KILLS
+                          or (with_gc and (len(gc_kills) < MIN_GC_KILLS or in_gc < MIN_GC_KILLS)))
+                if in_jobs + pending["job"] < MIN_JOB_KILLS:   # (the pending ones resolve within a lease)
+                    more_ops.set()
+                else:
+                    more_ops.clear()
+                if not any(t.is_alive() for t in threads) and not wanted:
+                    if all(r["doing"] is not None for r in victims):
+                        return
+                    time.sleep(0.5)   # the last kills are resolved once their leases ran out
+                    continue
                 # past the minimums, fewer kills: each kill of a gc lease holder holds the repository
                 # until its lease runs out, and more kills would only make the operations take longer
-                enough = len(kills) >= MIN_KILLS + 4 and (not with_gc or len(gc_kills) >= 3)
-                time.sleep(crnd.uniform(3.0, 8.0) if enough else crnd.uniform(0.5, 3.0))
+                enough = not wanted and len(kills) >= MIN_KILLS + 3
+                time.sleep(crnd.uniform(3.0, 8.0) if enough else crnd.uniform(0.5, 2.5))
                 if len(api_kills) < API_KILLS and (counter["started"] >= api_kill_at[len(api_kills)]
                                                    or not any(t.is_alive() for t in threads)):
                     kill_api(crnd, threads, API_KILL_KINDS[len(api_kills) % len(API_KILL_KINDS)])
                     continue
-                if with_gc and len(gc_kills) < 3 and crnd.random() < 0.4:
-                    # the worker running a gc job (it holds the gc lock), at a random moment of it
-                    if poll(running_gc, 8.0, 0.05):
-                        time.sleep(crnd.uniform(0.0, 0.5))
-                        in_gc = [w for w in workers if w.alive() and w.popen.pid in gc_holder_pids()]
-                        chaos_log.append((-1, len(in_gc)))
-                        kill_worker(crnd.choice(in_gc or workers), crnd)
+                gc_hits = in_gc + pending["gc"]   # a gc kill holds the repository for a gc lease: few of them
+                gc_first = with_gc and gc_hits < GC_KILL_TARGET and (
+                    (gc_hits == 0 and len(kills) >= 4) or (gc_hits == 1 and len(kills) >= 8 and crnd.random() < 0.4))
+                if gc_first:
+                    # the worker running a gc job (it holds the gc lease), at a random moment of it;
+                    # the next gc comes within one interval
+                    if poll(running_gc, GC_INTERVAL + 4.0, 0.02):
+                        time.sleep(crnd.uniform(0.0, 0.3))
+                        in_gc_now = poll(lambda: [w for w in workers if w.alive() and w.popen.pid in gc_holder_pids()],
+                                         1.0, 0.02)
+                        chaos_log.append((-1, len(in_gc_now)))
+                        if in_gc_now:   # (else the gc was over already: next round)
+                            kill_worker(crnd.choice(in_gc_now), crnd, "gc")
                         continue
-                # mostly a worker in the middle of a job (it has files of a share open or holds a
-                # repository lock), at a random moment of it; otherwise any worker
-                running = poll(lambda: db.rows(   # not the job of a worker killed a moment ago
-                    "SELECT id FROM jobs WHERE state = 'running' AND kind LIKE 'share_backup.%' "
-                    "AND lease_expires_at > (now() AT TIME ZONE 'utc')"), 4.0, 0.01)
-                busy_workers = []
-                if running:
-                    busy_workers = poll(lambda: (lambda held: [w for w in workers if busy_in(w, state, held)])(
-                        locks.holders()), 1.0, 0.05)
-                if busy_workers:
-                    time.sleep(crnd.uniform(0.0, 0.2))
-                chaos_log.append((len(running or []), len(busy_workers)))
-                if busy_workers and crnd.random() < 0.8:
-                    victim = crnd.choice(busy_workers)
-                else:
+                # mostly a worker in the middle of a share_backup job (it holds a repository lock or has
+                # files of a share open), at a random moment of the job; any worker when none comes
+                wait_until = time.monotonic() + JOB_WAIT
+                victim, aimed, seen_running = None, "any", 0
+                while time.monotonic() < wait_until and victim is None:
+                    if not any(t.is_alive() for t in threads) and not more_ops.is_set():
+                        break
+                    running, busy_workers = busy_workers_now()
+                    seen_running = max(seen_running, len(running))
+                    if not busy_workers:
+                        time.sleep(0.02)
+                        continue
+                    job = crnd.choice(running)
+                    # a random moment of the job: its typical length so far bounds the wait
+                    time.sleep(crnd.uniform(0.0, min(1.5, 0.8 * typical(job["kind"]))))
+                    running, busy_workers = busy_workers_now()
+                    if busy_workers:   # still inside it (else the next one)
+                        victim, aimed = crnd.choice(busy_workers), "job"
+                        chaos_log.append((len(running), len(busy_workers)))
+                if victim is None:
+                    chaos_log.append((seen_running, 0))
                     victim = crnd.choice(workers)
-                kill_worker(victim, crnd)
+                kill_worker(victim, crnd, aimed)
 
         threads = [threading.Thread(target=share_loop, args=(s,), name=f"ops-{i}", daemon=True)
                    for i, s in enumerate(shares)]
         for t in threads:
             t.start()
-        chaos(threads)
+        sampling = threading.Thread(target=sampler, name="sampler", daemon=True)
+        sampling.start()
+        try:
+            chaos(threads)
+        finally:
+            sampling_done.set()
         for t in threads:
             t.join(OP_WAIT + 15)
         assert not any(t.is_alive() for t in threads), f"operations still running after the chaos: {problems}"
@@ -705,9 +865,15 @@ def test_fault_recovery(tmp_path, s3_endpoint):
             if not proc.alive():
                 proc.start()
         chaos_end = time.monotonic()
+
+        def runs(kind: str) -> str:
+            d = [x for x in durations(kind) if x > 0.25]
+            return f"{len(d)} runs p50 {d[len(d) // 2]:.1f}s max {d[-1]:.1f}s" if d else "no runs seen"
         print(f"CHAOS: {len(kills)} worker SIGKILLs ({len(gc_kills)} during gc), {len(api_kills)} API SIGKILLs in "
               f"{chaos_end - started:.0f}s; operations {ops}; API calls per process {api.calls}, retried "
-              f"{api.retried}, lost answers {lost}; (running jobs, busy workers) at each kill: {chaos_log}", flush=True)
+              f"{api.retried}, lost answers {lost}; (running jobs, busy workers) at each kill: {chaos_log}; "
+              f"share_backup jobs seen running: create {runs('share_backup.create')}, restore "
+              f"{runs('share_backup.restore')}, delete {runs('share_backup.delete')}", flush=True)
         for line in api_kills:
             print(f"API KILL {line}", flush=True)
         for line in gc_kills:
@@ -722,6 +888,11 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                            age=GC_STUCK_SECONDS)
         poll(lambda: not busy(), DRAIN_SECONDS, 0.5)
         still_busy = busy()
+        resolve(final=True)   # every lease of a killed worker has run out by now
+        for record in victims:
+            print(f"WORKER KILL {record['victim']} at {record['elapsed']:.0f}s (aimed at: {record['aimed']}): "
+                  f"{activity(record)} {record['doing']}", flush=True)
+        print(f"DRAIN: {time.monotonic() - chaos_end:.0f}s", flush=True)
 
         # -- states
         backups = {r["id"]: r for r in db.rows(
@@ -821,6 +992,7 @@ def test_fault_recovery(tmp_path, s3_endpoint):
             for t in vthreads:
                 t.join(VERIFY_WAIT + 120)
 
+        verify_end = time.monotonic()
         # -- the repository itself
         # the repository by its configured name (`--name offsite --config ...`) when the CLI knows names
         repo_help = subprocess.run(sharebackup_command() + ["repo", "check", "--help"], cwd=home,
@@ -834,6 +1006,8 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                 break
             time.sleep(2)
 
+        print(f"VERIFY: {len(to_verify)} restores in {verify_end - chaos_end:.0f}s after the chaos; repo check "
+              f"{time.monotonic() - verify_end:.0f}s", flush=True)
         # -- quota usage equals the rows
         live = [b for b in backups.values() if not b["deleted"]]
         quota = api.ok("GET", f"/quota-sets/{PROJECT}/detail", version="2.80")["quota_set"]
@@ -865,8 +1039,12 @@ def test_fault_recovery(tmp_path, s3_endpoint):
             f"{gc_collected(workers, 'packs_deleted')} packs deleted, {gc_collected(workers, 'packs_repacked')} "
             f"repacked, {gc_collected(workers, 'bytes_freed')} bytes freed")
         corrupt_count = len(corrupt) + sum("CORRUPT" in p for p in problems)
-        summary = (f"FAULT TEST: repository=s3 kills={len(kills) + len(api_kills)} (workers={len(kills)}, "
-                   f"api={len(api_kills)}, during-gc={len(gc_kills)}) jobs={len(jobs)} done={done_jobs} "
+        victim_line = (", ".join(f"in-{name}={kills_in(name)}" for name in ("create", "restore", "delete", "gc"))
+                       + f", idle={kills_in('idle')}" + (f", other={kills_in('other')}" if kills_in("other") else ""))
+        gc_taken_over = sum(1 for j in gc_jobs if j["attempts"] > 1)
+        summary = (f"FAULT TEST: repository=s3 kills={len(kills) + len(api_kills)} (workers={len(kills)}: "
+                   f"{victim_line}; api={len(api_kills)}; during-gc={len(gc_kills)}) taken-over={taken_over} "
+                   f"(+{gc_taken_over} gc) jobs={len(jobs)} done={done_jobs} "
                    f"failed={failed_jobs} stuck={len(stuck)} corrupt={corrupt_count} "
                    f"(operations: {ops['backup']} backups, {ops['restore']} in-place restores, {ops['delete']} "
                    f"deletes; {taken_over} jobs taken over after a kill, {requeued} queued again (repository held by gc "
@@ -898,11 +1076,16 @@ def test_fault_recovery(tmp_path, s3_endpoint):
             return "\n".join(lines[-limit:] if limit else lines)
 
         assert len(kills) >= MIN_KILLS, f"only {len(kills)} kills: {kills}"
+        kill_lines = "\n".join(f"{r['victim']} (aimed at {r['aimed']}): {activity(r)} {r['doing']}" for r in victims)
+        assert kills_in("create", "restore") >= MIN_JOB_KILLS, \
+            f"only {kills_in('create', 'restore')} worker kills inside a running backup or restore:\n{kill_lines}"
+        assert taken_over >= 1, f"no share_backup job was taken over after a kill:\n{kill_lines}"
         assert len(api_kills) >= API_KILLS, f"only {len(api_kills)} API kills: {api_kills}"
         if with_gc:
             assert any(j["resource_id"] == REPOSITORY and j["state"] == "done" for j in gc_jobs), \
                 f"automatic gc is on but no gc of {REPOSITORY} ever finished: {gc_jobs}"
             assert len(gc_kills) >= MIN_GC_KILLS, f"no worker was killed while a gc job was running: {gc_kills}"
+            assert kills_in("gc") >= MIN_GC_KILLS, f"no worker was killed inside a gc job:\n{kill_lines}"
         assert not problems, "during the run:\n" + "\n".join(problems)
         assert not other_repository, f"backups that did not go to the {REPOSITORY} repository: {other_repository}"
         assert not jobless, f"backup rows without their create job (a half-done request): {jobless}"
