@@ -323,8 +323,9 @@ def add_repo_parser(subparsers) -> None:
                    help="seconds to wait for running backups, restores and checks to end (default: none, "
                         "or [backup] gc_drain_seconds with --name)")
     p = command("check", cmd_check, "verify the repository")
-    p.add_argument("--read-data", action="store_true", help="also read and verify every pack")
-    p.add_argument("--read-data-subset", type=_subset, help="read a random fraction of packs, e.g. 0.1 or 10%%")
+    reading = p.add_mutually_exclusive_group()
+    reading.add_argument("--read-data", action="store_true", help="also read and verify every pack")
+    reading.add_argument("--read-data-subset", type=_subset, help="read a random fraction of packs, e.g. 0.1 or 10%%")
     command("stats", cmd_stats, "sizes and ratios")
 
 

@@ -2,6 +2,8 @@
 `repo gc --name` goes through the database lease."""
 from __future__ import annotations
 
+import pytest
+
 from sharebackup import engine
 from sharebackup.cli import repo_commands
 from sharebackup.db.models import ShareBackup
@@ -67,8 +69,11 @@ def test_bad_names_and_options_give_clear_errors(sqlite_runtime, tmp_path, capsy
         backup_repository.Config(state_dir=str(tmp_path / "fresh")), "default")
     code, _, err = run(capsys, "repo", "gc", "--name", "default", "--state-dir", str(tmp_path / "fresh"))
     assert code == 1 and "db upgrade" in err and "Traceback" not in err
-    try:
+    with pytest.raises(SystemExit) as exited:
         repo_commands.main(["repo", "gc", "--name", "default", "--grace", "soon"])
-    except SystemExit as exc:
-        assert exc.code == 2
+    assert exited.value.code == 2
     assert "'soon' is not a number of seconds" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # all packs or a fraction, not both
+        repo_commands.main(["repo", "check", "--name", "default", "--read-data", "--read-data-subset", "10%"])
+    assert exited.value.code == 2
+    assert "not allowed with argument --read-data" in capsys.readouterr().err
