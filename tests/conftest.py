@@ -82,3 +82,9 @@ def sqlite_runtime(tmp_path):
     rt = make_runtime(tmp_path / "state")
     yield rt
     rt.db.dispose()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Slow tests first (stable order otherwise): with `-n 2 --dist loadfile` a slow file that is
+    collected last runs alone at the end, and the suite waits for it on one core."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
