@@ -57,7 +57,7 @@ import pytest
 
 from tests.conftest import create_pg_database, drop_pg_database, require_pg
 from tests.integration.server_process import free_port, isolated_env, sharebackup_command
-from tests.integration.test_fault_recovery import Db, Proc, poll
+from tests.integration.test_fault_recovery import Db, Proc, answering, poll
 
 PROJECT, USER = "concproj", "connie"
 TOKEN = f"{USER}:{PROJECT}"          # noauth: user:project
@@ -183,16 +183,8 @@ def start_processes(tmp_path: Path, backend: str, db_url: str):
         procs.append(Proc(f"worker{i + 1}", ["worker", "--config", str(conf)], logs / f"worker{i + 1}.log",
                           home).start())
     for proc, port in zip(procs, ports):
-        def answers(port=port, proc=proc):
-            assert proc.alive(), f"{proc.name} exited: {proc.log.read_text(errors='replace')[-3000:]}"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
-                    return True
-            except urllib.error.HTTPError as exc:
-                return exc.code == 300
-            except OSError:
-                return False
-        assert poll(answers, 30, 0.2), f"{proc.name} did not answer on port {port}"
+        assert poll(lambda proc=proc, port=port: answering(proc, port), 30, 0.2), \
+            f"{proc.name} did not answer on port {port}"
     return procs, Client([f"http://127.0.0.1:{port}/v2" for port in ports])
 
 
@@ -498,15 +490,7 @@ def test_api_listen_backlog(tmp_path):
     api = Proc("api", ["serve", "--config", str(conf), "--workers", "0", "--host", "127.0.0.1", "--port", str(port)],
                tmp_path / "api.log", tmp_path / "home").start()
     try:
-        def answers():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
-                    return True
-            except urllib.error.HTTPError as exc:
-                return exc.code == 300
-            except OSError:
-                return False
-        assert poll(answers, 30, 0.2), api.log.read_text(errors="replace")[-3000:]
+        assert poll(lambda: answering(api, port), 30, 0.2), api.log.read_text(errors="replace")[-3000:]
         backlog = listen_backlog(port)
         assert backlog is None or backlog >= 128, f"the API listens with a backlog of {backlog}"
         outcomes: list[object] = []
