@@ -31,7 +31,7 @@ from sharebackup import engine
 from sharebackup.db.models import Job, Share, ShareBackup, utcnow
 from sharebackup.jobs import backup_repository, repository_lease
 from sharebackup.jobs.lease_queue import enqueue
-from sharebackup.jobs.metrics import JobResult
+from sharebackup.jobs.metrics import DEFERRED, JobResult
 from sharebackup.services import messages
 
 LOG = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ class BackupRunners:
         except backup_repository.UnknownRepository:
             wanted = None  # fails below, with its message
         if self._held_for_gc(claim, wanted):
-            return
+            return DEFERRED
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, claim.resource_id)
             if backup is None or backup.deleted or backup.status != "creating":
@@ -255,7 +255,7 @@ class BackupRunners:
             return
         except engine.LockedError as exc:
             if self._requeue(claim, exc):
-                return
+                return DEFERRED
             self._create_failed(backup.id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001 - every failure ends in a clear state
@@ -342,7 +342,7 @@ class BackupRunners:
 
     def restore(self, claim, heartbeat) -> JobResult | None:
         if self._held_for_gc(claim, self._repository_of(claim.resource_id)):
-            return
+            return DEFERRED
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, claim.resource_id)
             if backup is None or backup.deleted or backup.status != "restoring":
@@ -370,7 +370,7 @@ class BackupRunners:
             return
         except engine.LockedError as exc:
             if self._requeue(claim, exc):
-                return
+                return DEFERRED
             self._restore_failed(backup.id, target_id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001
@@ -410,14 +410,14 @@ class BackupRunners:
             f"the restore was interrupted too many times ({reason})", messages.JOB_INTERRUPTED))
 
     # -- delete -------------------------------------------------------------------------
-    def delete(self, claim, heartbeat) -> None:
+    def delete(self, claim, heartbeat):
         with self.rt.db.reader() as session:
             backup = session.get(ShareBackup, claim.resource_id)
             if backup is None or backup.deleted or backup.status != "deleting":
                 return
             snap_id, name = backup.engine_snapshot_id, backup.repository or backup_repository.DEFAULT
         if snap_id and self._held_for_gc(claim, name):
-            return
+            return DEFERRED
         try:
             if snap_id:
                 self._forget(name, snap_id, heartbeat)
@@ -425,7 +425,7 @@ class BackupRunners:
             return
         except engine.LockedError as exc:
             if self._requeue(claim, exc):
-                return
+                return DEFERRED
             self._delete_failed(backup.id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001
@@ -486,7 +486,7 @@ def runners(rt) -> dict:
         return jobs.restore(claim, heartbeat)
 
     def delete(claim, heartbeat):
-        jobs.delete(claim, heartbeat)
+        return jobs.delete(claim, heartbeat)
 
     create.give_up = jobs.give_up_create
     restore.give_up = jobs.give_up_restore

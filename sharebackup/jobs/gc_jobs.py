@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sharebackup import engine
 from sharebackup.db.models import Job, ShareBackup
 from sharebackup.jobs import backup_repository, repository_lease
+from sharebackup.jobs.metrics import DEFERRED
 from sharebackup.jobs.repository_lease import HeldLease, LeaseHeld
 
 LOG = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def _collected_since_queued(rt, claim, name: str) -> bool:
 
 
 def runners(rt) -> dict:
-    def run(claim, heartbeat) -> None:
+    def run(claim, heartbeat):
         name = claim.payload.get("repository") or claim.resource_id
         if _collected_since_queued(rt, claim, name):
             return  # someone (an admin's `repo gc`) collected after this job was queued
@@ -129,7 +130,7 @@ def runners(rt) -> dict:
             stats = collect(rt, name, heartbeat=heartbeat)
         except LeaseHeld as exc:
             LOG.info("gc: %s; the scheduler tries again later", exc)
-            return
+            return DEFERRED
         except backup_repository.UnknownRepository as exc:
             LOG.warning("gc: %s", exc)
             return

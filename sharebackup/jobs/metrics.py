@@ -5,12 +5,12 @@ and passed down to the app and the worker pool; there is no global registry, so 
 build several in one process.
 
 - ``JobMetrics``: counters by job kind, moved by the worker pool: claimed, completed,
-  failed (an exception escaped the runner, or its attempts ran out), retried (a claim of a
-  job that had an attempt before, or of a job queued again because the repository was
-  locked) and lease takeovers (a claim of a running job whose
-  lease had expired: its worker died or hung). Runners that turn an error into a resource
-  state (backup ``error`` plus a user message) complete their job: look at the resource
-  states for those.
+  failed (an exception escaped the runner, or its attempts ran out), deferred (the runner
+  queued the work again for later: the repository was locked or held by gc), retried (a
+  claim of a job that had an attempt before, or of a job queued again because the repository
+  was locked) and lease takeovers (a claim of a running job whose lease had expired: its
+  worker died or hung). Runners that turn an error into a resource state (backup ``error``
+  plus a user message) complete their job: look at the resource states for those.
 - ``QueueCollector``: gauges of queued and running jobs by kind, read from the database at
   scrape time (a scrape that cannot reach the database reports ``sharebackup_jobs_scrape_error 1``).
 
@@ -36,6 +36,11 @@ from sharebackup.jobs.lease_queue import QUEUED, RUNNING
 LOG = logging.getLogger(__name__)
 
 NAMESPACE = "sharebackup"
+
+
+# What a runner returns when it queued its work again for later (the repository was locked or
+# held by gc) instead of doing it: the pool counts the job as deferred, not completed.
+DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class JobMetrics:
         self.failed = counter("jobs_failed", "Jobs that failed (the runner raised, or the attempts ran out).")
         self.retried = counter("jobs_retried", "Claims of a job attempted before, or queued again because "
                                                "the repository was locked.")
+        self.deferred = counter("jobs_deferred", "Jobs that queued their work again for later instead of doing "
+                                                 "it (the repository was locked, or held by garbage collection).")
         self.takeovers = counter("job_lease_takeovers",
                                  "Claims of a running job whose lease had expired (its worker died or hung).")
         def bytes_counter(name: str, doc: str) -> Counter:
@@ -96,8 +103,8 @@ class JobMetrics:
             if value:
                 counter.labels(result.repository).inc(value)
 
-    def on_done(self, claim, ok: bool, seconds: float) -> None:
-        (self.completed if ok else self.failed).labels(claim.kind).inc()
+    def on_done(self, claim, ok: bool, seconds: float, deferred: bool = False) -> None:
+        (self.deferred if deferred else self.completed if ok else self.failed).labels(claim.kind).inc()
         self.duration.labels(claim.kind).observe(seconds)
 
 

@@ -1,8 +1,10 @@
 """A pool of worker threads that claim jobs and hand each to the runner for its kind.
 
 Runners are plain callables ``run(claim, heartbeat)``; they do their own state changes and
-may return a ``jobs.metrics.JobResult`` (bytes read, written, ...) for the metrics. A runner may also offer ``give_up(claim, reason)`` for jobs whose attempts ran
-out (the previous worker died every time), which must leave the resource clearly failed.
+may return a ``jobs.metrics.JobResult`` (bytes read, written, ...) for the metrics, or
+``jobs.metrics.DEFERRED`` when they queued the work again for later instead of doing it.
+A runner may also offer ``give_up(claim, reason)`` for jobs whose attempts ran out (the
+previous worker died every time), which must leave the resource clearly failed.
 """
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ from typing import Callable, Protocol
 
 from sharebackup import logs
 from sharebackup.jobs.lease_queue import Claim, LeaseQueue
-from sharebackup.jobs.metrics import JobResult
+from sharebackup.jobs.metrics import DEFERRED, JobResult
 
 LOG = logging.getLogger(__name__)
+
+FAILED_RUN = object()  # _run_claim's answer for a job that failed
 
 
 class Runner(Protocol):
@@ -91,12 +95,13 @@ class WorkerPool:
         with logs.bound(job_id=claim.id, job_kind=claim.kind, resource_id=claim.resource_id, backup_id=backup_id):
             if self.metrics is not None:
                 self.metrics.on_claim(claim)
-            started, ok = time.monotonic(), self._run_claim(queue, claim)
+            started, outcome = time.monotonic(), self._run_claim(queue, claim)
             if self.metrics is not None:
-                self.metrics.on_done(claim, ok, time.monotonic() - started)
+                self.metrics.on_done(claim, outcome is not FAILED_RUN, time.monotonic() - started,
+                                     deferred=outcome == DEFERRED)
 
-    def _run_claim(self, queue: LeaseQueue, claim: Claim) -> bool:
-        """Run one claim; False when the job failed."""
+    def _run_claim(self, queue: LeaseQueue, claim: Claim) -> object:
+        """Run one claim; FAILED_RUN when the job failed, else what the runner returned."""
         runner = self.runners[claim.kind]
         try:
             if claim.give_up:
@@ -104,13 +109,13 @@ class WorkerPool:
                 if give_up is not None:
                     give_up(claim, "the job was interrupted too many times")
                 queue.fail(claim.id, "attempts exhausted")
-                return False
+                return FAILED_RUN
             result = runner(claim, lambda: queue.heartbeat(claim.id))
             queue.complete(claim.id)
             if self.metrics is not None and isinstance(result, JobResult):
                 self.metrics.on_result(result)
-            return True
+            return result
         except Exception as exc:
             LOG.exception("job %s (%s of %s) failed", claim.id, claim.kind, claim.resource_id)
             queue.fail(claim.id, f"{type(exc).__name__}: {exc}")
-            return False
+            return FAILED_RUN

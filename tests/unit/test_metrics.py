@@ -8,6 +8,7 @@ import time
 import pytest
 from falcon import testing
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from sharebackup.api.app import make_app
 from sharebackup.db.models import Job, ShareBackup, utcnow
@@ -304,3 +305,31 @@ def test_the_pool_hands_a_runners_result_to_the_metrics(rt, process):
     samples = _scrape(client)
     assert _value(samples, "sharebackup_backup_bytes_read_total", repository="default") == 10
     assert _value(samples, "sharebackup_backup_bytes_deduplicated_total", repository="default") == 2
+
+
+def test_a_job_that_defers_its_work_is_counted_as_deferred_not_completed(rt, process):
+    from sharebackup.jobs import repository_lease
+    from sharebackup.jobs.backup_jobs import RESTORE
+
+    _registry, job_metrics, client = process
+    repository_lease.acquire(rt.db, "default", "gc:elsewhere", "gc", 60.0)  # a collection runs
+    share_id = _share(rt, rt.config.state_path, status="backup_restoring")
+    backup_id = _backup(rt, share_id)
+    with rt.db.transaction() as session:
+        session.get(ShareBackup, backup_id).status = "restoring"
+        job = enqueue(session, RESTORE, backup_id, {"share_id": share_id})
+        session.flush()
+        job_id = job.id
+    pool = _pool(rt, job_metrics, build_runners(rt))
+    pool.start()
+    try:
+        _wait(lambda: _job_state(rt, job_id) == "done")
+    finally:
+        pool.stop()
+    _wait(lambda: _value(_scrape(client), "sharebackup_jobs_deferred_total", kind=RESTORE) == 1)
+    samples = _scrape(client)
+    assert _value(samples, "sharebackup_jobs_completed_total", kind=RESTORE) == 0
+    assert _get(rt, ShareBackup, backup_id).status == "restoring"  # nothing done yet: it waits for gc
+    with rt.db.reader() as session:
+        queued = [j for j in session.scalars(select(Job).where(Job.resource_id == backup_id)) if j.state == QUEUED]
+    assert len(queued) == 1 and queued[0].not_before is not None
