@@ -104,6 +104,10 @@ class Config:
                                              "created at first start if missing.")
     share_create_delay: float = opt(0.0, "Seconds the local driver waits before a new share becomes "
                                          "available (for tests of the asynchronous path).")
+    backup_create_delay: float = opt(0.0, "Seconds a backup job waits before it starts reading the share (for "
+                                          "tests of the asynchronous path: a backup of a tiny share otherwise "
+                                          "ends before a client's next request, which tempest assumes it does "
+                                          "not). 0 in production.")
     message_ttl: int = opt(2592000, "Seconds a user message (/v2/messages) is kept (Manila's message_ttl).")
     log_format: str = opt("text", "Log line format: text (with [request id] or [job=... kind=... resource=...]) "
                                   "or json (one object per line with request_id, job_id, job_kind, resource_id, "

@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from sharebackup import engine
 from sharebackup.db.models import Job, Share, ShareBackup, utcnow
 from sharebackup.jobs import backup_repository, repository_lease
-from sharebackup.jobs.lease_queue import enqueue
+from sharebackup.jobs.lease_queue import enqueue, wait_holding_lease
 from sharebackup.jobs.metrics import DEFERRED, JobResult
 from sharebackup.services import messages
 
@@ -230,6 +230,7 @@ class BackupRunners:
                            ShareBackup.engine_snapshot_id.is_not(None), ShareBackup.id != backup.id)
                     .order_by(ShareBackup.created_at.desc()).limit(1)).first()
             share_path = share.driver_path if share is not None else None
+        wait_holding_lease(self.rt.config.backup_create_delay, heartbeat)
         problems = Problems()
         try:
             with self.rt.db.reader() as session:

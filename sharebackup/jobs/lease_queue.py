@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select, update
@@ -39,6 +40,14 @@ def enqueue(session: Session, kind: str, resource_id: str, payload: dict | None 
               max_attempts=max_attempts, availability_zone=availability_zone or None)
     session.add(job)
     return job
+
+
+def wait_holding_lease(seconds: float, heartbeat) -> None:
+    """Sleep ``seconds`` while renewing the job's lease (the test-only start delays)."""
+    deadline = time.monotonic() + max(0.0, float(seconds or 0))
+    while time.monotonic() < deadline:
+        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        heartbeat()
 
 
 class LeaseQueue:

@@ -8,11 +8,11 @@ job whose attempts ran out (``give_up``) does the same, so nothing stays transit
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from sharebackup.faults import Fault
 from sharebackup.db.models import Share, ShareExportLocation, ShareSnapshot, utcnow
+from sharebackup.jobs.lease_queue import wait_holding_lease
 from sharebackup.services import quotas
 from sharebackup.services import shares as share_service
 from sharebackup.services.shares import (JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_MANAGE, JOB_PURGE,
@@ -85,11 +85,7 @@ class CreateRunner(_Runner):
     expect = CREATING
 
     def work(self, share, claim, heartbeat):
-        delay = float(self.rt.config.share_create_delay or 0)
-        deadline = time.monotonic() + delay
-        while time.monotonic() < deadline:
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-            heartbeat()
+        wait_holding_lease(self.rt.config.share_create_delay, heartbeat)
         path = Path(share.driver_path)
         source = claim.payload.get("source")
         if source:

@@ -117,6 +117,9 @@ class Service:
             [DEFAULT]
             auth_strategy = keystone
             enabled_share_protocols = NFS,CIFS
+            # The negative tests create a backup and at once expect its share to be busy; a backup
+            # of tempest's empty share can end within 20 ms (seen: a second create then got 202).
+            backup_create_delay = 1.0
 
             [keystone_authtoken]
             """) + section + "\n")

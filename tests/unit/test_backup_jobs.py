@@ -478,3 +478,32 @@ def test_create_and_restore_report_their_bytes_for_the_metrics(sqlite_runtime, t
     _set(rt, Share, share_id, status="backup_restoring")
     restored = run[RESTORE](Claim("job", RESTORE, backup_id, {"share_id": share_id}, 1, False), lambda: True)
     assert restored == JobResult("default", restored=120_000)
+
+
+def test_backup_create_delay_keeps_the_share_busy_and_the_lease_alive(tmp_path):
+    """The test-only start delay (tempest's negative tests need the share busy for a moment)."""
+    import threading
+    from dataclasses import replace as dc_replace
+
+    from tests.conftest import make_runtime
+    rt = make_runtime(tmp_path / "state")
+    try:
+        rt.config = dc_replace(rt.config, backup_create_delay=1.2)
+        src = tmp_path / "tiny"
+        src.mkdir()
+        share_id = _share(rt, src, status="backup_creating")
+        backup_id = _backup(rt, share_id)
+        beats = []
+        runner = threading.Thread(target=_run, args=(rt, CREATE, backup_id, {"share_id": share_id, "backup_options": {}},
+                                                     lambda: beats.append(1) or True))
+        runner.start()
+        runner.join(0.6)
+        assert runner.is_alive()
+        assert _get(rt, ShareBackup, backup_id).status == "creating"
+        assert _get(rt, Share, share_id).status == "backup_creating"
+        runner.join(30)
+        assert not runner.is_alive()
+        assert _get(rt, ShareBackup, backup_id).status == "available"
+        assert beats  # the lease was renewed while it waited
+    finally:
+        rt.db.dispose()
