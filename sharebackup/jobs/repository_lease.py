@@ -14,6 +14,7 @@ job leases: keep them in sync (NTP); the margin also absorbs some skew.
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import os
@@ -161,7 +162,9 @@ class HeldLease:
         started = self.clock()
         acquire(self.db, self.name, self.holder, self.purpose, self.seconds)
         self._valid_until = started + self.seconds
-        self._thread = threading.Thread(target=self._keep, name=f"repo-lease-{self.name}", daemon=True)
+        # in a copy of the caller's context, so the keeper's log lines carry the job's ids
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._keep,),
+                                        name=f"repo-lease-{self.name}", daemon=True)
         self._thread.start()
         return self
 
