@@ -22,9 +22,6 @@ from sharebackup.policies import shares as policy
 from sharebackup.services import quotas
 from sharebackup.shares import local
 
-# Metadata keys only admins may set (Manila's AdminOnlyMetadata.SCHEDULER_FILTERS).
-ADMIN_ONLY_METADATA = ("__affinity_same_host", "__affinity_different_host")
-
 JOB_CREATE = "share.create"
 JOB_DELETE = "share.delete"
 JOB_EXTEND = "share.extend"
@@ -47,7 +44,7 @@ def target(share: Share) -> dict:
     return {"project_id": share.project_id, "user_id": share.user_id}
 
 
-def _is_admin(rt, ctx) -> bool:
+def caller_is_admin(rt, ctx) -> bool:
     return rt.policy.check(ctx, "context_is_admin")
 
 
@@ -55,7 +52,7 @@ def _bad_id(value: str) -> bool:
     return not isinstance(value, str) or "\x00" in value or len(value) > 255
 
 
-def _load(session, share_id: str, lock: bool = False) -> Share | None:
+def load_share(session, share_id: str, lock: bool = False) -> Share | None:
     """The live share row; ``lock`` takes its row lock (PostgreSQL) for a read-modify-write."""
     if _bad_id(share_id):
         return None
@@ -67,7 +64,7 @@ def _load(session, share_id: str, lock: bool = False) -> Share | None:
 
 def _visible(rt, ctx, session, share_id: str, lock: bool = True) -> Share:
     """The share if the caller may see it (Manila's share_api.get), else 404."""
-    share = _load(session, share_id, lock)
+    share = load_share(session, share_id, lock)
     if share is None:
         raise Fault(404)
     if not share.is_public and not rt.policy.check(ctx, policy.GET, target(share)):
@@ -75,7 +72,7 @@ def _visible(rt, ctx, session, share_id: str, lock: bool = True) -> Share:
     return share
 
 
-def _authorize(rt, ctx, rule: str, share: Share) -> None:
+def authorize(rt, ctx, rule: str, share: Share) -> None:
     rt.policy.authorize(ctx, rule, target(share))
 
 
@@ -161,7 +158,7 @@ def create(rt, ctx, req) -> Share:
         raise Fault(404, f"Share group {req.share_group_id} could not be found.")
     if req.is_public:
         rt.policy.authorize(ctx, policy.CREATE_PUBLIC)
-    is_admin = _is_admin(rt, ctx)
+    is_admin = caller_is_admin(rt, ctx)
     with rt.db.transaction() as session:
         share_type = None
         if req.share_type:
@@ -249,7 +246,7 @@ def _metadata_filter(raw: str) -> dict:
 
 
 def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
-    is_admin = _is_admin(rt, ctx)
+    is_admin = caller_is_admin(rt, ctx)
     stmt = select(Share).where(Share.deleted.is_(False), Share.is_soft_deleted.is_(query.is_soft_deleted))
     filters = dict(query.filters)
     if "host" in filters:
@@ -316,7 +313,7 @@ def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
 def update(rt, ctx, share_id: str, values: dict) -> Share:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.UPDATE, share)
+        authorize(rt, ctx, policy.UPDATE, share)
         if values.get("is_public"):
             rt.policy.authorize(ctx, policy.SET_PUBLIC)
         if share.is_soft_deleted:
@@ -343,7 +340,7 @@ def _check_deletable(session, share: Share, force: bool = False) -> None:
 def delete(rt, ctx, share_id: str, force: bool = False) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.FORCE_DELETE if force else policy.DELETE, share)
+        authorize(rt, ctx, policy.FORCE_DELETE if force else policy.DELETE, share)
         _check_deletable(session, share, force)
         share.status = "deleting"
         share.updated_at = utcnow()
@@ -354,7 +351,7 @@ def delete(rt, ctx, share_id: str, force: bool = False) -> None:
 def soft_delete(rt, ctx, share_id: str) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.SOFT_DELETE, share)
+        authorize(rt, ctx, policy.SOFT_DELETE, share)
         if share.is_soft_deleted:
             raise Fault(403, "Invalid share: Share is already in the recycle bin.")
         _check_deletable(session, share)
@@ -369,7 +366,7 @@ def soft_delete(rt, ctx, share_id: str) -> None:
 def purge_if_expired(rt, share_id: str) -> bool:
     """Delete a soft-deleted share whose retention time has passed (the purge job's work)."""
     with rt.db.transaction() as session:
-        share = _load(session, share_id, lock=True)
+        share = load_share(session, share_id, lock=True)
         if share is None or not share.is_soft_deleted or share.scheduled_to_be_deleted_at is None:
             return False
         if share.scheduled_to_be_deleted_at > utcnow() or share.status not in DELETABLE:
@@ -384,10 +381,10 @@ def purge_if_expired(rt, share_id: str) -> bool:
 def restore(rt, ctx, share_id: str) -> bool:
     """Take a share out of the recycle bin. False: it was not in it (Manila then answers 200)."""
     with rt.db.transaction() as session:
-        share = _load(session, share_id, lock=True)
+        share = load_share(session, share_id, lock=True)
         if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
             raise Fault(404, f"No share exists with ID {share_id}.")
-        _authorize(rt, ctx, policy.RESTORE, share)
+        authorize(rt, ctx, policy.RESTORE, share)
         if not share.is_soft_deleted:
             return False
         if share.status in ("deleting", "error_deleting"):
@@ -404,7 +401,7 @@ def restore(rt, ctx, share_id: str) -> bool:
 def reset_status(rt, ctx, share_id: str, status: str) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.RESET_STATUS, share)
+        authorize(rt, ctx, policy.RESET_STATUS, share)
         if share.is_soft_deleted:
             raise Fault(403, f"status cannot be reset for share '{share.id}' since it has been soft deleted.")
         share.status = status
@@ -414,7 +411,7 @@ def reset_status(rt, ctx, share_id: str, status: str) -> None:
 def reset_task_state(rt, ctx, share_id: str, task_state: str | None) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.RESET_TASK_STATE, share)
+        authorize(rt, ctx, policy.RESET_TASK_STATE, share)
         if share.is_soft_deleted:
             raise Fault(403, f"task state cannot be reset for share '{share.id}' since it has been soft "
                              "deleted.")
@@ -425,9 +422,9 @@ def reset_task_state(rt, ctx, share_id: str, task_state: str | None) -> None:
 def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.EXTEND, share)
+        authorize(rt, ctx, policy.EXTEND, share)
         if force:
-            _authorize(rt, ctx, policy.FORCE_EXTEND, share)
+            authorize(rt, ctx, policy.FORCE_EXTEND, share)
         if share.is_soft_deleted:
             raise Fault(400, f"Invalid share: Share '{share.id}' cannot be extended, since it has been soft "
                              "deleted.")
@@ -437,7 +434,7 @@ def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
         if new_size <= share.size:
             raise Fault(400, "Invalid input received: New size for extend must be greater than current size. "
                              f"(current: {share.size}, extended: {new_size}).")
-        check_size_for_type(share.share_type, new_size, "extend", _is_admin(rt, ctx))
+        check_size_for_type(share.share_type, new_size, "extend", caller_is_admin(rt, ctx))
         # Charged now (the row carries the new size), so concurrent requests cannot overshoot.
         try:
             quotas.reserve(session, rt, share.project_id, share.user_id, {"gigabytes": new_size - share.size})
@@ -453,7 +450,7 @@ def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
 def shrink(rt, ctx, share_id: str, new_size: int) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.SHRINK, share)
+        authorize(rt, ctx, policy.SHRINK, share)
         if share.is_soft_deleted:
             raise Fault(400, f"Invalid share: Share '{share.id}' cannot be shrunk, since it has been soft "
                              "deleted.")
@@ -475,7 +472,7 @@ def revert_to_snapshot(rt, ctx, share_id: str, snapshot_id: str) -> None:
     back to the snapshot's size if it was shrunk since."""
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.REVERT_TO_SNAPSHOT, share)
+        authorize(rt, ctx, policy.REVERT_TO_SNAPSHOT, share)
         if share.is_soft_deleted:
             raise Fault(403, f"Share '{share.id} cannot revert to snapshot, since it has been soft deleted.")
         if not _spec_true(share.share_type, "revert_to_snapshot_support"):
@@ -483,7 +480,7 @@ def revert_to_snapshot(rt, ctx, share_id: str, snapshot_id: str) -> None:
                              "share does not have that capability.")
         snapshot = session.scalars(select(ShareSnapshot).where(
             ShareSnapshot.id == snapshot_id, ShareSnapshot.deleted.is_(False))).first()
-        if snapshot is None or not (_is_admin(rt, ctx) or snapshot.project_id == ctx.project_id):
+        if snapshot is None or not (caller_is_admin(rt, ctx) or snapshot.project_id == ctx.project_id):
             raise Fault(400, f"Snapshot {snapshot_id} could not be found.")
         if snapshot.share_id != share.id:
             raise Fault(400, f"Snapshot {snapshot_id} is not associated with share {share.id}.")
@@ -519,7 +516,7 @@ def unmanage(rt, ctx, share_id: str) -> None:
     """Forget the share: the row goes, the files stay where they are."""
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
-        _authorize(rt, ctx, policy.UNMANAGE, share)
+        authorize(rt, ctx, policy.UNMANAGE, share)
         if share.status in TRANSITIONAL:
             raise Fault(403, "Share with transitional state can not be unmanaged. "
                              f"Share '{share.id}' is in '{share.status}' state.")
@@ -556,7 +553,7 @@ def manage(rt, ctx, req) -> Share:
                          "a directory allowed for managing (manage_allowed_roots).")
     if req.is_public:
         rt.policy.authorize(ctx, policy.SET_PUBLIC)
-    is_admin = _is_admin(rt, ctx)
+    is_admin = caller_is_admin(rt, ctx)
     with rt.db.transaction() as session:
         share_type = (find_share_type(session, ctx, is_admin, req.share_type) if req.share_type
                       else _default_share_type(rt, session))
@@ -584,77 +581,3 @@ def manage(rt, ctx, req) -> Share:
         enqueue(session, JOB_MANAGE, share.id, {})
     rt.notify_workers()
     return share
-
-
-# -- metadata ----------------------------------------------------------------------------
-
-def get_metadata(rt, ctx, share_id: str) -> dict:
-    with rt.db.reader() as session:
-        share = _metadata_share(rt, ctx, session, share_id, policy.GET_METADATA, lock=False)
-        return dict(share.metadata_ or {})
-
-
-def _metadata_share(rt, ctx, session, share_id: str, rule: str, lock: bool = True) -> Share:
-    share = _load(session, share_id, lock)
-    if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
-        raise Fault(404, "Share not found.")
-    _authorize(rt, ctx, rule, share)
-    return share
-
-
-def write_metadata(rt, ctx, share_id: str, values: dict, replace: bool) -> dict:
-    admin_only = set(ADMIN_ONLY_METADATA)
-    with rt.db.transaction() as session:
-        share = _metadata_share(rt, ctx, session, share_id, policy.UPDATE_METADATA)
-        if admin_only.intersection(values):
-            if not rt.policy.check(ctx, policy.UPDATE_ADMIN_ONLY_METADATA, target(share)):
-                raise Fault(403, "Cannot set or update admin only metadata.")
-            admin_only = set()
-        existing = dict(share.metadata_ or {})
-        if replace:  # keys only admins may change survive a replace by anyone else
-            current = {k: v for k, v in existing.items() if k in admin_only}
-        else:
-            current = existing
-        current.update({k: v for k, v in values.items() if k not in admin_only})
-        share.metadata_ = current
-        share.updated_at = utcnow()
-        return dict(current)
-
-
-def delete_metadata_item(rt, ctx, share_id: str, key: str) -> None:
-    with rt.db.transaction() as session:
-        share = _metadata_share(rt, ctx, session, share_id, policy.DELETE_METADATA)
-        if key in ADMIN_ONLY_METADATA:
-            _authorize(rt, ctx, policy.UPDATE_ADMIN_ONLY_METADATA, share)
-        current = dict(share.metadata_ or {})
-        if key not in current:
-            raise Fault(404, "Metadata item was not found")
-        del current[key]
-        share.metadata_ = current
-        share.updated_at = utcnow()
-
-
-# -- export locations ------------------------------------------------------------------------
-
-def export_locations(rt, ctx, share_id: str, rule: str) -> list[ShareExportLocation]:
-    with rt.db.reader() as session:
-        share = _load(session, share_id)
-        if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
-            raise Fault(404, f"Share '{share_id}' not found.")
-        _authorize(rt, ctx, rule, share)
-        admin = _is_admin(rt, ctx)
-        return [el for el in share.export_locations if admin or not el.is_admin_only]
-
-
-def export_location(rt, ctx, share_id: str, location_id: str, rule: str) -> ShareExportLocation:
-    with rt.db.reader() as session:
-        share = _load(session, share_id)
-        if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
-            raise Fault(404, f"Share '{share_id}' not found.")
-        _authorize(rt, ctx, rule, share)
-        for el in share.export_locations:
-            if el.id == location_id:
-                if el.is_admin_only and not _is_admin(rt, ctx):
-                    raise Fault(403)
-                return el
-        raise Fault(404, f"Export location '{location_id}' not found.")

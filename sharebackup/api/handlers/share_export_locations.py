@@ -4,7 +4,7 @@ from __future__ import annotations
 from sharebackup.faults import Fault
 from sharebackup.api.views import export_locations as view
 from sharebackup.policies import share_export_locations as policy
-from sharebackup.services import shares as service
+from sharebackup.services import share_export_locations as service
 
 
 def list_export_locations(req, resp, share_id, **params):
