@@ -7,8 +7,8 @@ request-id middleware binds ``request_id`` for a request, the worker pool binds 
 handlers with the text or JSON formatter (``log_format`` in ``[DEFAULT]``).
 
 A new thread starts with an empty context, so threads started inside a request or job must
-run in a copy of it: the engine's pools do (engine/context_pool.py), and so does a backup job's
-lease keeper.
+run in a copy of it: the engine's pools do (engine/context_pool.py), and the service's keeper
+threads start with ``start_thread``.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import contextvars
 import datetime as dt
 import json
 import logging
+import threading
 from typing import Iterator
 
 FIELDS = ("request_id", "job_id", "job_kind", "resource_id", "backup_id")
@@ -49,6 +50,14 @@ def bound(**fields) -> Iterator[None]:
         yield
     finally:
         pop(token)
+
+
+def start_thread(target, name: str) -> threading.Thread:
+    """A daemon thread running ``target`` in a copy of the current context, so its log lines carry
+    the ids bound here (a job's keeper threads)."""
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(target,), name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 class ContextFilter(logging.Filter):

@@ -17,7 +17,6 @@ already running drain and gc gets the repository.
 """
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import logging
 import os
@@ -27,7 +26,7 @@ import time
 
 from sqlalchemy import select, update
 
-from sharebackup import engine
+from sharebackup import engine, logs
 from sharebackup.db.models import Job, Share, ShareBackup, utcnow
 from sharebackup.jobs import backup_repository, repository_lease
 from sharebackup.jobs.lease_queue import enqueue, wait_holding_lease
@@ -78,10 +77,7 @@ class JobProgress:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> JobProgress:
-        # run in a copy of the job's context, so the keeper's log lines carry the job and backup ids
-        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._keep_lease,),
-                                        name=f"lease-{self.backup_id[:8]}", daemon=True)
-        self._thread.start()
+        self._thread = logs.start_thread(self._keep_lease, f"lease-{self.backup_id[:8]}")  # with the job's ids
         return self
 
     def __exit__(self, *exc) -> None:

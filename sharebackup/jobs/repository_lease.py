@@ -14,7 +14,6 @@ job leases: keep them in sync (NTP); the margin also absorbs some skew.
 """
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import logging
 import os
@@ -28,6 +27,7 @@ from typing import Callable
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from sharebackup import logs
 from sharebackup.db.models import RepositoryLease, utcnow
 
 LOG = logging.getLogger(__name__)
@@ -162,10 +162,7 @@ class HeldLease:
         started = self.clock()
         acquire(self.db, self.name, self.holder, self.purpose, self.seconds)
         self._valid_until = started + self.seconds
-        # in a copy of the caller's context, so the keeper's log lines carry the job's ids
-        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._keep,),
-                                        name=f"repo-lease-{self.name}", daemon=True)
-        self._thread.start()
+        self._thread = logs.start_thread(self._keep, f"repo-lease-{self.name}")  # with the gc job's ids
         return self
 
     def __exit__(self, *exc) -> None:
