@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/sharebackup serve
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q -rs
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -rfEs --tb=short
 
 # manila-tempest-plugin's 11 share-backup tests against a real Keystone and `sharebackup serve`
 tempest: $(STAMP)
