@@ -62,11 +62,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import create_pg_database, drop_pg_database, require_pg
-from tests.integration.server_process import _die_with_parent, free_port, isolated_env, sharebackup_command
+from tests.integration.server_process import _die_with_parent, isolated_env, restartable_port, sharebackup_command
 from tests.integration.test_backup_lifecycle import compare, snapshot_tree
 from tests.s3_server import make_bucket, moto_server, s3_url
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow(seconds=180), pytest.mark.postgres]   # the longest file: it starts first
 
 LEASE = 4.0              # job_lease_seconds: a killed worker's job is taken over after this
 API_PROCESSES = 2
@@ -94,7 +94,7 @@ MIN_JOB_KILLS = 5        # worker kills inside a running share_backup create or 
 JOB_WAIT = 15.0          # the chaos waits this long for a running share_backup job before it kills any worker
 MAX_OPERATIONS = 46      # operations go on past OPERATIONS (to this) while the chaos misses its kills in jobs
 PACE = (1.0, 8.0)        # seconds a share's next operation waits: ~30 operations over about a minute
-CHAOS_SECONDS = 150.0    # hard bound of the chaos phase
+CHAOS_SECONDS = 240.0    # hard bound of the chaos phase (it ends sooner: ~110-130 s here, once the kills are in)
 OP_WAIT = 75.0           # one backup or restore must leave its transitional state within this
 DRAIN_SECONDS = 60.0     # the queue must be empty this long after the chaos stopped
 VERIFY_WAIT = 120.0      # the verification restores (chaos over) must be done within this
@@ -480,7 +480,9 @@ def test_fault_recovery(tmp_path, s3_endpoint):
         upgrade = subprocess.run(sharebackup_command() + ["db", "upgrade", "--config", str(conf_path)], cwd=home,
                                  env=isolated_env(home), capture_output=True, text=True, timeout=120)
         assert upgrade.returncode == 0, upgrade.stderr
-        ports = [free_port() for _ in range(API_PROCESSES)]
+        ports: list[int] = []   # each API is killed and started again on its own port
+        while len(ports) < API_PROCESSES:
+            ports += [port for port in [restartable_port()] if port not in ports]
         for i, port in enumerate(ports):
             apis.append(Proc(f"api{i + 1}", ["serve", "--config", str(conf_path), "--workers", "0",
                                             "--host", "127.0.0.1", "--port", str(port)],
@@ -516,6 +518,7 @@ def test_fault_recovery(tmp_path, s3_endpoint):
         api_kills: list[str] = []            # API processes, with what was in flight through them
         gc_kills: list[str] = []             # workers killed while a gc job was running
         lost = {"committed": 0, "not_committed": 0}   # mutating requests whose answer a killed API lost
+        waited = {"backup": [], "restore": []}   # seconds from the request to the end of the transitional state
         chaos_log: list[tuple[int, int]] = []
         victims: list[dict] = []             # per worker kill: victim, live jobs after it, what it ran (resolve())
         seen_rows: set[tuple] = set()        # (job, owner, lease) already in an earlier kill's snapshot
@@ -572,7 +575,9 @@ def test_fault_recovery(tmp_path, s3_endpoint):
             with lock:
                 recorded[created["id"]], backup_share[created["id"]] = tree, share["id"]
                 ops["backup"] += 1
+            asked = time.monotonic()
             shown = poll(lambda: (b := api.backup(created["id"])) and b["status"] != "creating" and b, OP_WAIT)
+            waited["backup"].append(time.monotonic() - asked)
             if not shown:
                 problems.append(f"backup {created['id']} still creating after {OP_WAIT}s")
                 raise RuntimeError(problems[-1])
@@ -588,7 +593,9 @@ def test_fault_recovery(tmp_path, s3_endpoint):
                    lambda: count_jobs("share_backup.restore", backup_id) > before)
             with lock:
                 ops["restore"] += 1
+            asked = time.monotonic()
             shown = poll(lambda: (b := api.backup(backup_id)) and b["status"] != "restoring" and b, OP_WAIT)
+            waited["restore"].append(time.monotonic() - asked)
             share_now = poll(lambda: (s := api.share(share["id"]))["status"] != "backup_restoring" and s, 10)
             if not shown or not share_now:
                 problems.append(f"in-place restore of backup {backup_id} into share {share['id']} stuck: "
@@ -873,7 +880,9 @@ def test_fault_recovery(tmp_path, s3_endpoint):
               f"{chaos_end - started:.0f}s; operations {ops}; API calls per process {api.calls}, retried "
               f"{api.retried}, lost answers {lost}; (running jobs, busy workers) at each kill: {chaos_log}; "
               f"share_backup jobs seen running: create {runs('share_backup.create')}, restore "
-              f"{runs('share_backup.restore')}, delete {runs('share_backup.delete')}", flush=True)
+              f"{runs('share_backup.restore')}, delete {runs('share_backup.delete')}; from the request to the "
+              f"end of creating/restoring (OP_WAIT {OP_WAIT:.0f}s): backup max {max(waited['backup'], default=0):.1f}s, "
+              f"restore max {max(waited['restore'], default=0):.1f}s", flush=True)
         for line in api_kills:
             print(f"API KILL {line}", flush=True)
         for line in gc_kills:
@@ -1095,7 +1104,6 @@ def test_fault_recovery(tmp_path, s3_endpoint):
         assert quota["backups"]["in_use"] == len(rows_now) == len(live), quota_line
         assert quota["backup_gigabytes"]["in_use"] == sum(r["size"] for r in rows_now), quota_line
         assert not unclean, "\n".join(unclean)
-        assert time.monotonic() - started < 330, "the fault test took too long"
         evidence = log_evidence([s.split()[1] if s.startswith("backup ") else s.split()[4].rstrip(")")
                                  for s in stuck], limit=None)
         assert not stuck, summary + "\nstuck:\n" + "\n".join(stuck) + "\n" + "\n".join(evidence.splitlines()[-40:])
