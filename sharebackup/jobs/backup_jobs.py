@@ -314,11 +314,15 @@ class BackupRunners:
         return True
 
     def _enqueue_again(self, claim, payload: dict, delay: float) -> None:
-        """A fresh job (attempts start again) for the same work, not before ``delay`` seconds."""
+        """A fresh job for the same work, not before ``delay`` seconds. Being queued again costs no
+        attempt, but the runs that dead workers left behind stay spent: the new job may start only
+        as often as this one still could, so `job_max_attempts` bounds the work however often gc
+        holds it back."""
         with self.rt.db.transaction() as session:
             current = session.get(Job, claim.id)  # the new job stays in the same zone
-            job = enqueue(session, claim.kind, claim.resource_id, payload,
-                          max_attempts=self.rt.config.backup.job_max_attempts,
+            allowed = current.max_attempts if current is not None else self.rt.config.backup.job_max_attempts
+            interrupted = max(0, claim.attempt - 1)  # this run ends cleanly; the earlier ones did not
+            job = enqueue(session, claim.kind, claim.resource_id, payload, max_attempts=max(1, allowed - interrupted),
                           availability_zone=current.availability_zone if current is not None else None)
             job.not_before = utcnow() + dt.timedelta(seconds=delay)
 

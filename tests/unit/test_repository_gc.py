@@ -89,6 +89,42 @@ def test_backup_jobs_wait_while_gc_holds_the_repository_and_run_after(runtime, t
     assert _get(rt, Share, share_id).status == "available"
 
 
+def test_runs_that_died_stay_counted_when_gc_holds_the_job_back(sqlite_runtime, tmp_path):
+    """Queued again for gc costs no attempt, but a run a dead worker left is not given back:
+    a backup killed twice, then held back, may start once more (job_max_attempts = 3)."""
+    rt = _with_backup(sqlite_runtime, job_max_attempts=3)
+    share_id = _share(rt, _files(tmp_path / "share"))
+    _set(rt, Share, share_id, status="backup_creating")
+    backup_id = _backup(rt, share_id)
+    with rt.db.transaction() as session:
+        first = enqueue(session, CREATE, backup_id, {"share_id": share_id, "backup_options": {}}, max_attempts=3)
+        session.flush()
+        first_id = first.id
+    queue = LeaseQueue(rt.db, "w", lease_seconds=0.0)  # every lease has run out at once: a dead worker
+    claims = [queue.claim(), queue.claim()]
+    assert [(c.id, c.attempt, c.taken_over) for c in claims] == [(first_id, 1, False), (first_id, 2, True)]
+    leases.acquire(rt.db, "default", "gc-elsewhere", "gc", 600)
+    backup_runners(rt)[CREATE](claims[1], lambda: True)  # the second run meets gc and queues the work again
+    leases.release(rt.db, "default", "gc-elsewhere")
+    with rt.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == first_id).values(state="done"))
+        session.execute(update(Job).where(Job.id != first_id).values(not_before=None))
+    (again,) = [j for j in _jobs(rt, CREATE) if j.id != first_id]
+    assert (again.state, again.attempts, again.max_attempts) == ("queued", 0, 2)
+
+    runs = [queue.claim(), queue.claim(), queue.claim()]
+    assert [(c.id, c.attempt, c.give_up) for c in runs] == [(again.id, 1, False), (again.id, 2, False),
+                                                             (again.id, 2, True)]
+
+    # a job that only ever met gc keeps its whole budget
+    fresh = _backup(rt, share_id)
+    leases.acquire(rt.db, "default", "gc-elsewhere", "gc", 600)
+    backup_runners(rt)[CREATE](Claim("never-stored", CREATE, fresh, {"share_id": share_id, "backup_options": {}},
+                                     1, False), lambda: True)
+    (held,) = [j for j in _jobs(rt, CREATE) if j.resource_id == fresh]
+    assert (held.attempts, held.max_attempts) == (0, 3)
+
+
 def test_gc_waits_for_a_running_backup_then_collects(sqlite_runtime, tmp_path):
     rt = sqlite_runtime
     share_id = _share(rt, _files(tmp_path / "share"))
