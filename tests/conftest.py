@@ -84,14 +84,14 @@ def sqlite_runtime(tmp_path):
     rt.db.dispose()
 
 
-def _slow_seconds(item) -> float | None:
-    """None for a test that is not slow; else its `slow(seconds=N)` estimate (0 when not given)."""
+def _slow_first(item) -> tuple[bool, float]:
+    """Sort key: slow tests first, by their `slow(seconds=N)` estimate, longest first (0 when not given)."""
     marker = item.get_closest_marker("slow")
-    return None if marker is None else float(marker.kwargs.get("seconds", 0))
+    return (marker is None, -float(marker.kwargs.get("seconds", 0)) if marker else 0.0)
 
 
 def pytest_collection_modifyitems(session, config, items):
     """Slow tests first, the longest of them first (stable order otherwise): with `-n 2 --dist
     loadfile` xdist hands out files in this order, and a long file handed out late runs alone
     at the end while the suite waits for it on one core."""
-    items.sort(key=lambda item: (_slow_seconds(item) is None, -(_slow_seconds(item) or 0)))
+    items.sort(key=_slow_first)

@@ -66,25 +66,44 @@ def sharebackup_command() -> list[str]:
         return [sys.executable, "-m", "sharebackup.cli.main"]
 
 
+def write_service_config(path: Path, *, state: Path, db_url: str, quota: dict[str, int],
+                         backup: dict[str, object]) -> Path:
+    """The configuration file every API and worker process of a multi-process test reads: one state
+    directory and database, no authentication, two API threads, the given quotas and [backup] options."""
+    lines = ["[DEFAULT]", f"state_dir = {state}", "auth_strategy = noauth", "workers = 2",
+             "[database]", f"connection = {db_url}",
+             "[quota]", *(f"{name} = {value}" for name, value in quota.items()),
+             "[backup]", *(f"{name} = {value}" for name, value in backup.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def upgrade_database(conf: Path, home: Path) -> None:
+    """The schema first, so that processes started together do not race to migrate an empty database."""
+    upgrade = subprocess.run(sharebackup_command() + ["db", "upgrade", "--config", str(conf)], cwd=home,
+                             env=isolated_env(home), capture_output=True, text=True, timeout=120)
+    assert upgrade.returncode == 0, upgrade.stderr
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _ephemeral_range() -> tuple[int, int]:
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out for bind(0) and for outgoing connections."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999   # Linux's default
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768   # Linux's default
 
 
 def restartable_port() -> int:
     """A free port below the ephemeral range, for a server the test kills and starts again on the
     same port: while it is down, a port from free_port() (another test's server) or the source
     port of any outgoing connection cannot land on it, as either could on an ephemeral port."""
-    low, _ = _ephemeral_range()
+    low = _ephemeral_low()
     rnd = random.Random()
     for _ in range(200):
         port = rnd.randrange(max(1024, low - 12000), low)

@@ -56,7 +56,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import create_pg_database, drop_pg_database, require_pg
-from tests.integration.server_process import free_port, isolated_env, sharebackup_command
+from tests.integration.server_process import free_port, upgrade_database, write_service_config
 from tests.integration.test_fault_recovery import Db, Proc, answering, poll
 
 PROJECT, USER = "concproj", "connie"
@@ -157,22 +157,12 @@ def start_processes(tmp_path: Path, backend: str, db_url: str):
     state, logs, home = tmp_path / "state", tmp_path / "logs", tmp_path / "home"
     for d in (state, logs, home):
         d.mkdir()
-    conf = tmp_path / "sharebackup.conf"
-    conf.write_text(
-        "[DEFAULT]\n"
-        f"state_dir = {state}\n"
-        "auth_strategy = noauth\n"
-        "workers = 2\n"
-        "[database]\n"
-        f"connection = {db_url}\n"
-        "[quota]\n"
-        "shares = 50\ngigabytes = 500\nbackups = 50\nbackup_gigabytes = 500\n"
-        # a backup that finds the repository locked by a delete's forget (or the reverse) is queued
-        # again one repository lock lease later (3 job leases, at least 10 s; 90 s by default)
-        "[backup]\njob_lease_seconds = 4\n")
-    upgrade = subprocess.run(sharebackup_command() + ["db", "upgrade", "--config", str(conf)], cwd=home,
-                             env=isolated_env(home), capture_output=True, text=True, timeout=120)
-    assert upgrade.returncode == 0, upgrade.stderr
+    # a backup that finds the repository locked by a delete's forget (or the reverse) is queued
+    # again one repository lock lease later (3 job leases, at least 10 s; 90 s by default)
+    conf = write_service_config(tmp_path / "sharebackup.conf", state=state, db_url=db_url,
+                                quota={"shares": 50, "gigabytes": 500, "backups": 50, "backup_gigabytes": 500},
+                                backup={"job_lease_seconds": 4})
+    upgrade_database(conf, home)
     api_count, worker_count = (2, 2) if backend == "postgres" else (1, 1)
     ports = [free_port() for _ in range(api_count)]
     procs = []

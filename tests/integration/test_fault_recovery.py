@@ -62,7 +62,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import create_pg_database, drop_pg_database, require_pg
-from tests.integration.server_process import _die_with_parent, isolated_env, restartable_port, sharebackup_command
+from tests.integration.server_process import (_die_with_parent, isolated_env, restartable_port,
+                                               sharebackup_command, upgrade_database, write_service_config)
 from tests.integration.test_backup_lifecycle import compare, snapshot_tree
 from tests.s3_server import make_bucket, moto_server, s3_url
 
@@ -461,28 +462,16 @@ def test_fault_recovery(tmp_path, s3_endpoint):
     db_url = create_pg_database()
     repo_url = s3_url(s3_endpoint, BUCKET, "fault-" + uuid.uuid4().hex[:12])
     with_gc = gc_supported() and os.environ.get("FAULT_GC", "1") != "0"
-    gc_options = f"gc_interval_seconds = {GC_INTERVAL}\ngc_grace_seconds = {GC_GRACE}\n" if with_gc else ""
-    conf_path = tmp_path / "sharebackup.conf"
-    conf_path.write_text(
-        "[DEFAULT]\n"
-        f"state_dir = {state}\n"
-        "auth_strategy = noauth\n"
-        "workers = 2\n"
-        "[database]\n"
-        f"connection = {db_url}\n"
-        "[quota]\n"
-        "shares = 500\ngigabytes = 5000\nbackups = 500\nbackup_gigabytes = 5000\n"
-        "[backup]\n"
-        f"repositories = {REPOSITORY}={repo_url}\n"
-        f"job_lease_seconds = {LEASE}\n" + gc_options)
+    gc_options = {"gc_interval_seconds": GC_INTERVAL, "gc_grace_seconds": GC_GRACE} if with_gc else {}
+    conf_path = write_service_config(
+        tmp_path / "sharebackup.conf", state=state, db_url=db_url,
+        quota={"shares": 500, "gigabytes": 5000, "backups": 500, "backup_gigabytes": 5000},
+        backup={"repositories": f"{REPOSITORY}={repo_url}", "job_lease_seconds": LEASE, **gc_options})
     apis: list[Proc] = []
     workers: list[Proc] = []
     db = None
     try:
-        # the schema first, so the five processes do not race to migrate an empty database
-        upgrade = subprocess.run(sharebackup_command() + ["db", "upgrade", "--config", str(conf_path)], cwd=home,
-                                 env=isolated_env(home), capture_output=True, text=True, timeout=120)
-        assert upgrade.returncode == 0, upgrade.stderr
+        upgrade_database(conf_path, home)
         ports: list[int] = []   # each API is killed and started again on its own port
         while len(ports) < API_PROCESSES:
             ports += [port for port in [restartable_port()] if port not in ports]
