@@ -20,11 +20,13 @@ import os
 import socket
 import time
 
+from sharebackup.engine import safe_fs
 from sharebackup.engine.backup_walk import BackupRun
+from sharebackup.engine.deep_recursion import allow_deep_trees
 from sharebackup.engine.errors import EngineError
 from sharebackup.engine.malloc_tuning import tune_malloc
 from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Reporter, ReportCallback
-from sharebackup.engine.tree import node_from_stat, read_xattrs
+from sharebackup.engine.tree import node_from_stat
 from sharebackup.engine.walk_size import quick_size
 
 
@@ -52,9 +54,18 @@ def backup(
     tune_malloc()
     options = options or BackupOptions()
     src = os.path.abspath(src)
-    root_st = os.stat(src)
-    if not os.path.isdir(src):
-        raise EngineError(f"{src} is not a directory")
+    try:
+        root_fd = safe_fs.open_root(src)
+    except NotADirectoryError:
+        raise EngineError(f"{src} is not a directory") from None
+    try:
+        return _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, options)
+    finally:
+        os.close(root_fd)
+
+
+def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, options) -> str:
+    root_st = os.fstat(root_fd)
     started = time.time()
     reporter = Reporter(report)
     with repo.lock(exclusive=False, purpose="backup"):
@@ -63,17 +74,18 @@ def backup(
         parent_root = None
         if parent_id:
             parent_root = {"type": "dir", "subtree": repo.load_snapshot(parent_id)["tree"]}
-        tracker = ProgressTracker(progress, quick_size(src) if progress else 0)
+        tracker = ProgressTracker(progress, quick_size(root_fd) if progress else 0)
         run = BackupRun(repo, options, tracker, reporter)
         try:
-            root_tree = run.walk_dir(src, "", run._parent_children(parent_root, "/"))
+            allow_deep_trees()
+            root_tree = run.walk_dir(root_fd, b"", run._parent_children(parent_root, b""))
             run._drain(block=True)
             run.writer.flush()
         finally:
             run.close()
         tracker.finish()
         root = node_from_stat("", root_st)
-        xattrs = read_xattrs(src, is_link=False)
+        xattrs = safe_fs.xattrs(root_fd)
         if xattrs:
             root["xattrs"] = xattrs
         w = run.writer

@@ -1,5 +1,9 @@
 """The backup walker: reads a tree, feeds the chunk pipeline, builds tree blobs.
 
+The tree is a tenant's and may change under us at any time: it is read only through
+directory fds (safe_fs), names are bytes until they go into a tree node, and an entry
+that is not what was listed is reported as changed, never read from elsewhere.
+
 See backup.py for the pipeline as a whole. The calling thread walks the tree (sorted,
 depth first), reads files (with read-ahead for small ones) and cuts them into chunks;
 a thread pool hashes, deduplicates, compresses and encrypts each chunk. Directory trees
@@ -14,14 +18,15 @@ import os
 import stat
 from concurrent.futures import Future
 
-from sharebackup.engine import file_reader
+from sharebackup.engine import file_reader, safe_fs
 from sharebackup.engine.byte_budget import ByteBudget
 from sharebackup.engine.errors import EngineError
 from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE
 from sharebackup.engine.packer import BlobWriter
 from sharebackup.engine.progress import ProgressTracker, Reporter
 from sharebackup.engine.read_ahead import ReadAhead
-from sharebackup.engine.tree import decode_tree, encode_tree, node_from_stat, read_xattrs
+from sharebackup.engine.safe_fs import display
+from sharebackup.engine.tree import decode_tree, encode_tree, node_from_stat
 from sharebackup.engine.context_pool import ContextThreadPool
 
 SPECIAL_TYPES = ("fifo", "socket", "chardev", "blockdev")
@@ -51,6 +56,7 @@ class BackupRun:
         self.budget = ByteBudget(options.max_inflight_bytes)
         self.chunker = repo.chunker()
         self.small_limit = repo.config["chunker"]["min_size"]
+        self.exclude = frozenset(os.fsencode(n) for n in options.exclude_names)
         self.queue: collections.deque[_PendingTree] = collections.deque()
         self.links: dict[tuple[int, int], dict] = {}
         self.next_link = 0
@@ -88,114 +94,138 @@ class BackupRun:
         while self.queue and (block or self.queue[0].ready()):
             self._finalize(self.queue.popleft())
 
-    # -- walking ------------------------------------------------------------------------
-    def _parent_children(self, pnode: dict | None, rel: str) -> dict | None:
+    # -- walking (by directory fd: see safe_fs) ------------------------------------------
+    def _parent_children(self, pnode: dict | None, rel: bytes) -> dict | None:
         if not pnode or not pnode.get("subtree"):
             return None
         try:
             nodes = decode_tree(self.repo.load_tree(bytes.fromhex(pnode["subtree"])))
         except (EngineError, ValueError, KeyError) as exc:
-            self.report(rel, "error", f"parent snapshot tree unreadable, reading all files: {exc}")
+            self.report(display(rel or b"/"), "error", f"parent snapshot tree unreadable, reading all files: {exc}")
             return None
         return {n["name"]: n for n in nodes}
 
-    def walk_dir(self, path: str, rel: str, parent: dict | None) -> _PendingTree:
+    def walk_dir(self, dir_fd: int, rel: bytes, parent: dict | None, depth: int = 0) -> _PendingTree:
+        """Back up the directory open as dir_fd (rel: its path below the root, for messages)."""
         pt = _PendingTree()
         try:
-            with os.scandir(path) as it:
-                entries = sorted(e.name for e in it if e.name not in self.options.exclude_names)
+            entries = [n for n in safe_fs.names(dir_fd) if n not in self.exclude]
         except OSError as exc:
-            self.report(rel or "/", "error", f"cannot list directory: {exc.strerror}")
+            self.report(display(rel or b"/"), "error", f"cannot list directory: {exc.strerror}")
             entries = []
-        stats: dict[str, os.stat_result | OSError] = {}
+        stats: dict[bytes, os.stat_result | OSError] = {}
         for name in entries:
             try:
-                stats[name] = os.lstat(os.path.join(path, name))
+                stats[name] = safe_fs.lstat(dir_fd, name)
             except OSError as exc:
                 stats[name] = exc
         # Runs of non-directory entries get read-ahead for their small files.
-        run: list[str] = []
+        run: list[bytes] = []
         for name in entries + [None]:
             st = stats.get(name)
             if name is not None and not (isinstance(st, os.stat_result) and stat.S_ISDIR(st.st_mode)):
                 run.append(name)
                 continue
             if run:
-                self._walk_run(path, rel, run, stats, parent, pt)
+                self._walk_run(dir_fd, rel, run, stats, parent, pt, depth)
                 run = []
             if name is not None:
-                self._walk_entry(path, rel, name, stats[name], parent, pt, None)
+                self._walk_entry(dir_fd, rel, name, stats[name], parent, pt, None, depth)
         self.stats["dirs"] += 1
         self.queue.append(pt)
         self._drain(block=False)
         return pt
 
-    def _walk_run(self, path, rel, names, stats, parent, pt) -> None:
+    def _walk_run(self, dir_fd, rel, names, stats, parent, pt, depth) -> None:
         small = []
         for name in names:
             st = stats[name]
             if (isinstance(st, os.stat_result) and stat.S_ISREG(st.st_mode) and 0 < st.st_size < self.small_limit
                     and st.st_nlink == 1  # other names of an inode are not read again
-                    and not self._unchanged(st, parent.get(name) if parent else None)):
-                small.append(os.path.join(path, name))
-        ahead = ReadAhead(small, _open_for_reading) if len(small) > 1 else None
+                    and not self._unchanged(st, parent.get(os.fsdecode(name)) if parent else None)):
+                small.append(name)
+        ahead = None
+        if len(small) > 1:
+            ahead = ReadAhead(small, lambda name: _open_for_reading(dir_fd, name, stats[name]))
         try:
             for name in names:
-                self._walk_entry(path, rel, name, stats[name], parent, pt, ahead)
+                self._walk_entry(dir_fd, rel, name, stats[name], parent, pt, ahead, depth)
         finally:
             if ahead is not None:
                 ahead.close()
 
-    def _walk_entry(self, path, rel, name, st, parent, pt, ahead) -> None:
-        full = os.path.join(path, name)
-        relp = f"{rel}/{name}"
+    def _walk_entry(self, dir_fd, rel, name, st, parent, pt, ahead, depth) -> None:
+        relp = rel + b"/" + name
+        pnode = parent.get(os.fsdecode(name)) if parent else None
         try:
             if isinstance(st, OSError):
                 raise st
-            node = self._entry(full, relp, name, st, parent.get(name) if parent else None, pt, ahead)
+            try:
+                node = self._entry(dir_fd, relp, name, st, pnode, pt, ahead, depth)
+            except safe_fs.EntryChanged:
+                # Replaced between listing and opening: look again, once, at what the
+                # name holds now (in this same directory, never through a link).
+                node = self._entry(dir_fd, relp, name, safe_fs.lstat(dir_fd, name), pnode, pt, None, depth)
+                self.report(display(relp), "changed", "changed during backup (replaced while being listed); "
+                                                      "the entry as it was then is saved")
+        except safe_fs.EntryChanged:
+            self.report(display(relp), "changed", "changed during backup (replaced twice while being read); "
+                                                  "not in snapshot")
+            return
         except FileNotFoundError:
-            self.report(relp, "vanished", "removed during backup; not in snapshot")
+            self.report(display(relp), "vanished", "removed during backup; not in snapshot")
             return
         except OSError as exc:
-            self.report(relp, "error", f"{exc.strerror or exc}; not in snapshot")
+            self.report(display(relp), "error", f"{exc.strerror or exc}; not in snapshot")
             return
         if node is not None:
             pt.nodes.append(node)
 
-    def _entry(self, full: str, rel: str, name: str, st: os.stat_result, pnode: dict | None, pt: _PendingTree,
-               ahead: ReadAhead | None = None) -> dict | None:
-        node = node_from_stat(name, st)
+    def _entry(self, dir_fd: int, rel: bytes, name: bytes, st: os.stat_result, pnode: dict | None,
+               pt: _PendingTree, ahead: ReadAhead | None, depth: int) -> dict | None:
+        node = node_from_stat(os.fsdecode(name), st)
         kind = node["type"]
         if pnode is not None and pnode.get("type") != kind:
             pnode = None
         if kind in SPECIAL_TYPES and self.options.special_files == "skip":
-            self.report(rel, "skipped", f"{kind} not backed up (special_files=skip)")
+            self.report(display(rel), "skipped", f"{kind} not backed up (special_files=skip)")
             return None
-        xattrs = read_xattrs(full, is_link=kind == "symlink")
-        if xattrs:
-            node["xattrs"] = xattrs
-        if kind != "dir" and st.st_nlink > 1:
+        if kind == "dir":
+            if depth + 1 > safe_fs.MAX_DEPTH:
+                self.report(display(rel), "error", f"more than {safe_fs.MAX_DEPTH} directory levels deep; "
+                                                   "not in snapshot")
+                return None
+            fd = safe_fs.open_dir(dir_fd, name, st)
+            try:
+                _set_xattrs(node, safe_fs.xattrs(fd))
+                node["subtree"] = self.walk_dir(fd, rel, self._parent_children(pnode, rel), depth + 1)
+            finally:
+                os.close(fd)
+            return node
+        if st.st_nlink > 1:
             first = self.links.get((st.st_dev, st.st_ino))
             if first is not None:
                 # another name of an inode already in this snapshot: share its content
                 node["link"] = first["link"]
-                for key in ("content", "size", "target"):
+                for key in ("content", "size", "target", "xattrs"):
                     if key in first:
                         node[key] = first[key]
                 pt.futures.extend(f for f in node.get("content", ()) if isinstance(f, Future))
                 self.stats["hardlinks"] += 1
                 return node
+        if kind == "file":
+            self._file(dir_fd, rel, name, st, node, pnode, pt, ahead.take(name) if ahead else None)
+        else:
+            _set_xattrs(node, safe_fs.xattrs_at(dir_fd, name))
+            if kind == "symlink":
+                node["target"] = os.fsdecode(safe_fs.readlink(dir_fd, name))
+            else:
+                self.stats["special"] += 1
+        if st.st_nlink > 1:
+            # numbered only once whole: a name that failed must not lend its group to others
             node["link"] = self.next_link
             self.next_link += 1
             self.links[(st.st_dev, st.st_ino)] = node
-        if kind == "dir":
-            node["subtree"] = self.walk_dir(full, rel, self._parent_children(pnode, rel))
-        elif kind == "file":
-            self._file(full, rel, st, node, pnode, pt, ahead.take(full) if ahead else None)
-        elif kind == "symlink":
-            node["target"] = os.readlink(full)
-        else:
-            self.stats["special"] += 1
         return node
 
     def _unchanged(self, st: os.stat_result, pnode: dict | None) -> bool:
@@ -208,22 +238,23 @@ class BackupRun:
         index = self.repo.index
         return all(isinstance(c, int) or bytes.fromhex(c) in index for c in pnode.get("content", ()))
 
-    def _file(self, full: str, rel: str, st: os.stat_result, node: dict, pnode: dict | None, pt: _PendingTree,
-              fd: int | None = None) -> None:
+    def _file(self, dir_fd: int, rel: bytes, name: bytes, st: os.stat_result, node: dict, pnode: dict | None,
+              pt: _PendingTree, fd: int | None = None) -> None:
         if self._unchanged(st, pnode):
+            if fd is not None:
+                os.close(fd)
+            _set_xattrs(node, safe_fs.xattrs_at(dir_fd, name))
             node["size"] = st.st_size
             node["content"] = list(pnode.get("content", ()))
             self.progress.add(st.st_size)
             self.stats["files_unmodified"] += 1
             return
-        self.stats["files_changed" if pnode else "files_new"] += 1
         if fd is None:
-            fd = _open_for_reading(full)
+            fd = _open_for_reading(dir_fd, name, st)  # EntryChanged unless it is the listed file
         try:
             st2 = os.fstat(fd)
-            if st2.st_ino != st.st_ino:
-                self.report(rel, "changed", "replaced between listing and reading; the new file is saved")
             node.update({k: v for k, v in node_from_stat(node["name"], st2).items() if k != "name"})
+            _set_xattrs(node, safe_fs.xattrs(fd))
             content: list = []
             size = 0
             for piece in file_reader.iter_pieces(fd, st2, self.chunker, self.small_limit):
@@ -240,8 +271,9 @@ class BackupRun:
             st3 = os.fstat(fd)
         finally:
             os.close(fd)
+        self.stats["files_changed" if pnode else "files_new"] += 1
         if st3.st_mtime_ns != st2.st_mtime_ns or size != st2.st_size:
-            self.report(rel, "changed", f"modified while being read (saved {size} bytes as read)")
+            self.report(display(rel), "changed", f"modified while being read (saved {size} bytes as read)")
         node["size"] = size
         node["content"] = content
 
@@ -249,9 +281,11 @@ class BackupRun:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _open_for_reading(path: str) -> int:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
-    try:
-        return os.open(path, flags | os.O_NOATIME)  # keep atime: we are not a reader the user cares about
-    except PermissionError:
-        return os.open(path, flags)  # O_NOATIME needs ownership
+def _open_for_reading(dir_fd: int, name: bytes, expect: os.stat_result) -> int:
+    """The listed regular file, opened below its directory's fd (safe_fs.EntryChanged if not)."""
+    return safe_fs.open_file(dir_fd, name, expect)
+
+
+def _set_xattrs(node: dict, xattrs: dict) -> None:
+    if xattrs:
+        node["xattrs"] = xattrs

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import os
 
+from sharebackup.engine import safe_fs
+
 IS_ROOT = os.geteuid() == 0
 
 
@@ -30,18 +32,20 @@ def apply_to_fd(fd: int, node: dict, report, rel: str) -> None:
 
 
 def apply_to_link(dir_fd: int, name: str, node: dict, report, rel: str) -> None:
-    """Metadata for a symlink, fifo or device node, by name without following."""
+    """Metadata for a symlink, fifo or device node, by name without following: a tenant
+    may swap the entry for a symlink to a host file at any moment, so the mode lands on
+    the verified inode (safe_fs.chmod_at) and owner, times and xattrs use no-follow calls."""
+    bname = os.fsencode(name)
     if IS_ROOT:
         try:
-            os.chown(name, node["uid"], node["gid"], dir_fd=dir_fd, follow_symlinks=False)
+            safe_fs.chown_at(dir_fd, bname, node["uid"], node["gid"])
         except OSError as exc:
             report(rel, "error", f"cannot restore owner: {exc.strerror}")
     if node["type"] != "symlink":
-        os.chmod(name, node["mode"], dir_fd=dir_fd)
+        safe_fs.chmod_at(dir_fd, bname, lambda st: node["mode"])
         for xname, value in node.get("xattrs", {}).items():
             try:
-                # /proc/self/fd/N is the directory itself; `name` is not followed
-                os.setxattr(f"/proc/self/fd/{dir_fd}/{name}", xname, base64.b64decode(value), follow_symlinks=False)
+                safe_fs.setxattr_at(dir_fd, bname, xname, base64.b64decode(value))
             except OSError as exc:
                 report(rel, "error", f"cannot restore xattr {xname}: {exc.strerror}")
-    os.utime(name, ns=(node["mtime_ns"], node["mtime_ns"]), dir_fd=dir_fd, follow_symlinks=False)
+    safe_fs.utime_at(dir_fd, bname, node["mtime_ns"])

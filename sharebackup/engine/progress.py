@@ -2,7 +2,8 @@
 
 `progress(done_bytes, total_bytes)` may be called from any engine thread; the engine
 throttles calls to about ten a second plus a final one. `report(path, kind, message)`
-is called once per file problem (kind: vanished, changed, error, skipped).
+is called once per file problem (kind: vanished, changed, error, skipped), with the
+path and message as valid UTF-8 text (safe_fs.display).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from typing import Callable
+
+from sharebackup.engine.safe_fs import display
 
 ProgressCallback = Callable[[int, int], None]
 ReportCallback = Callable[[str, str, str], None]
@@ -53,7 +56,10 @@ class Reporter:
         self.count = 0
         self._lock = threading.Lock()
 
-    def __call__(self, path: str, kind: str, message: str) -> None:
+    def __call__(self, path: str | bytes, kind: str, message: str) -> None:
+        # A share's names are any bytes; what leaves the engine is readable UTF-8 text
+        # (\xNN for undecodable bytes), which every log, database and JSON body accepts.
+        path, message = display(path), display(message)
         with self._lock:
             self.count += 1
             if len(self.items) < MAX_KEPT_WARNINGS:

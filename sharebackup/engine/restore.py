@@ -14,8 +14,11 @@ blob aborts the restore with IntegrityError, leaving no partial file behind.
 
 Order: the calling thread walks the trees and creates directories, symlinks and
 special files; regular files are written by a thread pool (restore_files.py), with the
-bytes in flight bounded. Hard links and directory metadata (mode, times, xattrs) come
-last, once everything below them exists.
+bytes in flight bounded. Hard links are made fd to fd as soon as their first name is
+written (restore_links.py). A directory's metadata (mode, times, xattrs) is applied to
+its own fd once nothing more is written below it. No path from the target's root is
+ever resolved again after the walk has passed it: the target is a tenant's share, and
+any directory of it may have been swapped for a symlink meanwhile.
 
 Modes: "merge" overwrites what the snapshot has and leaves other entries; "replace"
 also deletes entries the snapshot does not have, making the target an exact copy.
@@ -27,7 +30,7 @@ import os
 import stat
 import threading
 
-from sharebackup.engine import fs_apply
+from sharebackup.engine import fs_apply, safe_fs
 from sharebackup.engine.blob_prefetch import BlobPrefetcher
 from sharebackup.engine.byte_budget import ByteBudget
 from sharebackup.engine.errors import EngineError, UnsafePathError
@@ -36,9 +39,10 @@ from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Repor
 from sharebackup.engine.restore_files import DirHandle, remove_entry, replace_into, tmp_name, write_file
 from sharebackup.engine.tree import decode_tree
 from sharebackup.engine.context_pool import ContextThreadPool
+from sharebackup.engine.deep_recursion import allow_deep_trees
+from sharebackup.engine.restore_links import LinkGroups
 
 MODES = ("merge", "replace")
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class _RestoreRun:
@@ -56,12 +60,8 @@ class _RestoreRun:
         self.budget = ByteBudget(budget)
         self.slots = ByteBudget(1024)  # files in flight, so small files cannot pile up without bound
         self.first_names: dict[int, str] = {}  # hard-link group -> the name that carries the data
-        self.done_links: dict[int, str] = {}  # hard-link group -> restored path (relative)
-        self.later_links: list[tuple[str, str, dict]] = []  # (dir rel, name, node)
-        self.link_dirs: set[str] = set()  # directories that get hard links at the end
-        self.dirs_meta: list[tuple[str, dict]] = []  # their metadata waits for the links
+        self.links = LinkGroups(report, self.stats_add)
         self.fatal: BaseException | None = None
-        self.root_fd = -1
         self.stats_lock = threading.Lock()
         self.stats = {"files": 0, "dirs": 0, "symlinks": 0, "special": 0, "hardlinks": 0, "bytes": 0}
 
@@ -77,11 +77,10 @@ class _RestoreRun:
             if node["type"] == "dir":
                 total += self.plan(node["subtree"], relp)
             elif "link" in node:
+                self.links.count_name(node["link"])
                 if node["link"] not in self.first_names:
                     self.first_names[node["link"]] = relp
                     total += node.get("size", 0) if node["type"] == "file" else 0
-                else:
-                    self.link_dirs.add(rel)
             elif node["type"] == "file":
                 total += node.get("size", 0)
         return total
@@ -89,10 +88,15 @@ class _RestoreRun:
     # -- the walk (calling thread) -------------------------------------------------
     def restore_dir(self, handle: DirHandle, tree_id: str, rel: str) -> None:
         nodes = self.tree(tree_id)
-        existing = set(os.listdir(handle.fd))
+        existing = {os.fsdecode(n) for n in safe_fs.names(handle.fd)}
         if self.mode == "replace":
             for name in sorted(existing - {n["name"] for n in nodes} - self.exclude_names):
-                remove_entry(handle.fd, name)
+                try:
+                    remove_entry(handle.fd, name)
+                except FileNotFoundError:
+                    pass  # gone already: the tenant is still working in the share
+                except OSError as exc:
+                    self.report(f"{rel}/{name}", "error", f"cannot remove: {exc.strerror or exc}")
         for node in nodes:
             if self.fatal is not None:
                 raise self.fatal
@@ -101,29 +105,31 @@ class _RestoreRun:
                 self.restore_node(handle, node, relp, node["name"] in existing)
             except (UnsafePathError, OSError) as exc:
                 self.report(relp, "error", (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc))
+                if "link" in node and node["type"] != "dir" and self.first_names.get(node["link"]) == relp:
+                    self.links.first_failed(node["link"])
 
     def restore_node(self, handle: DirHandle, node: dict, rel: str, exists: bool) -> None:
         name, kind, fd = node["name"], node["type"], handle.fd
         if "link" in node and kind != "dir" and self.first_names.get(node["link"]) != rel:
-            self.later_links.append((rel.rsplit("/", 1)[0], name, node))
+            self.links.add_later_name(node["link"], handle, name, rel)
             return
         if kind == "dir":
             self._dir(handle, node, rel, exists)
         elif kind == "file":
             self._submit_file(handle, node, rel)
         elif kind == "symlink":
-            self._via_tmp(fd, name, lambda tmp: os.symlink(node["target"], tmp, dir_fd=fd))
+            made = self._via_tmp(fd, name, lambda tmp: os.symlink(node["target"], tmp, dir_fd=fd))
             fs_apply.apply_to_link(fd, name, node, self.report, rel)
             self.stats["symlinks"] += 1
-            self._linked_ok(node, rel)
+            self._linked_ok(node, handle, made)
         elif kind == "socket":
             self.report(rel, "skipped", "sockets are recorded but not recreated")
         elif kind in ("fifo", "chardev", "blockdev"):
             fmt = {"fifo": stat.S_IFIFO, "chardev": stat.S_IFCHR, "blockdev": stat.S_IFBLK}[kind]
-            self._via_tmp(fd, name, lambda tmp: os.mknod(tmp, fmt | 0o600, node.get("rdev", 0), dir_fd=fd))
+            made = self._via_tmp(fd, name, lambda tmp: os.mknod(tmp, fmt | 0o600, node.get("rdev", 0), dir_fd=fd))
             fs_apply.apply_to_link(fd, name, node, self.report, rel)
             self.stats["special"] += 1
-            self._linked_ok(node, rel)
+            self._linked_ok(node, handle, made)
         else:
             self.report(rel, "skipped", f"unknown node type {kind!r}")
 
@@ -138,18 +144,17 @@ class _RestoreRun:
                 exists = False
         if not exists:
             os.mkdir(name, 0o700, dir_fd=fd)
-        if rel in self.link_dirs:
-            on_last = None
-            self.dirs_meta.append((rel, node))
-        else:
-            # Applied as soon as the directory is complete, so restore keeps no
-            # per-directory state for the whole tree.
-            def on_last(dir_fd, node=node, rel=rel):
-                try:
-                    fs_apply.apply_to_fd(dir_fd, node, self.report, rel)
-                except OSError as exc:
-                    self.report(rel, "error", f"directory metadata: {exc.strerror or exc}")
-        child = DirHandle(os.open(name, _DIR_FLAGS, dir_fd=fd), on_last)
+
+        # Applied once the directory is complete (its last reference gone: the walk, its
+        # files' tasks, and hard links still to be made to or from it), so restore keeps
+        # no per-directory state for the whole tree and never looks a directory up again.
+        def on_last(dir_fd, node=node, rel=rel):
+            try:
+                fs_apply.apply_to_fd(dir_fd, node, self.report, rel)
+            except OSError as exc:
+                self.report(rel, "error", f"directory metadata: {exc.strerror or exc}")
+        # O_NOFOLLOW: a tenant who swaps the new directory for a symlink gets an error, not our writes
+        child = DirHandle(safe_fs.open_dir(fd, os.fsencode(name)), on_last)
         try:
             self.restore_dir(child, node["subtree"], rel)
         finally:
@@ -164,13 +169,13 @@ class _RestoreRun:
 
         def task():
             try:
-                written = write_file(self.repo, self.prefetch, handle.fd, node, rel, self.progress, self.report)
-                with self.stats_lock:
-                    self.stats["files"] += 1
-                    self.stats["bytes"] += written
-                self._linked_ok(node, rel)
+                written, made = write_file(self.repo, self.prefetch, handle.fd, node, rel, self.progress, self.report)
+                self.stats_add(files=1, bytes=written)
+                self._linked_ok(node, handle, made)
             except (OSError, UnsafePathError) as exc:
                 self.report(rel, "error", exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc))
+                if "link" in node:
+                    self.links.first_failed(node["link"])
             except BaseException as exc:  # damage: stop the whole restore
                 self.fatal = self.fatal or exc
             finally:
@@ -180,57 +185,28 @@ class _RestoreRun:
 
         self.files.submit(task)
 
-    def _linked_ok(self, node: dict, rel: str) -> None:
-        if "link" in node:
-            self.done_links[node["link"]] = rel.lstrip("/")
+    def stats_add(self, **counts: int) -> None:
+        with self.stats_lock:
+            for key, n in counts.items():
+                self.stats[key] += n
 
-    def _via_tmp(self, dir_fd: int, name: str, make) -> None:
+    def _linked_ok(self, node: dict, handle: DirHandle, made: os.stat_result) -> None:
+        if "link" in node:
+            self.links.first_done(node["link"], handle, node["name"], made)
+
+    def _via_tmp(self, dir_fd: int, name: str, make) -> os.stat_result:
         tmp = tmp_name()
         make(tmp)
+        made = os.stat(tmp, dir_fd=dir_fd, follow_symlinks=False)
         replace_into(dir_fd, tmp, name)
+        return made
 
-    # -- the end: hard links, then directory metadata bottom-up ------------------------
-    def open_dir(self, rel: str) -> int:
-        """Open a directory below the root one component at a time, never following symlinks."""
-        fd = os.dup(self.root_fd)
-        for part in [p for p in rel.split("/") if p]:
-            try:
-                nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            finally:
-                os.close(fd)
-            fd = nfd
-        return fd
-
+    # -- the end ---------------------------------------------------------------------------
     def finish(self) -> None:
         self.slots.wait_idle()
         if self.fatal is not None:
             raise self.fatal
-        for dir_rel, name, node in self.later_links:
-            rel = f"{dir_rel}/{name}"
-            first = self.done_links.get(node["link"])
-            if first is None:
-                self.report(rel, "error", "not restored: the first name of its hard-link group failed")
-                continue
-            try:
-                fd = self.open_dir(dir_rel)
-                try:
-                    tmp = tmp_name()
-                    os.link(first, tmp, src_dir_fd=self.root_fd, dst_dir_fd=fd, follow_symlinks=False)
-                    replace_into(fd, tmp, name)
-                finally:
-                    os.close(fd)
-                self.stats["hardlinks"] += 1
-            except OSError as exc:
-                self.report(rel, "error", f"hard link: {exc.strerror or exc}")
-        for rel, node in self.dirs_meta:
-            try:
-                fd = self.open_dir(rel)
-                try:
-                    fs_apply.apply_to_fd(fd, node, self.report, rel)
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                self.report(rel, "error", f"directory metadata: {exc.strerror or exc}")
+        self.links.finish()
 
     def close(self) -> None:
         self.files.shutdown(wait=True, cancel_futures=True)
@@ -262,18 +238,19 @@ def restore(
         try:
             tracker.total = run.plan(snap["tree"])
             os.makedirs(target, exist_ok=True)
-            run.root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            root_fd = safe_fs.open_root(target)  # the service's or operator's path, not tenant content
             try:
-                root = DirHandle(os.dup(run.root_fd))
+                root = DirHandle(os.dup(root_fd))
                 try:
+                    allow_deep_trees()
                     run.restore_dir(root, snap["tree"], "")
                 finally:
                     root.unref()
                 run.finish()
                 if snap.get("root"):
-                    fs_apply.apply_to_fd(run.root_fd, snap["root"], reporter, "/")
+                    fs_apply.apply_to_fd(root_fd, snap["root"], reporter, "/")
             finally:
-                os.close(run.root_fd)
+                os.close(root_fd)
         finally:
             run.close()
         tracker.finish()

@@ -112,8 +112,9 @@ def remove_entry(dir_fd: int, name: str) -> None:
         os.unlink(name, dir_fd=dir_fd)
 
 
-def write_file(repo, prefetch: BlobPrefetcher, dir_fd: int, node: dict, rel: str, progress, report) -> int:
-    """Restore one regular file; returns bytes written (holes included)."""
+def write_file(repo, prefetch: BlobPrefetcher, dir_fd: int, node: dict, rel: str, progress,
+               report) -> tuple[int, os.stat_result]:
+    """Restore one regular file; returns bytes written (holes included) and the new inode's stat."""
     content = node.get("content", ())
     ids = [bytes.fromhex(c) for c in content if isinstance(c, str)]
     blobs = prefetch.iter_blobs(ids) if len(ids) > 1 else (repo.load_blob(i) for i in ids)
@@ -135,6 +136,7 @@ def write_file(repo, prefetch: BlobPrefetcher, dir_fd: int, node: dict, rel: str
         if content and isinstance(content[-1], int):
             os.ftruncate(fd, pos)  # a trailing hole: extend the size without writing
         fs_apply.apply_to_fd(fd, node, report, rel)
+        made = os.fstat(fd)
         link_into(dir_fd, fd, tmp, node["name"])
     except BaseException:
         os.close(fd)
@@ -145,4 +147,4 @@ def write_file(repo, prefetch: BlobPrefetcher, dir_fd: int, node: dict, rel: str
                 pass  # already renamed into place before the failure
         raise
     os.close(fd)
-    return pos
+    return pos, made

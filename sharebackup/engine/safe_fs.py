@@ -233,7 +233,8 @@ def chmod_at(dir_fd: int, name: bytes, mode_of: Callable[[os.stat_result], int],
 
 
 # -- walking ------------------------------------------------------------------------------
-ENTER, ENTRY, LEAVE, CHANGED, TOO_DEEP, UNLISTABLE = "enter", "entry", "leave", "changed", "too_deep", "unlistable"
+ENTER, ENTRY, LEAVE, CHANGED, TOO_DEEP, UNLISTABLE, ERROR = (
+    "enter", "entry", "leave", "changed", "too_deep", "unlistable", "error")
 
 
 class Event:
@@ -245,6 +246,7 @@ class Event:
     changed: `name` in dir_fd was a directory when listed and is something else now.
     too_deep: a directory at MAX_DEPTH, not entered.
     unlistable: the directory just entered (fd) cannot be listed; st is the OSError.
+    error: `name` in dir_fd could not be looked at or opened; st is the OSError.
     rel is the path below the root (bytes, for messages); depth the root's is 0.
     """
 
@@ -276,6 +278,9 @@ def walk(root_fd: int) -> Iterator[Event]:
                     st = lstat(fd, name)
                 except FileNotFoundError:
                     continue
+                except OSError as exc:
+                    yield Event(ERROR, fd, name, -1, exc, child_rel, depth + 1)
+                    continue
                 if not stat.S_ISDIR(st.st_mode):
                     yield Event(ENTRY, fd, name, -1, st, child_rel, depth + 1)
                     continue
@@ -288,6 +293,9 @@ def walk(root_fd: int) -> Iterator[Event]:
                     yield Event(CHANGED, fd, name, -1, st, child_rel, depth + 1)
                     continue
                 except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    yield Event(ERROR, fd, name, -1, exc, child_rel, depth + 1)
                     continue
                 stack.append([child, name, st, child_rel, depth + 1, None])
                 try:

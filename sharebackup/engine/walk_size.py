@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import stat
 
+from sharebackup.engine import safe_fs
 
-def quick_size(root: str) -> int:
-    """Sum of regular file sizes under `root`, each hard-linked inode once; errors ignored."""
+
+def quick_size(root_fd: int) -> int:
+    """Sum of regular file sizes below the directory root_fd, each hard-linked inode once.
+
+    By fd like the backup itself (safe_fs.walk): a tenant's swapped directory is never
+    followed, not even for sizes. Errors are ignored: this is only a progress estimate.
+    """
     total = 0
     seen: set[tuple[int, int]] = set()
-    stack = [root]
-    while stack:
-        path = stack.pop()
-        try:
-            with os.scandir(path) as it:
-                for entry in it:
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if stat.S_ISDIR(st.st_mode):
-                        stack.append(entry.path)
-                    elif stat.S_ISREG(st.st_mode):
-                        if st.st_nlink > 1:
-                            key = (st.st_dev, st.st_ino)
-                            if key in seen:
-                                continue
-                            seen.add(key)
-                        total += st.st_size
-        except OSError:
+    for event in safe_fs.walk(root_fd):
+        if event.kind != safe_fs.ENTRY or not stat.S_ISREG(event.st.st_mode):
             continue
+        st = event.st
+        if st.st_nlink > 1:
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                continue
+            seen.add(key)
+        total += st.st_size
     return total

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from sharebackup import engine
+from sharebackup.engine import safe_fs
 import importlib
 
 backup_mod = importlib.import_module("sharebackup.engine.backup_walk")
@@ -32,7 +33,8 @@ def test_unchanged_files_are_not_read_again(repo, tmp_path, monkeypatch):
     (src / "new.txt").write_bytes(b"new")
     opened = []
     real_open = backup_mod._open_for_reading
-    monkeypatch.setattr(backup_mod, "_open_for_reading", lambda p: opened.append(p) or real_open(p))
+    monkeypatch.setattr(backup_mod, "_open_for_reading", lambda dir_fd, name, st: opened.append(
+        os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), os.fsdecode(name))) or real_open(dir_fd, name, st))
     second = engine.backup(repo, str(src), parent=first)
     assert sorted(os.path.relpath(p, src) for p in opened) == ["docs/a.txt", "new.txt"]
     summary = repo.load_snapshot(second)["summary"]
@@ -97,17 +99,13 @@ def test_files_vanishing_or_changing_during_backup_are_reported(mem_repo, tmp_pa
     (src / "a-grows").write_bytes(b"x" * 1000)
     (src / "b-vanishes").write_bytes(b"y")
     (src / "c-stays").write_bytes(b"z")
-    real_lstat = os.lstat
-
-    def lstat(path, *a, **kw):
-        st = real_lstat(path, *a, **kw)
-        if str(path).endswith("a-grows"):
+    def before_open(dir_fd, name):  # safe_fs calls it after the listing, before each open
+        if name == b"a-grows" and (src / "b-vanishes").exists():
             os.unlink(src / "b-vanishes")  # removed after listing, before reading
             with open(src / "a-grows", "ab") as f:
                 f.write(b"more")  # changes between stat and read
-        return st
 
-    monkeypatch.setattr(backup_mod.os, "lstat", lstat)
+    monkeypatch.setattr(safe_fs, "race_hook", before_open)
     reports = []
     snap = engine.backup(mem_repo, str(src), report=lambda *a: reports.append(a))
     monkeypatch.undo()
