@@ -14,7 +14,6 @@ ctime_ns and inode are kept only for the next backup's unchanged-file test.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import stat
@@ -53,21 +52,6 @@ def node_from_stat(name: str, st: os.stat_result) -> dict:
     if node["type"] in ("chardev", "blockdev"):
         node["rdev"] = st.st_rdev
     return node
-
-
-def read_xattrs(path: str, *, is_link: bool) -> dict[str, str]:
-    """All extended attributes (incl. POSIX ACLs as system.posix_acl_*); best effort."""
-    try:
-        names = os.listxattr(path, follow_symlinks=not is_link)
-    except OSError:
-        return {}
-    out = {}
-    for name in sorted(names):
-        try:
-            out[name] = base64.b64encode(os.getxattr(path, name, follow_symlinks=not is_link)).decode()
-        except OSError:
-            continue  # removed meanwhile, or not readable by us
-    return out
 
 
 def encode_tree(nodes: list[dict]) -> bytes:
