@@ -8,6 +8,7 @@ import falcon
 from sharebackup.api import middleware
 from sharebackup.api.auth import make_strategy
 from sharebackup.api.auth.noauth import NoAuthReply
+from sharebackup.api.json_media import json_handler
 from sharebackup.faults import Fault
 from sharebackup.api.metrics_middleware import MetricsMiddleware
 from sharebackup.api.routes import ROUTES, collections
@@ -90,6 +91,7 @@ def make_app(runtime: Runtime, registry=None):
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.default_media_type = falcon.MEDIA_JSON
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler()  # survives stored surrogates
     for path, methods in ROUTES.items():
         app.add_route(path, _Route(methods))
     app.add_error_handler(Exception, _handle_unexpected)

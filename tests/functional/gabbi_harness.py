@@ -23,6 +23,7 @@ GABBITS = Path(__file__).parent / "gabbits"
 
 class _Current:
     app = None
+    runtime = None  # for fixtures that seed the database behind the API
 
 
 def intercept():
@@ -47,6 +48,7 @@ def make_fixture(backend: str):
             self.pool.start()
             self.rt.wake_workers = self.pool.wake
             _Current.app = make_app(self.rt)
+            _Current.runtime = self.rt
 
         def stop_fixture(self):
             self.pool.stop()
@@ -57,3 +59,34 @@ def make_fixture(backend: str):
             shutil.rmtree(self.state, ignore_errors=True)
 
     return APIFixture
+
+
+# The share, snapshot and export location StoredSurrogates seeds (fixed ids for the YAML).
+SURROGATE_SHARE_ID = "5e1f0000-0000-4000-8000-00000000d800"
+SURROGATE_SNAPSHOT_ID = "5e1f0000-0000-4000-8000-00000000d801"
+SURROGATE_EXPORT_ID = "5e1f0000-0000-4000-8000-00000000d802"
+
+
+class StoredSurrogates(fixture.GabbiFixture):
+    """Rows of project demo whose JSON metadata hold lone surrogates, as the API stored them
+    before it refused them in bodies (a JSON column keeps "\\ud800" escaped, on both
+    databases). Written with SQLAlchemy, bypassing the API; list after APIFixture."""
+
+    def start_fixture(self):
+        from sharebackup.db.models import Share, ShareExportLocation, ShareSnapshot, ShareType
+        rt = _Current.runtime
+        bad = {"note": "lone \ud800 high", "\udfff": "lone low key"}
+        with rt.db.transaction() as session:
+            share_type = session.query(ShareType).filter_by(name=rt.config.default_share_type).one()
+            session.add(Share(id=SURROGATE_SHARE_ID, user_id="demo", project_id="demo", size=1,
+                              share_proto="NFS", share_type_id=share_type.id, status="available",
+                              metadata_=bad))
+            session.flush()
+            session.add(ShareExportLocation(id=SURROGATE_EXPORT_ID, share_id=SURROGATE_SHARE_ID,
+                                            path="/exports/seeded", metadata_=bad))
+            session.add(ShareSnapshot(id=SURROGATE_SNAPSHOT_ID, user_id="demo", project_id="demo",
+                                      share_id=SURROGATE_SHARE_ID, size=1, share_size=1, share_proto="NFS",
+                                      status="available", metadata_=bad))
+
+    def stop_fixture(self):
+        pass  # the runtime and its database go with APIFixture
