@@ -116,6 +116,11 @@ VERSIONS = [
 ]
 
 _FORMAT = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+# No version part will ever be this long: a longer one is out of range by its length alone,
+# and is refused before int(), which raises ValueError beyond 4,300 digits (a 500 before).
+_MAX_DIGITS = 6
+# Headers are echoed in the messages, as Manila does; a longer one is cut there.
+_MAX_SHOWN = 64
 
 
 @functools.total_ordering
@@ -126,9 +131,13 @@ class APIVersion:
 
     @classmethod
     def parse(cls, text: str) -> "APIVersion":
+        """400 when ``text`` is not MajorNum.MinorNum; 406 when a number is absurdly long."""
         match = _FORMAT.match(text.strip())
         if not match:
-            raise Fault(400, f"API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum.")
+            raise Fault(400, f"API Version String {_shown(text)} is of invalid format. "
+                             "Must be of format MajorNum.MinorNum.")
+        if max(len(part) for part in match.groups()) > _MAX_DIGITS:
+            raise unsupported(text)
         return cls(int(match.group(1)), int(match.group(2)))
 
     def __lt__(self, other: "APIVersion") -> bool:
@@ -163,9 +172,18 @@ def requested_version(headers: dict[str, str]) -> APIVersion:
         return MIN_VERSION
     version = APIVersion.parse(text)
     if not (MIN_VERSION <= version <= MAX_VERSION):
-        raise Fault(406, f"Version {text} is not supported by the API. "
-                         f"Minimum is {MIN_VERSION} and maximum is {MAX_VERSION}.")
+        raise unsupported(text)
     return version
+
+
+def unsupported(text: str) -> Fault:
+    """Manila's 406 for a well-formed version outside [MIN_VERSION, MAX_VERSION]."""
+    return Fault(406, f"Version {_shown(text)} is not supported by the API. "
+                      f"Minimum is {MIN_VERSION} and maximum is {MAX_VERSION}.")
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= _MAX_SHOWN else f"{text[:_MAX_SHOWN]}..."
 
 
 def experimental_requested(headers: dict[str, str]) -> bool:

@@ -33,7 +33,11 @@ def test_requested_version(headers, expected):
     assert str(requested_version(headers)) == expected
 
 
-@pytest.mark.parametrize("text,code", [("latest", 400), ("2.92", 406), ("1.0", 406), ("2.05", 400)])
+@pytest.mark.parametrize("text,code", [("latest", 400), ("2.92", 406), ("1.0", 406), ("2.05", 400),
+                                       # well-formed, too long for int(): out of range (a 500 before)
+                                       ("2." + "9" * 5000, 406), ("9" * 5000 + ".0", 406), ("2.1234567", 406),
+                                       ("9" * 5000, 400)],
+                         ids=lambda v: v if not isinstance(v, str) or len(v) < 20 else f"{v[:8]}...({len(v)})")
 def test_bad_versions(text, code):
     with pytest.raises(Fault) as info:
         requested_version({"X-OPENSTACK-MANILA-API-VERSION": text})

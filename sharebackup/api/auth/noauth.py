@@ -6,8 +6,11 @@ Non-admin callers get ``member`` and ``reader``, or the roles listed in ``X-Role
 """
 from __future__ import annotations
 
-from sharebackup.api.auth.base import AuthStrategy
+from sharebackup.api.auth.base import AuthStrategy, unauthorized
 from sharebackup.api.context import RequestContext
+
+# user_id and project_id columns are String(255); PostgreSQL refuses longer values and NUL.
+MAX_ID = 255
 
 
 class NoAuthReply(Exception):
@@ -32,6 +35,8 @@ class NoAuthStrategy(AuthStrategy):
             raise NoAuthReply(f"{user}:{project}", req.url)
         user, _, project = token.partition(":")
         project = project or user
+        if not (_storable(user) and _storable(project)):
+            raise unauthorized("The request you have made requires authentication.")
         is_admin = self.all_admin or user == "admin"
         header_roles = req.get_header("X-Roles")
         if header_roles:
@@ -42,3 +47,8 @@ class NoAuthStrategy(AuthStrategy):
             roles.append("admin")
         return RequestContext(user_id=user, project_id=project, roles=roles,
                               is_admin=is_admin or "admin" in roles, auth_token=token)
+
+
+def _storable(name: str) -> bool:
+    """Whether an id from a token fits the columns it is written to (a 500 otherwise)."""
+    return len(name) <= MAX_ID and "\x00" not in name
