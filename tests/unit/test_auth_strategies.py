@@ -51,6 +51,37 @@ def test_token_created_by_cli_is_seen_by_a_running_strategy(tmp_path):
     assert set(ctx.roles) == {"member", "reader"}
 
 
+def _seed_token_file(path, count):
+    """A token file with ``count`` entries nobody knows the tokens of (it makes each run's
+    read-modify-write take a while, so concurrent runs overlap)."""
+    entries = [{"sha256": f"{i:064x}", "project_id": "seed", "user_id": f"u{i}", "roles": ["reader"]}
+               for i in range(count)]
+    path.write_text(json.dumps({"tokens": entries}))
+
+
+def test_concurrent_token_create_runs_store_every_token(tmp_path):
+    """Eight `sharebackup token create` processes on one state directory: each succeeds, each
+    printed token authenticates, and the file holds every one of them next to the seed."""
+    from tests.integration.server_process import sharebackup_command
+    seed, runs = 2000, 8
+    _seed_token_file(tmp_path / "tokens.json", seed)
+    procs = [subprocess.Popen([*sharebackup_command(), "token", "create", "--state-dir", str(tmp_path),
+                               "--project", f"p{i}", "--user", f"u{i}", "--role", "member"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(runs)]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    failed = [(proc.returncode, err) for proc, (_, err) in zip(procs, outputs) if proc.returncode != 0]
+    assert not failed, failed
+    printed = [out.strip().splitlines()[-1] for out, _ in outputs]
+    tokens = TokenFile(tmp_path / "tokens.json")
+    found = {token: tokens.lookup(token) for token in printed}
+    assert [t for t, entry in found.items() if entry is None] == [], "printed but never stored"
+    assert sorted(entry["project_id"] for entry in found.values()) == sorted(f"p{i}" for i in range(runs))
+    stored = json.loads((tmp_path / "tokens.json").read_text())["tokens"]
+    assert len(stored) == seed + runs
+    assert not list(tmp_path.glob("*.tmp")), "a temporary file was left behind"
+
+
 def test_noauth_tokens_and_admin_rule():
     strategy = NoAuthStrategy(all_admin=False)
     ctx = strategy.authenticate(_req({"X-Auth-Token": "demo:proj"}))

@@ -2,14 +2,24 @@
 
 The file is re-read when it changes, so `sharebackup token create` works while the
 server runs. Only hashes are stored: a leaked file does not leak tokens.
+
+Writers (any number of `token create` runs, and `serve` creating the first admin token) take
+an exclusive flock on ``<file>.lock`` around the whole read-modify-write, and write through a
+temporary file of their own that replaces the token file: readers take no lock and always see
+a whole file. Before, concurrent runs shared one ``tokens.tmp`` (a run found it renamed
+away: FileNotFoundError) and each wrote what it had read plus its token (the last writer
+dropped the others' tokens, which were printed but never stored).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import tempfile
 import threading
 from pathlib import Path
 
@@ -24,20 +34,24 @@ def hash_token(token: str) -> str:
 class TokenFile:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._lock = threading.Lock()
-        self._mtime: float | None = None
+        self._version: tuple | None = None
         self._entries: dict[str, dict] = {}
 
     def _load(self) -> dict[str, dict]:
         try:
-            mtime = self.path.stat().st_mtime_ns
+            stat = self.path.stat()
         except FileNotFoundError:
             return {}
+        # Inode and size as well as mtime: two writes within one clock tick of the file
+        # system can share an mtime, but each one is a new file, and a longer one.
+        version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         with self._lock:
-            if mtime != self._mtime:
+            if version != self._version:
                 data = json.loads(self.path.read_text() or "{}")
                 self._entries = {e["sha256"]: e for e in data.get("tokens", [])}
-                self._mtime = mtime
+                self._version = version
             return self._entries
 
     def lookup(self, token: str) -> dict | None:
@@ -53,20 +67,50 @@ class TokenFile:
     def create(self, project_id: str, user_id: str, roles: list[str]) -> str:
         """Add a new random token; return it (the only time it exists in clear)."""
         token = secrets.token_urlsafe(32)
+        entry = {"sha256": hash_token(token), "project_id": project_id, "user_id": user_id,
+                 "roles": sorted(set(roles))}
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._exclusive():
+            data = json.loads(self.path.read_text() or "{}") if self.path.exists() else {}
+            data.setdefault("tokens", []).append(entry)
+            self._replace(data)
         with self._lock:
-            data = json.loads(self.path.read_text()) if self.path.exists() else {"tokens": []}
-            data["tokens"].append({"sha256": hash_token(token), "project_id": project_id,
-                                   "user_id": user_id, "roles": sorted(set(roles))})
-            tmp = self.path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self._version = None
+        return token
+
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """Hold the writers' lock (across processes, and across threads: one open file each)."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _replace(self, data: dict) -> None:
+        """Write ``data`` to a temporary file of our own (mode 0600), sync it, rename it over."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
             with os.fdopen(fd, "w") as handle:
                 json.dump(data, handle, indent=1)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
-            self._mtime = None
-        return token
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        _fsync_directory(self.path.parent)
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make the rename durable: a crash after it must not bring the old file back."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class StaticTokenStrategy(AuthStrategy):
