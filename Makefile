@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast tempest venv clean distclean sample-config
+.PHONY: run test test-fast tempest venv clean distclean sample-config bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ test: $(STAMP)
 # manila-tempest-plugin's 11 share-backup tests against a real Keystone and `sharebackup serve`
 tempest: $(STAMP)
 	$(BIN)/python tests/tempest/run_tempest.py
+
+# our engine's backup and restore with the caches dropped before each step (root: drop_caches);
+# BASE=REV runs that revision side by side (`make bench BASE=df3d0fd`: by fd against by path).
+# Not part of `make test`: about 1.5 GB of data and minutes of I/O, results in benchmarks/results/
+bench: $(STAMP)
+	$(BIN)/python benchmarks/compare_revisions.py --work var/bench $(if $(BASE),--base $(BASE)) $(BENCH_ARGS)
 
 sample-config: $(STAMP)
 	$(BIN)/sharebackup config sample > etc/sharebackup.conf.sample
