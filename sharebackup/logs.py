@@ -6,6 +6,12 @@ request-id middleware binds ``request_id`` for a request, the worker pool binds 
 ``ContextFilter`` copies them onto every record; ``configure(conf)`` puts it on the root
 handlers with the text or JSON formatter (``log_format`` in ``[DEFAULT]``).
 
+Both formatters escape what a log reader could not show: a file name that is not UTF-8
+reaches a message or a traceback as lone surrogates (os.fsdecode), and is written as
+``\\xNN`` instead (``services.text.display_text``). Loggers that log such text (the jobs')
+come from ``escaping_logger``, which escapes each record before any handler sees it, also
+handlers that are not ours.
+
 A new thread starts with an empty context, so threads started inside a request or job must
 run in a copy of it: the engine's pools do (engine/context_pool.py), and the service's keeper
 threads start with ``start_thread``.
@@ -19,6 +25,8 @@ import json
 import logging
 import threading
 from typing import Iterator
+
+from sharebackup.services.text import display_text
 
 FIELDS = ("request_id", "job_id", "job_kind", "resource_id", "backup_id")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(log_context)s] %(message)s"
@@ -79,6 +87,37 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class EscapeFilter(logging.Filter):
+    """Makes a record's message and traceback storable text for every handler (our formatters
+    escape too, but a handler of a library or a test runner formats on its own: pytest-xdist,
+    for one, fails a whole worker on a captured line with a lone surrogate)."""
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string: leave it to the handler's error path
+            return True
+        shown = display_text(message)
+        if shown != message:
+            record.msg, record.args = shown, None
+        if record.exc_info and not record.exc_text:
+            text = self._formatter.formatException(record.exc_info)
+            shown = display_text(text)
+            if shown != text:
+                record.exc_text = shown  # what formatters write instead of formatting exc_info again
+        return True
+
+
+def escaping_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` with an EscapeFilter (once)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, EscapeFilter) for f in logger.filters):
+        logger.addFilter(EscapeFilter())
+    return logger
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the context fields, exception."""
 
@@ -87,7 +126,7 @@ class JsonFormatter(logging.Formatter):
             "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": display_text(record.getMessage()),
         }
         for name in FIELDS:
             value = getattr(record, name, None)
@@ -96,16 +135,23 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 out[name] = value
         if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+            out["exception"] = display_text(self.formatException(record.exc_info))
         if record.stack_info:
-            out["stack"] = self.formatStack(record.stack_info)
+            out["stack"] = display_text(self.formatStack(record.stack_info))
         return json.dumps(out, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT, with what a terminal or a log file could not show escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return display_text(super().format(record))
 
 
 def make_formatter(log_format: str) -> logging.Formatter:
     if log_format == "json":
         return JsonFormatter()
-    return logging.Formatter(TEXT_FORMAT)
+    return TextFormatter(TEXT_FORMAT)
 
 
 def configure(conf, root: logging.Logger | None = None) -> None:

@@ -11,6 +11,12 @@ why; a job whose attempts ran out (``give_up``: its workers kept dying) does the
 nothing stays transitional. When the lease is lost (heartbeat False: another worker has the
 job now) the runner stops and leaves the states to the new owner.
 
+Text from the engine (file names are bytes there, and need not be UTF-8) passes through
+``display_text`` where it enters this module (Problems, JobFailed, _describe), so no row,
+message or log line gets a character the database or a log reader cannot take. Should
+writing a failed end state raise all the same, it is written once more with a plain text
+(``_finalise``): a failure handler that fails must not leave the states transitional.
+
 While garbage collection holds the repository's database lease (gc_jobs), a job does not start:
 it is queued again a little later, counting neither an attempt nor a lock retry, so the backups
 already running drain and gc gets the repository.
@@ -18,7 +24,6 @@ already running drain and gc gets the repository.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import socket
 import threading
@@ -32,8 +37,9 @@ from sharebackup.jobs import backup_repository, repository_lease
 from sharebackup.jobs.lease_queue import enqueue, wait_holding_lease
 from sharebackup.jobs.metrics import DEFERRED, JobResult
 from sharebackup.services import messages
+from sharebackup.services.text import display_text
 
-LOG = logging.getLogger(__name__)
+LOG = logs.escaping_logger(__name__)  # engine text and runner errors may quote undecodable names
 
 CREATE, RESTORE, DELETE = "share_backup.create", "share_backup.restore", "share_backup.delete"
 TOPIC = "manila-data"
@@ -42,6 +48,8 @@ LOCK_WAIT_SECONDS = 10.0  # how long delete waits in place for a backup or resto
 LOCK_RETRY_SECONDS = 60.0  # then the job is queued again at most this much later ...
 LOCK_RETRY_LIMIT = 120  # ... this many times, before the repository counts as unusable
 MAX_LISTED_PROBLEMS = 5
+# the text a failed state gets when its own text could not be written (see _finalise)
+UNRECORDED = "the reason could not be recorded; the worker's log has it"
 
 
 class LeaseLost(Exception):
@@ -52,6 +60,7 @@ class JobFailed(Exception):
     """A failure with its message in plain words (and the message's detail id)."""
 
     def __init__(self, text: str, detail_id: str = messages.UNKNOWN_ERROR):
+        text = display_text(text)  # it becomes fail_reason and a user message
         super().__init__(text)
         self.text = text
         self.detail_id = detail_id
@@ -123,15 +132,21 @@ class JobProgress:
 
 
 class Problems:
-    """Per-file reports from the engine (any thread)."""
+    """Per-file reports from the engine (any thread), paths and messages as display text."""
 
     def __init__(self):
         self.items: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
 
     def __call__(self, path: str, kind: str, message: str) -> None:
+        item = self.entry(path, kind, message)
         with self._lock:
-            self.items.append((path, kind, message))
+            self.items.append(item)
+
+    @staticmethod
+    def entry(path, kind, message) -> tuple[str, str, str]:
+        # a path names what is in the share: os.fsdecode'd (lone surrogates) or bytes
+        return display_text(path), display_text(kind), display_text(message)
 
     def summary(self, items=None) -> str:
         items = self.items if items is None else items
@@ -145,10 +160,16 @@ def _message(rt, session, project_id, resource_type, resource_id, action, detail
                             f"{action[1]}: {text}", ttl_seconds=rt.config.message_ttl)
 
 
-def _describe(exc: BaseException, what: str) -> JobFailed:
-    """An exception from the engine or the filesystem as a JobFailed in plain words."""
+def _describe(exc: BaseException, what: str, snapshot: str | None = None) -> JobFailed:
+    """An exception from the engine or the filesystem as a JobFailed in plain words.
+    ``snapshot``: the engine snapshot the job reads (restore), for when it is gone."""
     if isinstance(exc, JobFailed):
         return exc
+    if isinstance(exc, engine.SnapshotNotFound) and snapshot:
+        # the backup row is there but its data is not (forgotten, or the repository was replaced):
+        # nothing about the share is wrong, and retrying will not help
+        return JobFailed(f"the backup's data is missing from the repository (snapshot {snapshot} not found); "
+                         "the backup cannot be restored", messages.BACKUP_DATA_MISSING)
     if isinstance(exc, backup_repository.UnknownRepository):
         return JobFailed(str(exc), messages.REPOSITORY_UNAVAILABLE)
     if isinstance(exc, (engine.RepositoryError, engine.WrongKeyError, engine.StoreError, engine.LockedError,
@@ -156,7 +177,8 @@ def _describe(exc: BaseException, what: str) -> JobFailed:
         return JobFailed(f"the backup repository could not be used: {exc}", messages.REPOSITORY_UNAVAILABLE)
     if isinstance(exc, OSError):
         reason = exc.strerror or str(exc)
-        where = f" ({exc.filename})" if exc.filename else ""
+        # display_text, not f"{filename}": the engine's names may be bytes (b'd\\xff' is no way to show d\xff)
+        where = f" ({display_text(exc.filename)})" if exc.filename else ""
         return JobFailed(f"{what}: {reason}{where}", messages.SHARE_UNREADABLE)
     return JobFailed(f"{what}: {type(exc).__name__}: {exc}")
 
@@ -256,7 +278,8 @@ class BackupRunners:
             self._create_failed(backup.id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001 - every failure ends in a clear state
-            LOG.warning("backup %s of share %s failed: %s", backup.id, backup.share_id, exc, exc_info=True)
+            LOG.warning("backup %s of share %s failed: %s", backup.id, backup.share_id, display_text(exc),
+                        exc_info=True)
             self._create_failed(backup.id, _describe(exc, "the share directory could not be read"))
             return
         self._create_done(backup.id, name, snap_id, problems)
@@ -267,6 +290,28 @@ class BackupRunners:
             return None
 
     def _create_done(self, backup_id: str, name: str, snap_id: str, problems: Problems) -> None:
+        warning = None
+        if problems.items:
+            warning = (f"the backup is available, but {len(problems.items)} file(s) may be missing or "
+                       f"inconsistent in it: {problems.summary()}")
+        try:
+            forget = self._write_create_done(backup_id, name, snap_id, warning)
+        except Exception:  # noqa: BLE001 - the backup is good: it must not stay creating for its warning
+            if warning is None:
+                raise
+            LOG.exception("recording backup %s as available failed; recording it without the list of files "
+                          "(%s)", backup_id, warning)
+            forget = self._write_create_done(backup_id, name, snap_id, (
+                f"the backup is available, but {len(problems.items)} file(s) may be missing or inconsistent in "
+                "it (the list could not be recorded; the worker's log has it)"))
+        if forget:
+            try:
+                engine.forget(backup_repository.open_repository(self.rt.config, name), snap_id)
+            except Exception:  # noqa: BLE001 - garbage at worst; gc never removes referenced data
+                LOG.warning("could not forget snapshot %s of deleted backup %s", snap_id, backup_id, exc_info=True)
+
+    def _write_create_done(self, backup_id: str, name: str, snap_id: str, warning: str | None) -> bool:
+        """The backup's end state (and ``warning`` as a message); True when it was deleted meanwhile."""
         forget = False
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, backup_id)
@@ -279,18 +324,27 @@ class BackupRunners:
                     backup.status, backup.progress = "available", "100"
                     backup.updated_at = utcnow()
                     self._release_share(session, backup.share_id, "backup_creating", "available")
-                    if problems.items:
+                    if warning is not None:
                         _message(self.rt, session, backup.project_id, messages.SHARE_BACKUP, backup.id,
-                                 messages.CREATE_BACKUP, messages.FILES_SKIPPED, messages.WARNING,
-                                 f"the backup is available, but {len(problems.items)} file(s) may be missing or "
-                                 f"inconsistent in it: {problems.summary()}")
-        if forget:
-            try:
-                engine.forget(backup_repository.open_repository(self.rt.config, name), snap_id)
-            except Exception:  # noqa: BLE001 - garbage at worst; gc never removes referenced data
-                LOG.warning("could not forget snapshot %s of deleted backup %s", snap_id, backup_id, exc_info=True)
+                                 messages.CREATE_BACKUP, messages.FILES_SKIPPED, messages.WARNING, warning)
+        return forget
+
+    def _finalise(self, write, failure: JobFailed, what: str) -> None:
+        """``write(failure)``: a failed end state and its message, in one transaction. Should that
+        raise, the states would stay transitional for ever (the job is failed by then, nobody runs
+        it again): so it is written once more with a plain text. Only when that fails too (the
+        database is away) does the exception reach the worker."""
+        try:
+            write(failure)
+        except Exception:  # noqa: BLE001
+            LOG.exception("recording the failure of %s failed; recording it without its reason (%s)", what,
+                          failure.text)
+            write(JobFailed(UNRECORDED, failure.detail_id))
 
     def _create_failed(self, backup_id: str, failure: JobFailed) -> None:
+        self._finalise(lambda f: self._write_create_failed(backup_id, f), failure, f"backup {backup_id}")
+
+    def _write_create_failed(self, backup_id: str, failure: JobFailed) -> None:
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, backup_id)
             if backup is None or backup.deleted or backup.status != "creating":
@@ -309,7 +363,7 @@ class BackupRunners:
             return False
         # A dead worker's lock runs out within one lock lease: no point waiting longer.
         delay = min(LOCK_RETRY_SECONDS, backup_repository.lock_lease_seconds(self.rt.config))
-        LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, exc, delay)
+        LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, display_text(exc), delay)
         self._enqueue_again(claim, {**claim.payload, "lock_retries": tries + 1}, delay)
         return True
 
@@ -363,7 +417,7 @@ class BackupRunners:
                                          exclude_names=self.exclude)
                 progress.check()
             if summary["errors"]:
-                errors = [(e["path"], e["kind"], e["message"]) for e in summary["errors"]]
+                errors = [Problems.entry(e["path"], e["kind"], e["message"]) for e in summary["errors"]]
                 raise JobFailed(f"{len(errors)} file(s) could not be restored: {problems.summary(errors)}",
                                 messages.RESTORE_INCOMPLETE)
         except LeaseLost:
@@ -375,8 +429,10 @@ class BackupRunners:
             self._restore_failed(backup.id, target_id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001
-            LOG.warning("restore of backup %s into share %s failed: %s", backup.id, target_id, exc, exc_info=True)
-            self._restore_failed(backup.id, target_id, _describe(exc, "the share directory could not be written"))
+            LOG.warning("restore of backup %s into share %s failed: %s", backup.id, target_id, display_text(exc),
+                        exc_info=True)
+            self._restore_failed(backup.id, target_id,
+                                 _describe(exc, "the share directory could not be written", snapshot=snap_id))
             return
         with self.rt.db.transaction() as session:
             row = session.get(ShareBackup, backup.id)
@@ -387,6 +443,10 @@ class BackupRunners:
         return JobResult(name, restored=int(summary.get("bytes", 0)))
 
     def _restore_failed(self, backup_id: str, target_id: str, failure: JobFailed) -> None:
+        self._finalise(lambda f: self._write_restore_failed(backup_id, target_id, f), failure,
+                       f"the restore of backup {backup_id}")
+
+    def _write_restore_failed(self, backup_id: str, target_id: str, failure: JobFailed) -> None:
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, backup_id)
             if backup is not None and not backup.deleted and backup.status == "restoring":
@@ -430,7 +490,7 @@ class BackupRunners:
             self._delete_failed(backup.id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001
-            LOG.warning("deleting backup %s failed: %s", backup.id, exc, exc_info=True)
+            LOG.warning("deleting backup %s failed: %s", backup.id, display_text(exc), exc_info=True)
             self._delete_failed(backup.id, _describe(exc, "the backup data could not be removed"))
             return
         with self.rt.db.transaction() as session:
@@ -457,6 +517,9 @@ class BackupRunners:
                 time.sleep(1.0)
 
     def _delete_failed(self, backup_id: str, failure: JobFailed) -> None:
+        self._finalise(lambda f: self._write_delete_failed(backup_id, f), failure, f"deleting backup {backup_id}")
+
+    def _write_delete_failed(self, backup_id: str, failure: JobFailed) -> None:
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, backup_id)
             if backup is None or backup.deleted or backup.status != "deleting":

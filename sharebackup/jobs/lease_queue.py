@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sharebackup.db.database import Database
 from sharebackup.db.models import Job, utcnow
+from sharebackup.services.text import display_text
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -98,14 +99,21 @@ class LeaseQueue:
     def retry_later(self, job_id: str, error: str, delay_seconds: float) -> None:
         with self.db.transaction() as session:
             session.execute(update(Job).where(Job.id == job_id, Job.lease_owner == self.owner).values(
-                state=QUEUED, lease_owner=None, lease_expires_at=None, last_error=error[:4000],
+                state=QUEUED, lease_owner=None, lease_expires_at=None, last_error=_error_text(error),
                 not_before=utcnow() + dt.timedelta(seconds=delay_seconds)))
 
     def _finish(self, job_id: str, state: str, error: str | None, session: Session | None) -> None:
         stmt = (update(Job).where(Job.id == job_id, Job.lease_owner == self.owner)
-                .values(state=state, lease_expires_at=None, last_error=(error or None) and error[:4000]))
+                .values(state=state, lease_expires_at=None, last_error=_error_text(error)))
         if session is not None:
             session.execute(stmt)
         else:
             with self.db.transaction() as own:
                 own.execute(stmt)
+
+
+def _error_text(error: str | None) -> str | None:
+    """``last_error`` as the database can store it: the text of any exception a runner raised,
+    which may quote an undecodable file name. Were the UPDATE to fail on it, the job would stay
+    running, claimed by a worker that has already given up on it."""
+    return display_text(error)[:4000] if error else None

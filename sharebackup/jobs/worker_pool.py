@@ -8,7 +8,6 @@ previous worker died every time), which must leave the resource clearly failed.
 """
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 import time
@@ -18,8 +17,9 @@ from typing import Callable, Protocol
 from sharebackup import logs
 from sharebackup.jobs.lease_queue import Claim, LeaseQueue
 from sharebackup.jobs.metrics import DEFERRED, JobResult
+from sharebackup.services.text import display_text
 
-LOG = logging.getLogger(__name__)
+LOG = logs.escaping_logger(__name__)  # engine text and runner errors may quote undecodable names
 
 FAILED_RUN = object()  # _run_claim's answer for a job that failed
 
@@ -78,7 +78,10 @@ class WorkerPool:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 continue
-            self._run(queue, claim)
+            try:
+                self._run(queue, claim)
+            except Exception:  # noqa: BLE001 - a dead thread would claim nothing more, ever
+                LOG.exception("running job %s (%s of %s) failed", claim.id, claim.kind, claim.resource_id)
 
     def _run_idle_task(self) -> None:
         now = time.monotonic()
@@ -117,5 +120,19 @@ class WorkerPool:
             return result
         except Exception as exc:
             LOG.exception("job %s (%s of %s) failed", claim.id, claim.kind, claim.resource_id)
-            queue.fail(claim.id, f"{type(exc).__name__}: {exc}")
+            self._fail(queue, claim, f"{type(exc).__name__}: {display_text(exc)}")
             return FAILED_RUN
+
+    @staticmethod
+    def _fail(queue: LeaseQueue, claim: Claim, error: str) -> None:
+        """Mark the job failed. This runs after a runner (or its give_up) raised, often for the same
+        reason, so it must not raise in turn: that would end the worker thread and leave the job
+        claimed until its lease ran out, only for the next worker to fail on it the same way."""
+        try:
+            queue.fail(claim.id, error)
+        except Exception:  # noqa: BLE001
+            LOG.exception("recording the failure of job %s failed; trying once more without its text", claim.id)
+            try:
+                queue.fail(claim.id, "the job failed; its error could not be recorded (see the worker's log)")
+            except Exception:  # noqa: BLE001 - the database is away: the lease runs out, another worker retries
+                LOG.exception("job %s stays claimed until its lease runs out", claim.id)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from sharebackup.faults import Fault
 from sharebackup.db.models import Message, utcnow
+from sharebackup.services.text import display_text
 
 DEFAULT_TTL = 2592000
 
@@ -35,6 +36,7 @@ REPOSITORY_UNAVAILABLE = "102"
 FILES_SKIPPED = "103"
 RESTORE_INCOMPLETE = "104"
 JOB_INTERRUPTED = "105"
+BACKUP_DATA_MISSING = "106"
 
 ERROR, WARNING = "ERROR", "WARNING"
 
@@ -46,12 +48,16 @@ FILTER_KEYS = ("request_id", "resource_type", "resource_id", "action_id", "detai
 def create_message(session: Session, project_id: str, resource_type: str, resource_id: str | None,
                    action_id: str, detail_id: str | None, level: str, text: str,
                    request_id: str | None = None, ttl_seconds: int = DEFAULT_TTL) -> Message:
-    """Add a message to ``session`` (the caller's transaction); ``text`` is the whole user_message."""
+    """Add a message to ``session`` (the caller's transaction); ``text`` is the whole user_message.
+
+    ``text`` often quotes file names from a share; ``display_text`` escapes what the database
+    could not store (a name that is not UTF-8), which would otherwise fail the whole transaction
+    and with it the failed state this message explains."""
     now = utcnow()
     session.execute(sql_delete(Message).where(Message.expires_at < now))  # the reaper, amortised
     message = Message(project_id=project_id, resource_type=resource_type, resource_id=resource_id,
                       action_id=action_id, detail_id=detail_id, message_level=level,
-                      user_message=text[:4000], request_id=request_id, created_at=now,
+                      user_message=display_text(text)[:4000], request_id=request_id, created_at=now,
                       expires_at=now + dt.timedelta(seconds=ttl_seconds))
     session.add(message)
     return message

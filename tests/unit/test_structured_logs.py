@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 import time
 
@@ -166,3 +167,31 @@ def test_configure_sets_the_formatter_on_the_root_handlers():
     logs.configure(load_config(None, environ={}), root=root)  # again: still one filter
     assert sum(isinstance(f, logs.ContextFilter) for f in stream.filters) == 1
     assert not isinstance(stream.formatter, logs.JsonFormatter)
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_a_name_that_is_not_utf8_is_escaped_in_the_line_and_the_traceback(log_format):
+    """os.fsdecode makes the byte 0xff of a share's name a lone surrogate; a log line shows it as
+    \\xff (a JSON reader would get the surrogate back from "\\udcff", and a text line could not be
+    written as UTF-8 at all)."""
+    name = os.fsdecode(b"/d\xff")
+    handler = Capture(log_format)
+    logger = logging.getLogger("sharebackup.test.undecodable")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise FileNotFoundError(f"cannot list {name}")
+        except FileNotFoundError:
+            logger.warning("backup failed: %s", name, exc_info=True)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    (line,) = handler.lines
+    line.encode("utf-8")  # strict
+    if log_format == "json":
+        record = json.loads(line)
+        assert record["message"] == "backup failed: /d\\xff"
+        assert "FileNotFoundError: cannot list /d\\xff" in record["exception"]
+    else:
+        assert "backup failed: /d\\xff" in line and "FileNotFoundError: cannot list /d\\xff" in line
