@@ -370,13 +370,14 @@ def test_an_unreadable_share_directory_fails_the_backup(sqlite_runtime, tmp_path
     path = tmp_path / "locked"
     path.mkdir()
     (path / "secret").write_bytes(b"x")
-    real_scandir = os.scandir
+    from sharebackup.engine import safe_fs
+    real_names = safe_fs.names
 
-    def scandir(where):
-        if os.fspath(where) == str(path):  # as chmod 000 would for anyone but root
-            raise PermissionError(13, "Permission denied", str(where))
-        return real_scandir(where)
-    monkeypatch.setattr(os, "scandir", scandir)
+    def names(dir_fd):  # the engine lists by directory fd
+        if os.readlink(f"/proc/self/fd/{dir_fd}") == str(path):  # as chmod 000 would for anyone but root
+            raise PermissionError(13, "Permission denied")
+        return real_names(dir_fd)
+    monkeypatch.setattr(safe_fs, "names", names)
     share_id = _share(rt, path)
     backup_id = _create(rt, share_id)
     backup = _get(rt, ShareBackup, backup_id)
