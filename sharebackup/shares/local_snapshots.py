@@ -1,24 +1,27 @@
 """Snapshots of the local driver: a read-only, point-in-time copy of a share's directory.
 
-The copy is taken with GNU ``cp -a --reflink=auto``: on filesystems with reflinks (XFS,
-Btrfs, ...) file data is shared copy-on-write, elsewhere it is copied. ``-a`` keeps
-permissions, ownership where allowed, timestamps, symlinks (as links) and hard links
-within the tree. Where GNU cp is missing a Python copy with the same guarantees is used.
+The copy is made by sharebackup.engine.safe_tree.copy_tree, by directory fd: the
+tenant may change any name of the share while it runs, and an entry that is not what
+was listed when it is opened is left out of the snapshot (and logged), never read from
+wherever a swapped symlink points. File data is reflinked where the filesystem can
+(XFS, Btrfs, ...), else copied by the kernel, holes of sparse files kept. Permissions,
+ownership (as root), times, xattrs, symlinks (as links) and hard links within the tree
+are kept.
 
 The copy is built under ``<snapshot_dir>.partial`` and renamed into place only when
 complete, so a crash never leaves a half snapshot under the final name. Then every file
-and directory loses its write bits.
+and directory loses its write bits. A long copy calls the job's heartbeat about every
+``heartbeat_seconds`` and stops with LeaseLost when the job's lease is gone.
 """
 from __future__ import annotations
 
+import logging
 import os
-import shutil
-import stat
-import subprocess
-from pathlib import Path
 from typing import Callable
 
-_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+from sharebackup.engine import safe_fs, safe_tree
+
+LOG = logging.getLogger(__name__)
 
 
 class SnapshotError(RuntimeError):
@@ -29,114 +32,68 @@ class LeaseLost(SnapshotError):
     """The job's lease was lost while copying: another worker owns the job now."""
 
 
-def _partial(snapshot_dir: Path) -> Path:
-    return snapshot_dir.with_name(snapshot_dir.name + ".partial")
-
-
 def take_snapshot(share_dir, snapshot_dir, heartbeat: Callable[[], bool] | None = None,
-                  heartbeat_seconds: float = 5.0) -> Path:
-    """Copy ``share_dir`` to ``snapshot_dir`` (which must not exist yet) and make it read-only."""
-    source, target = Path(share_dir), Path(snapshot_dir)
-    if not source.is_dir():
-        raise SnapshotError(f"share directory {source} does not exist")
-    partial = _partial(target)
-    remove_snapshot(partial)
-    remove_snapshot(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+                  heartbeat_seconds: float = 5.0):
+    """Copy ``share_dir`` to ``snapshot_dir`` (replacing what is there) and make it
+    read-only; returns ``snapshot_dir``."""
     try:
-        if not _gnu_cp(source, partial, heartbeat, heartbeat_seconds):
-            _python_copy(source, partial)
-        _make_read_only(partial)
-        os.rename(partial, target)
+        src_fd = safe_fs.open_root(share_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        raise SnapshotError(f"share directory {share_dir} does not exist") from None
+    try:
+        parent_fd, name = safe_tree.open_parent(snapshot_dir, create=True)
+        try:
+            summary = _build(src_fd, parent_fd, name, _lease_check(heartbeat), heartbeat_seconds)
+        finally:
+            os.close(parent_fd)
+    finally:
+        os.close(src_fd)
+    left_out = summary.left_out()
+    if left_out:
+        LOG.warning("snapshot %s of %s: %s", snapshot_dir, share_dir, left_out)
+    return snapshot_dir
+
+
+def _build(src_fd: int, parent_fd: int, name: bytes, check, check_seconds: float) -> safe_tree.CopySummary:
+    """The read-only copy of src_fd's tree as ``name`` in parent_fd, by way of ``.partial``."""
+    partial = name + b".partial"
+    safe_tree.remove_tree(parent_fd, partial)
+    safe_tree.remove_tree(parent_fd, name)
+    safe_fs.mkdir(parent_fd, partial, 0o700)
+    try:
+        fd = safe_fs.open_dir(parent_fd, partial)
+        try:
+            summary = safe_tree.copy_tree(src_fd, fd, check=check, check_seconds=check_seconds)
+            # files first, directories bottom-up, the root last: nothing needs write access afterwards
+            safe_tree.make_read_only(fd)
+        finally:
+            os.close(fd)
+        safe_fs.rename(parent_fd, partial, parent_fd, name)
     except BaseException:
-        remove_snapshot(partial)
+        safe_tree.remove_tree(parent_fd, partial)
         raise
-    return target
+    return summary
+
+
+def _lease_check(heartbeat: Callable[[], bool] | None) -> Callable[[], None] | None:
+    """copy_tree's check(): the job's heartbeat, which says False once the lease is lost."""
+    if heartbeat is None:
+        return None
+
+    def check() -> None:
+        if not heartbeat():
+            raise LeaseLost("lease lost while copying the share")
+    return check
 
 
 def remove_snapshot(snapshot_dir) -> None:
     """Remove a snapshot directory (and any partial copy of it); missing is fine."""
-    for path in (Path(snapshot_dir), _partial(Path(snapshot_dir))):
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-            continue
-        if not path.exists():
-            continue
-        _make_writable(path)
-        shutil.rmtree(path)
-
-
-def _gnu_cp(source: Path, target: Path, heartbeat, every: float) -> bool:
-    """True when GNU cp made the copy; False when it is not available here."""
-    cp = shutil.which("cp")
-    if cp is None:
-        return False
-    proc = subprocess.Popen([cp, "-a", "--reflink=auto", "--", str(source), str(target)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        while True:
-            try:
-                _, err = proc.communicate(timeout=every)
-                break
-            except subprocess.TimeoutExpired:
-                if heartbeat is not None and not heartbeat():
-                    proc.kill()
-                    proc.wait()
-                    raise LeaseLost("lease lost while copying the share") from None
+        parent_fd, name = safe_tree.open_parent(snapshot_dir)
+    except FileNotFoundError:
+        return
+    try:
+        for entry in (name, name + b".partial"):
+            safe_tree.remove_tree(parent_fd, entry)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if proc.returncode != 0:
-        text = err.decode(errors="replace")
-        if "--reflink" in text and ("unrecognized" in text or "illegal" in text or "invalid" in text):
-            remove_snapshot(target)
-            return False  # not GNU cp (BSD/busybox): fall back to the Python copy
-        raise SnapshotError(f"cp failed ({proc.returncode}): {text.strip()[:500]}")
-    return True
-
-
-def _python_copy(source: Path, target: Path) -> None:
-    """copytree that also keeps hard links (same inode in the source -> one inode in the copy)."""
-    seen: dict[tuple[int, int], str] = {}
-
-    def copy(src, dst):
-        st = os.lstat(src)
-        if st.st_nlink > 1:
-            key = (st.st_dev, st.st_ino)
-            if key in seen:
-                os.link(seen[key], dst)
-                return dst
-            seen[key] = dst
-        return shutil.copy2(src, dst)
-
-    shutil.copytree(source, target, symlinks=True, copy_function=copy)
-    for root, dirs, _files in os.walk(source):
-        for name in dirs:
-            src = os.path.join(root, name)
-            if not os.path.islink(src):
-                shutil.copystat(src, os.path.join(target, os.path.relpath(src, source)))
-    shutil.copystat(source, target)
-
-
-def _make_read_only(root: Path) -> None:
-    # Files first, directories bottom-up, the root last: nothing needs write access afterwards.
-    for current, dirs, files in os.walk(root, topdown=False):
-        for name in files + dirs:
-            path = os.path.join(current, name)
-            st = os.lstat(path)
-            if not stat.S_ISLNK(st.st_mode):
-                os.chmod(path, stat.S_IMODE(st.st_mode) & ~_WRITE_BITS)
-    os.chmod(root, stat.S_IMODE(os.lstat(root).st_mode) & ~_WRITE_BITS)
-
-
-def _make_writable(root: Path) -> None:
-    # Directories need write and search permission for their entries to be removed.
-    os.chmod(root, stat.S_IMODE(os.lstat(root).st_mode) | stat.S_IRWXU)
-    for current, dirs, _files in os.walk(root):
-        for name in dirs:
-            path = os.path.join(current, name)
-            st = os.lstat(path)
-            if not stat.S_ISLNK(st.st_mode):
-                os.chmod(path, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
-
+        os.close(parent_fd)

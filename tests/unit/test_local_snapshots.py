@@ -6,6 +6,7 @@ import stat
 
 import pytest
 
+from sharebackup.engine import safe_tree
 from sharebackup.shares import local_snapshots
 from sharebackup.shares.local_snapshots import SnapshotError, remove_snapshot, take_snapshot
 
@@ -23,10 +24,12 @@ def _tree(root):
     return root
 
 
-@pytest.fixture(params=["cp", "python"])
+@pytest.fixture(params=["kernel", "read_write"])
 def copier(request, monkeypatch):
-    if request.param == "python":
-        monkeypatch.setattr(local_snapshots.shutil, "which", lambda name: None)
+    """Both ways file data is copied: by the kernel (reflink or copy_file_range), or by
+    pread/pwrite where the kernel cannot (no FICLONE on ext4 either)."""
+    if request.param == "read_write":
+        monkeypatch.setattr(safe_tree, "COPY_FILE_RANGE", False)
     return request.param
 
 
