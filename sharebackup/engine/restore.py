@@ -154,7 +154,12 @@ class _RestoreRun:
             except OSError as exc:
                 self.report(rel, "error", f"directory metadata: {exc.strerror or exc}")
         # O_NOFOLLOW: a tenant who swaps the new directory for a symlink gets an error, not our writes
-        child = DirHandle(safe_fs.open_dir(fd, os.fsencode(name)), on_last)
+        try:
+            child_fd = safe_fs.open_dir(fd, os.fsencode(name))
+        except safe_fs.EntryChanged:
+            raise safe_fs.EntryChanged(os.fsencode(name), "changed during restore (the new directory was "
+                                       "replaced by something else); not restored") from None
+        child = DirHandle(child_fd, on_last)
         try:
             self.restore_dir(child, node["subtree"], rel)
         finally:

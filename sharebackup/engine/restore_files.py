@@ -15,12 +15,10 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-import shutil
-import stat
 import threading
 from typing import Callable
 
-from sharebackup.engine import fs_apply
+from sharebackup.engine import fs_apply, safe_tree
 from sharebackup.engine.blob_prefetch import BlobPrefetcher
 
 TMP_PREFIX = ".sbk-restore-"
@@ -104,12 +102,9 @@ def replace_into(dir_fd: int, tmp: str, name: str) -> None:
         raise
 
 
-def remove_entry(dir_fd: int, name: str) -> None:
-    st = os.lstat(name, dir_fd=dir_fd)
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(name, dir_fd=dir_fd)  # works by fd and does not follow symlinks
-    else:
-        os.unlink(name, dir_fd=dir_fd)
+def remove_entry(dir_fd: int, name: str | bytes) -> None:
+    """Remove what is at name now, a whole tree if a directory; nothing is followed."""
+    safe_tree.remove_tree(dir_fd, os.fsencode(name))
 
 
 def write_file(repo, prefetch: BlobPrefetcher, dir_fd: int, node: dict, rel: str, progress,

@@ -141,7 +141,13 @@ def open_inode(dir_fd: int, name: bytes, expect: os.stat_result | None = None) -
 
 
 def readlink(dir_fd: int, name: bytes) -> bytes:
-    return os.readlink(name, dir_fd=dir_fd)
+    """The target of the symlink at name; EntryChanged if something else stands there now."""
+    try:
+        return os.readlink(name, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:  # not a symlink (any more)
+            raise EntryChanged(name) from None
+        raise
 
 
 def xattrs(target: int | bytes) -> dict[str, str]:

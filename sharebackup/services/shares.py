@@ -545,12 +545,13 @@ def manage(rt, ctx, req) -> Share:
     export_path = req.export_path
     if not export_path.startswith("/") and ":" in export_path:
         export_path = export_path.split(":", 1)[1]  # "host:/path" as NFS clients write it
-    path = local.resolve_manage_path(export_path, list(rt.config.manage_allowed_roots),
-                                     [rt.config.shares_path, rt.config.snapshots_path,
-                                      rt.config.repository_path])
-    if path is None:
+    resolved = local.resolve_manage_path(export_path, list(rt.config.manage_allowed_roots),
+                                         [rt.config.shares_path, rt.config.snapshots_path,
+                                          rt.config.repository_path])
+    if resolved is None:
         raise Fault(400, f"Invalid export_path {req.export_path}: it is not an existing directory under "
                          "a directory allowed for managing (manage_allowed_roots).")
+    path = Path(resolved)
     if req.is_public:
         rt.policy.authorize(ctx, policy.SET_PUBLIC)
     is_admin = caller_is_admin(rt, ctx)

@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import stat
-from pathlib import Path  # resolve_manage_path answers with a Path: its caller compares Paths
+from os import PathLike  # the service's own directories, as config gives them (pathlib.Path)
 
 from sharebackup.engine import safe_fs, safe_tree
 
@@ -33,12 +33,12 @@ def host_name() -> str:
     return f"{socket.gethostname()}@{BACKEND}#{BACKEND}"
 
 
-def share_dir(shares_path: Path, share_id: str) -> Path:
+def share_dir(shares_path: PathLike, share_id: str) -> PathLike:
     """The directory of a new share."""
     return shares_path / share_id
 
 
-def create(path: Path) -> None:
+def create(path: PathLike) -> None:
     """Create an empty share directory (idempotent: a retried job finds it there)."""
     parent_fd, name = safe_tree.open_parent(path, create=True)
     try:
@@ -80,7 +80,7 @@ def _log_changed(what: str, summary: safe_tree.CopySummary) -> None:
         LOG.warning("%s: %s", what, left_out)
 
 
-def create_from(source: Path, path: Path) -> None:
+def create_from(source: PathLike, path: PathLike) -> None:
     """A new share holding a writable copy of ``source`` (a snapshot's directory).
 
     Built under ``<path>.partial`` and renamed into place when complete.
@@ -100,7 +100,7 @@ def create_from(source: Path, path: Path) -> None:
         os.close(src_fd)
 
 
-def revert(source: Path, path: Path) -> None:
+def revert(source: PathLike, path: PathLike) -> None:
     """Make the share directory ``path`` hold exactly the snapshot ``source`` again.
 
     The directory itself stays (an adopted directory keeps its inode and permissions); its
@@ -145,7 +145,7 @@ def _move_in(staging_fd: int, entry: bytes, share_fd: int) -> None:
         safe_fs.rename(staging_fd, entry, share_fd, entry)
 
 
-def delete(path: Path) -> None:
+def delete(path: PathLike) -> None:
     """Remove a created share's directory (absent already is fine), and what a failed
     create or revert left beside it."""
     try:
@@ -159,7 +159,7 @@ def delete(path: Path) -> None:
         os.close(parent_fd)
 
 
-def used_bytes(path: Path) -> int:
+def used_bytes(path: PathLike) -> int:
     """Bytes of the regular files under ``path``, each hard-linked file once (symlinks are
     not followed); 0 when the directory is not there."""
     try:
@@ -172,13 +172,13 @@ def used_bytes(path: Path) -> int:
         os.close(fd)
 
 
-def size_gib(path: Path) -> int:
+def size_gib(path: PathLike) -> int:
     """The size Manila reports for an adopted share: used GiB rounded up, at least 1."""
     used = used_bytes(path)
     return max(1, -(-used // GIB))
 
 
-def resolve_manage_path(export_path: str, allowed_roots: list[str], forbidden: list[Path]) -> Path | None:
+def resolve_manage_path(export_path: str, allowed_roots: list[str], forbidden: list[PathLike]) -> str | None:
     """The real directory ``export_path`` names, if it lies strictly under an allowed root.
 
     Symlinks and ``..`` are resolved first, so neither can lead outside a root: the
@@ -198,7 +198,7 @@ def resolve_manage_path(export_path: str, allowed_roots: list[str], forbidden: l
     for root in allowed_roots:
         root_real = _real_dir(root) if root else None
         if root_real is not None and _within(real, root_real):
-            return Path(real)
+            return real
     return None
 
 

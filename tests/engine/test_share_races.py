@@ -180,9 +180,20 @@ def test_restore_never_writes_through_a_directory_swapped_after_mkdir(mem_repo, 
 
     hook(race)
     summary = engine.restore(mem_repo, snap, str(target))
-    assert any(e["path"] == "/a" for e in summary["errors"]), summary["errors"]
+    [error] = [e for e in summary["errors"] if e["path"] == "/a"]
+    assert "changed during restore" in str(error), error
     assert fingerprint(host) == before
     assert os.stat(host / "f").st_nlink == 1
+
+
+def test_readlink_of_an_entry_no_longer_a_symlink_is_a_change(tmp_path):
+    (tmp_path / "l").write_bytes(b"now a file")
+    fd = safe_fs.open_root(str(tmp_path))
+    try:
+        with pytest.raises(safe_fs.EntryChanged):
+            safe_fs.readlink(fd, b"l")
+    finally:
+        os.close(fd)
 
 
 def test_restore_hard_links_go_fd_to_fd_past_a_swapped_directory(mem_repo, tmp_path, host, hook):
