@@ -20,14 +20,13 @@ import os
 import socket
 import time
 
-from sharebackup.engine import safe_fs
+from sharebackup.engine import safe_fs, safe_tree
 from sharebackup.engine.backup_walk import BackupRun
 from sharebackup.engine.deep_recursion import allow_deep_trees
 from sharebackup.engine.errors import EngineError
 from sharebackup.engine.malloc_tuning import tune_malloc
 from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Reporter, ReportCallback
 from sharebackup.engine.tree import node_from_stat
-from sharebackup.engine.walk_size import quick_size
 
 
 @dataclasses.dataclass
@@ -74,7 +73,7 @@ def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, o
         parent_root = None
         if parent_id:
             parent_root = {"type": "dir", "subtree": repo.load_snapshot(parent_id)["tree"]}
-        tracker = ProgressTracker(progress, quick_size(root_fd) if progress else 0)
+        tracker = ProgressTracker(progress, safe_tree.tree_size(root_fd, skip_errors=True) if progress else 0)
         run = BackupRun(repo, options, tracker, reporter)
         try:
             allow_deep_trees()

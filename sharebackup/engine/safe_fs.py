@@ -16,8 +16,9 @@ system calls, also while we run as root (docs/security.md). So, here:
 - names are bytes, exactly as the directory holds them; text is made only for messages
   (`display`).
 
-Tree walks keep one fd per level and never recurse in Python; MAX_DEPTH bounds them so a
-hostile, endlessly deep tree costs a clear report instead of every descriptor we have.
+Tree walks (backup_walk, safe_tree.TreeWalk) keep one fd per level and never recurse in
+Python; MAX_DEPTH bounds them so a hostile, endlessly deep tree costs a clear report
+instead of every descriptor we have.
 
 `race_hook` is for tests: when set, it is called with (dir_fd, name) just before a
 listed name is opened, which is exactly the window a hostile tenant aims at.
@@ -29,7 +30,7 @@ import base64
 import errno
 import os
 import stat
-from typing import Callable, Iterator
+from typing import Callable
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a fifo swapped in for a listed file must not block the open
@@ -236,99 +237,3 @@ def chmod_at(dir_fd: int, name: bytes, mode_of: Callable[[os.stat_result], int],
             chmod_inode(fd, mode_of(st))
     finally:
         os.close(fd)
-
-
-# -- walking ------------------------------------------------------------------------------
-ENTER, ENTRY, LEAVE, CHANGED, TOO_DEEP, UNLISTABLE, ERROR = (
-    "enter", "entry", "leave", "changed", "too_deep", "unlistable", "error")
-
-
-class Event:
-    """One step of `walk`.
-
-    enter: a directory was opened (fd); its entries follow, then leave.
-    entry: a non-directory (stat st) in the directory dir_fd.
-    leave: the directory is done; fd is closed right after this event.
-    changed: `name` in dir_fd was a directory when listed and is something else now.
-    too_deep: a directory at MAX_DEPTH, not entered.
-    unlistable: the directory just entered (fd) cannot be listed; st is the OSError.
-    error: `name` in dir_fd could not be looked at or opened; st is the OSError.
-    rel is the path below the root (bytes, for messages); depth the root's is 0.
-    """
-
-    __slots__ = ("kind", "dir_fd", "name", "fd", "st", "rel", "depth")
-
-    def __init__(self, kind, dir_fd, name, fd, st, rel, depth):
-        self.kind, self.dir_fd, self.name, self.fd, self.st, self.rel, self.depth = kind, dir_fd, name, fd, st, rel, depth
-
-
-def walk(root_fd: int) -> Iterator[Event]:
-    """Depth-first walk of the tree below root_fd, by fd, without recursion.
-
-    Each directory is announced (enter) before it is listed, so a consumer can make it
-    readable or writable first. The root fd stays the caller's. Entries that vanish
-    before they are looked at are left out.
-    """
-    root_st = os.fstat(root_fd)
-    yield Event(ENTER, -1, b"", root_fd, root_st, b"", 0)
-    # frames: [fd, name, st, rel, depth, remaining names]
-    stack = [[root_fd, b"", root_st, b"", 0, None]]
-    try:
-        yield from _list_into(stack[-1])
-        while stack:
-            frame = stack[-1]
-            fd, rel, depth, pending = frame[0], frame[3], frame[4], frame[5]
-            for name in pending:
-                child_rel = rel + b"/" + name
-                try:
-                    st = lstat(fd, name)
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    yield Event(ERROR, fd, name, -1, exc, child_rel, depth + 1)
-                    continue
-                if not stat.S_ISDIR(st.st_mode):
-                    yield Event(ENTRY, fd, name, -1, st, child_rel, depth + 1)
-                    continue
-                if depth + 1 > MAX_DEPTH:
-                    yield Event(TOO_DEEP, fd, name, -1, st, child_rel, depth + 1)
-                    continue
-                try:
-                    child = open_dir(fd, name, st)
-                except EntryChanged:
-                    yield Event(CHANGED, fd, name, -1, st, child_rel, depth + 1)
-                    continue
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    yield Event(ERROR, fd, name, -1, exc, child_rel, depth + 1)
-                    continue
-                stack.append([child, name, st, child_rel, depth + 1, None])
-                try:
-                    yield Event(ENTER, fd, name, child, st, child_rel, depth + 1)
-                    yield from _list_into(stack[-1])
-                except BaseException:
-                    stack.pop()
-                    os.close(child)
-                    raise
-                break
-            else:
-                stack.pop()
-                parent = stack[-1][0] if stack else -1
-                try:
-                    yield Event(LEAVE, parent, frame[1], fd, frame[2], rel, depth)
-                finally:
-                    if fd != root_fd:
-                        os.close(fd)
-    finally:
-        for frame in stack:
-            if frame[0] != root_fd:
-                os.close(frame[0])
-
-
-def _list_into(frame: list) -> Iterator[Event]:
-    try:
-        frame[5] = iter(names(frame[0]))
-    except OSError as exc:
-        frame[5] = iter(())
-        yield Event(UNLISTABLE, -1, frame[1], frame[0], exc, frame[3], frame[4])

@@ -40,8 +40,8 @@ _RENAME_CLASH = (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR)
 _NO_CLONE_HERE = (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EBADF)
 _NO_COPY_RANGE = (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
 
-ENTER, ENTRY, LEAVE, CHANGED, TOO_DEEP = (safe_fs.ENTER, safe_fs.ENTRY, safe_fs.LEAVE, safe_fs.CHANGED,
-                                          safe_fs.TOO_DEEP)
+# TreeWalk's events
+ENTER, ENTRY, LEAVE, CHANGED, TOO_DEEP = "enter", "entry", "leave", "changed", "too_deep"
 
 
 def kind_of(mode: int) -> str:
@@ -58,18 +58,20 @@ def kind_of(mode: int) -> str:
 class TreeWalk:
     """Depth-first walk below root_fd by fd, without recursion.
 
-    The events are safe_fs.walk's: (kind, dir_fd, name, fd, st) with kind enter (a
-    directory opened and verified, announced before it is listed), entry (a
-    non-directory), leave (fd closed right after), changed (a directory was something
-    else when opened) and too_deep (not entered, below max_depth). Unlike safe_fs.walk it
-    keeps only the name of each open level, not a path per level: a hostile tree 2048
-    levels of 250-byte names deep would cost half a gigabyte of paths; here a path is
-    joined only for a message (`rel`). A directory that cannot be listed raises.
+    The events are (kind, dir_fd, name, fd, st) with kind enter (a directory opened and
+    verified, announced before it is listed), entry (a non-directory), leave (fd closed
+    right after), changed (a directory was something else when opened) and too_deep
+    (not entered, below max_depth). It keeps only the name of each open level, not a
+    path per level: a hostile tree 2048 levels of 250-byte names deep would cost half a
+    gigabyte of paths; a path is joined only for a message (`rel`). A directory that
+    cannot be listed or opened raises, unless skip_errors (an estimate): then it is
+    left out.
     """
 
-    def __init__(self, root_fd: int, max_depth: int | None = None):
+    def __init__(self, root_fd: int, max_depth: int | None = None, skip_errors: bool = False):
         self.root_fd = root_fd
         self.max_depth = safe_fs.MAX_DEPTH if max_depth is None else max_depth
+        self.skip_errors = skip_errors
         self._levels: list[list] = []  # [fd, name, st, pending names or None]
 
     def rel(self, name: bytes = b"") -> bytes:
@@ -85,7 +87,7 @@ class TreeWalk:
         self._levels.append([self.root_fd, b"", root_st, None])
         try:
             yield ENTER, -1, b"", self.root_fd, root_st
-            self._levels[-1][3] = iter(safe_fs.names(self.root_fd))
+            self._levels[-1][3] = self._names(self.root_fd)
             while self._levels:
                 level = self._levels[-1]
                 name = next(level[3], None)
@@ -113,6 +115,10 @@ class TreeWalk:
             st = safe_fs.lstat(dir_fd, name)
         except FileNotFoundError:
             return  # gone since the listing: nothing to do
+        except OSError:
+            if self.skip_errors:
+                return
+            raise
         if not stat.S_ISDIR(st.st_mode):
             yield ENTRY, dir_fd, name, -1, st
             return
@@ -126,10 +132,22 @@ class TreeWalk:
             return
         except FileNotFoundError:
             return
+        except OSError:
+            if self.skip_errors:
+                return
+            raise
         self._levels.append([child, name, st, None])
         yield ENTER, dir_fd, name, child, st
         # listed only now: the consumer may have made the directory readable meanwhile
-        self._levels[-1][3] = iter(safe_fs.names(child))
+        self._levels[-1][3] = self._names(child)
+
+    def _names(self, fd: int) -> Iterator[bytes]:
+        try:
+            return iter(safe_fs.names(fd))
+        except OSError:
+            if not self.skip_errors:
+                raise
+            return iter(())
 
 
 def what_changed(dir_fd: int, name: bytes, listed: os.stat_result) -> str:
@@ -147,15 +165,16 @@ def what_changed(dir_fd: int, name: bytes, listed: os.stat_result) -> str:
 
 
 # -- size and modes ------------------------------------------------------------------------
-def tree_size(dir_fd: int) -> int:
+def tree_size(dir_fd: int, skip_errors: bool = False) -> int:
     """Bytes of the regular files below dir_fd (st_size), each hard-linked inode once.
 
     Symlinks are not followed and a directory swapped for anything else while we look
-    is not counted; nor is anything below safe_fs.MAX_DEPTH levels.
+    is not counted; nor is anything below safe_fs.MAX_DEPTH levels. skip_errors: an
+    estimate (backup progress's total) that leaves out what cannot be read.
     """
     total = 0
     seen: set[tuple[int, int]] = set()
-    with closing(TreeWalk(dir_fd).events()) as events:
+    with closing(TreeWalk(dir_fd, skip_errors=skip_errors).events()) as events:
         for kind, _dir_fd, _name, _fd, st in events:
             if kind != ENTRY or not stat.S_ISREG(st.st_mode):
                 continue

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from sharebackup import engine
-from sharebackup.engine import safe_fs
+from sharebackup.engine import safe_fs, safe_tree
 
 SECRET = b"HOST-SECRET-0123456789"
 
@@ -142,16 +142,37 @@ def test_backup_does_not_hang_on_a_fifo_swapped_in_for_a_file(mem_repo, tmp_path
 
 
 def test_backup_progress_total_does_not_count_the_host(mem_repo, tmp_path, host):
-    from sharebackup.engine.walk_size import quick_size
-
     share = tmp_path / "share"
     make_share(share)
     (host / "big").write_bytes(b"h" * 5_000_000)
     os.symlink(host, share / "to-host")
     fd = safe_fs.open_root(str(share))
     try:
-        assert quick_size(fd) == sum(len(p.read_bytes()) for p in share.rglob("*") if p.is_file()
-                                     and not p.is_symlink() and "to-host" not in str(p))
+        assert safe_tree.tree_size(fd, skip_errors=True) == sum(
+            len(p.read_bytes()) for p in share.rglob("*")
+            if p.is_file() and not p.is_symlink() and "to-host" not in str(p))
+    finally:
+        os.close(fd)
+
+
+def test_backup_progress_total_leaves_out_an_unlistable_directory(tmp_path, monkeypatch):
+    share = tmp_path / "share"
+    (share / "locked").mkdir(parents=True)
+    (share / "locked" / "f").write_bytes(b"x" * 100)
+    (share / "g").write_bytes(b"y" * 10)
+    real_names = safe_fs.names
+
+    def names(dir_fd):
+        if os.fstat(dir_fd).st_ino == os.stat(share / "locked").st_ino:
+            raise PermissionError(13, "Permission denied")
+        return real_names(dir_fd)
+
+    monkeypatch.setattr(safe_fs, "names", names)
+    fd = safe_fs.open_root(str(share))
+    try:
+        assert safe_tree.tree_size(fd, skip_errors=True) == 10
+        with pytest.raises(PermissionError):
+            safe_tree.tree_size(fd)  # the driver's size must not silently undercount
     finally:
         os.close(fd)
 

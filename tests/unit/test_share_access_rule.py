@@ -18,7 +18,7 @@ import pytest
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "sharebackup"
 
 SHARE_MODULES = [
-    "engine/backup.py", "engine/backup_walk.py", "engine/walk_size.py", "engine/read_ahead.py",
+    "engine/backup.py", "engine/backup_walk.py", "engine/read_ahead.py",
     "engine/file_reader.py", "engine/restore.py", "engine/restore_files.py", "engine/restore_links.py",
     "engine/fs_apply.py", "engine/safe_tree.py", "shares/local.py", "shares/local_snapshots.py",
 ]
