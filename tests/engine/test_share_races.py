@@ -381,3 +381,22 @@ def test_many_levels_need_no_more_than_the_raised_recursion_limit(mem_repo, tmp_
         assert read_deep(fd, levels) == data
     finally:
         os.close(fd)
+
+
+def test_deep_trees_get_the_descriptors_a_walk_by_fd_needs():
+    """A walk by fd holds a descriptor per level: the usual soft limit of 1024 would stop a
+    legitimate 2048-level tree with EMFILE. The soft limit is raised within the hard one."""
+    import resource
+
+    from sharebackup.engine import deep_recursion
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = safe_fs.MAX_DEPTH * deep_recursion.FDS_PER_LEVEL + deep_recursion.FDS_SPARE
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        pytest.skip(f"the hard descriptor limit here ({hard}) is below what the test needs ({needed})")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        deep_recursion.allow_deep_trees()
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= needed
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
