@@ -8,8 +8,7 @@ from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, Str
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-TRUE_SPEC_VALUES = ("true", "1", "yes", "on", "t", "y", "<is> true")
+from sharebackup.core.booleans import spec_bool
 
 
 def new_id() -> str:
@@ -51,7 +50,8 @@ class ShareType(TimestampMixin, Base):
         specs = self.specs
         if key not in specs:
             return default
-        return str(specs[key]).strip().lower() in TRUE_SPEC_VALUES
+        parsed = spec_bool(specs[key])
+        return default if parsed is None else parsed
 
 
 class ShareTypeExtraSpec(Base):

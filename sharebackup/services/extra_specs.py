@@ -6,8 +6,7 @@ malformed boolean, as Manila does wherever it reads one.
 """
 from __future__ import annotations
 
-import re
-
+from sharebackup.core.booleans import bool_from_string, spec_bool
 from sharebackup.faults import Fault
 
 DHSS = "driver_handles_share_servers"
@@ -31,24 +30,6 @@ REPLICATION_TYPES = ("writable", "readable", "dr")
 INFERRED_OPTIONAL = {SNAPSHOT_SUPPORT: False, CREATE_FROM_SNAPSHOT: False, REVERT_TO_SNAPSHOT: False,
                      MOUNT_SNAPSHOT: False}
 
-_TRUE = ("1", "t", "true", "on", "y", "yes")
-_FALSE = ("0", "f", "false", "off", "n", "no")
-_IS_BOOL = re.compile(r"^<is>\s*(?P<value>True|False)$", re.IGNORECASE)
-
-
-def bool_from_string(value, strict: bool = False, default=None):
-    """oslo's bool_from_string: True/False for the known words, else default (or ValueError)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    if strict:
-        raise ValueError(value)
-    return default
-
 
 def invalid_extra_spec(reason: str) -> Fault:
     return Fault(400, f"Invalid extra_spec: {reason}.")
@@ -56,14 +37,11 @@ def invalid_extra_spec(reason: str) -> Fault:
 
 def parse_boolean_spec(key: str, value) -> bool:
     """Manila's parse_boolean_extra_spec: 'True', 'false', '<is> True', ... or 400."""
-    text = value if isinstance(value, str) else str(value)
-    match = _IS_BOOL.match(text.strip())
-    if match:
-        text = match.group("value")
-    try:
-        return bool_from_string(text, strict=True)
-    except ValueError:
-        raise invalid_extra_spec(f"Invalid boolean extra spec {key} : {text}") from None
+    parsed = spec_bool(value)
+    if parsed is None:
+        text = value if isinstance(value, str) else str(value)
+        raise invalid_extra_spec(f"Invalid boolean extra spec {key} : {text}")
+    return parsed
 
 
 def spec_is_true(specs: dict, key: str) -> bool:

@@ -200,6 +200,7 @@ def create(rt, ctx, req) -> Share:
                 unschedulable = True  # Manila's scheduler finds no host: the share ends in error
         if share_type is not None and _spec_true(share_type, "driver_handles_share_servers"):
             raise Fault(400, "Share network must be set when the driver_handles_share_servers is true.")
+        quotas.check_per_share_size(session, rt, ctx.project_id, ctx.user_id, size)
         quotas.reserve(session, rt, ctx.project_id, ctx.user_id, {"shares": 1, "gigabytes": size})
         share = Share(user_id=ctx.user_id, project_id=ctx.project_id, display_name=req.name,
                       display_description=req.description, size=size, share_proto=req.share_proto,
@@ -435,6 +436,7 @@ def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
             raise Fault(400, "Invalid input received: New size for extend must be greater than current size. "
                              f"(current: {share.size}, extended: {new_size}).")
         check_size_for_type(share.share_type, new_size, "extend", caller_is_admin(rt, ctx))
+        quotas.check_per_share_size(session, rt, share.project_id, share.user_id, new_size)
         # Charged now (the row carries the new size), so concurrent requests cannot overshoot.
         try:
             quotas.reserve(session, rt, share.project_id, share.user_id, {"gigabytes": new_size - share.size})

@@ -31,3 +31,13 @@ def test_layer_imports_nothing_of_the_api(layer):
     offenders = [f"{path.relative_to(PACKAGE)} imports {name}" for path in files for name in _imports(path)
                  if name == "sharebackup.api" or name.startswith("sharebackup.api.")]
     assert offenders == []
+
+
+def test_core_imports_nothing_of_sharebackup():
+    """core/ is the lowest layer: the rules every other layer shares (one reading of a boolean
+    extra spec, for the model and the services alike) live there, so it may lean on none of them."""
+    files = sorted((PACKAGE / "core").rglob("*.py"))
+    assert files
+    offenders = [f"{path.relative_to(PACKAGE)} imports {name}" for path in files for name in _imports(path)
+                 if name == "sharebackup" or name.startswith("sharebackup.")]
+    assert offenders == []

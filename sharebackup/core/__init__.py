@@ -1,0 +1,1 @@
+"""The lowest layer: domain rules every other layer may use; imports nothing of sharebackup."""
