@@ -22,7 +22,7 @@ def _conf(args, **extra):
 def cmd_serve(args) -> int:
     from sharebackup.cli.serve import serve
     conf = _conf(args, host=args.host, port=args.port, auth_strategy=args.auth, workers=args.workers)
-    return serve(conf)
+    return serve(conf, grace=args.grace)
 
 
 def cmd_worker(args) -> int:
@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", choices=["tokens", "noauth", "keystone"], default=None,
                        help="auth strategy (default tokens)")
     serve.add_argument("--workers", type=int, default=None, help="in-process worker threads")
+    serve.add_argument("--grace", type=float, default=0.0,
+                       help="seconds running jobs get to finish on SIGTERM or Ctrl-C before they are handed "
+                            "back to the queue (default 0: at once)")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run a worker pool on its own (no API)")

@@ -248,7 +248,8 @@ class BackupRunners:
                            ShareBackup.engine_snapshot_id.is_not(None), ShareBackup.id != backup.id)
                     .order_by(ShareBackup.created_at.desc()).limit(1)).first()
             share_path = share.driver_path if share is not None else None
-        wait_holding_lease(self.rt.config.backup_create_delay, heartbeat)
+        if not wait_holding_lease(self.rt.config.backup_create_delay, heartbeat):
+            return None  # handed back or taken over meanwhile: the job is its new owner's
         problems = Problems()
         try:
             with self.rt.db.reader() as session:

@@ -43,12 +43,30 @@ def enqueue(session: Session, kind: str, resource_id: str, payload: dict | None 
     return job
 
 
-def wait_holding_lease(seconds: float, heartbeat) -> None:
-    """Sleep ``seconds`` while renewing the job's lease (the test-only start delays)."""
+def wait_holding_lease(seconds: float, heartbeat) -> bool:
+    """Sleep ``seconds`` while renewing the job's lease (the test-only start delays).
+
+    False as soon as a heartbeat fails: the job was handed back or taken over, and the
+    caller must leave it to its new owner."""
     deadline = time.monotonic() + max(0.0, float(seconds or 0))
     while time.monotonic() < deadline:
         time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-        heartbeat()
+        if not heartbeat():
+            return False
+    return True
+
+
+def hand_back(db: Database, owners: list[str]) -> int:
+    """Queue again the jobs these lease owners still run, at once and without counting the
+    attempt (their process is stopping, not failing); returns how many."""
+    if not owners:
+        return 0
+    with db.transaction() as session:
+        result = session.execute(
+            update(Job).where(Job.lease_owner.in_(owners), Job.state == RUNNING)
+            .values(state=QUEUED, lease_owner=None, lease_expires_at=None,
+                    attempts=Job.attempts - 1, last_error="handed back by a stopping worker"))
+        return result.rowcount
 
 
 class LeaseQueue:

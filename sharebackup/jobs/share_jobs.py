@@ -85,7 +85,8 @@ class CreateRunner(_Runner):
     expect = CREATING
 
     def work(self, share, claim, heartbeat):
-        wait_holding_lease(self.rt.config.share_create_delay, heartbeat)
+        if not wait_holding_lease(self.rt.config.share_create_delay, heartbeat):
+            return  # handed back or taken over meanwhile: the job is its new owner's
         path = Path(share.driver_path)
         source = claim.payload.get("source")
         if source:

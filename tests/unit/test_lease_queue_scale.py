@@ -136,7 +136,7 @@ def _concurrency_runners(kinds, hold=0.3):
 
 @pytest.mark.parametrize("limit", [1, 2])
 def test_a_worker_runs_at_most_max_operations_backups_at_once(sqlite_runtime, limit):
-    from sharebackup.cli.worker import Worker
+    from sharebackup.jobs.worker_host import WorkerHost as Worker
     rt = sqlite_runtime
     _configure(rt, max_operations=limit)
     kinds = [backup_jobs.CREATE, backup_jobs.RESTORE, backup_jobs.DELETE, "test.share"]
@@ -160,7 +160,7 @@ def test_a_worker_runs_at_most_max_operations_backups_at_once(sqlite_runtime, li
 
 
 def test_no_limit_by_default(sqlite_runtime):
-    from sharebackup.cli.worker import Worker
+    from sharebackup.jobs.worker_host import WorkerHost as Worker
     rt = sqlite_runtime
     assert rt.config.backup.max_operations == 0
     runners, peaks, done = _concurrency_runners([backup_jobs.CREATE], hold=0.5)

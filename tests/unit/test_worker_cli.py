@@ -3,11 +3,14 @@ unfinished jobs."""
 from __future__ import annotations
 
 import os
+import socket
 import signal
 import subprocess
 import sys
 import threading
 import time
+
+from sqlalchemy import select
 
 from sharebackup.db.models import Job, Share, ShareBackup
 from sharebackup.jobs.lease_queue import QUEUED, RUNNING, enqueue
@@ -40,7 +43,7 @@ def test_worker_process_runs_a_backup_and_stops_on_sigterm(tmp_path):
 
 
 def test_stop_hands_unfinished_jobs_back(sqlite_runtime):
-    from sharebackup.cli.worker import Worker
+    from sharebackup.jobs.worker_host import WorkerHost as Worker
     rt = sqlite_runtime
     started, release = threading.Event(), threading.Event()
 
@@ -64,3 +67,65 @@ def test_stop_hands_unfinished_jobs_back(sqlite_runtime):
             assert (job.state, job.lease_owner, job.attempts) == (QUEUED, None, 0)
     finally:
         release.set()
+
+
+def _serve(state, port: int, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "sharebackup.cli.main", "serve", "--state-dir", str(state),
+                             "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--auth", "noauth"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _job(rt, backup_id) -> Job:
+    with rt.db.reader() as session:
+        return session.scalars(select(Job).where(Job.resource_id == backup_id)).one()
+
+
+def test_serve_stopped_with_sigterm_hands_its_running_job_back_at_once(tmp_path):
+    """Issue 9: `serve` stopped nothing but its HTTP loop, so a job it was running kept its
+    lease (here 300 s) and sat in `creating` until the lease ran out. Now it is queued again
+    as serve exits, and a worker started right after finishes it."""
+    from tests.integration.server_process import free_port
+    rt, state, share_id, backup_id = queue_small_backup(tmp_path)
+    env = {**os.environ, "SHAREBACKUP_BACKUP__JOB_LEASE_SECONDS": "300"}
+    proc = _serve(state, free_port(), {**env, "SHAREBACKUP_BACKUP_CREATE_DELAY": "120"})
+    try:
+        _wait(lambda: _job(rt, backup_id).state == RUNNING)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        job = _job(rt, backup_id)
+        assert (job.state, job.lease_owner, job.attempts) == (QUEUED, None, 0), proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    worker = subprocess.Popen([sys.executable, "-m", "sharebackup.cli.main", "worker", "--state-dir", str(state),
+                               "--threads", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(lambda: _get(rt, ShareBackup, backup_id).status == "available", timeout=60)  # lease: 300 s
+        assert _get(rt, Share, share_id).status == "available"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        rt.db.dispose()
+
+
+def test_a_second_serve_on_a_busy_port_says_so_in_one_line_and_claims_nothing(tmp_path):
+    """Issue 9: `serve` started its workers before it bound its port, so a second `make run`
+    claimed a job and then died with a traceback, leaving the job to wait out its lease."""
+    rt, state, _share_id, backup_id = queue_small_backup(tmp_path)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        proc = _serve(state, busy.getsockname()[1], dict(os.environ))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        busy.close()
+    assert proc.returncode == 1
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "cannot listen on 127.0.0.1:" in lines[0], err.decode()
+    assert b"Admin token" not in out
+    job = _job(rt, backup_id)
+    assert (job.state, job.lease_owner, job.attempts) == (QUEUED, None, 0)
+    assert _get(rt, ShareBackup, backup_id).status == "creating"
+    rt.db.dispose()

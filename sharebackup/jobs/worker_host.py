@@ -1,0 +1,66 @@
+"""The worker side of a process, assembled once for `sharebackup serve` and `sharebackup worker`.
+
+A WorkerHost is the pool of worker threads, the repository-gc scheduler and the rule for
+stopping: stop claiming, give running jobs ``grace`` seconds, then hand the unfinished ones
+back to the queue (lease_queue.hand_back) so another process takes them over at once
+instead of waiting for their leases to run out. Before, `serve` assembled its own pool and
+handed nothing back: a job running when it was stopped sat in `creating` until its lease
+expired.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from sharebackup.jobs import claim_limits, job_retention
+from sharebackup.jobs.gc_scheduler import start_gc_scheduler
+from sharebackup.jobs.lease_queue import LeaseQueue, hand_back
+from sharebackup.jobs.runners import build_runners
+from sharebackup.jobs.worker_pool import WorkerPool
+
+LOG = logging.getLogger(__name__)
+
+
+class WorkerHost:
+    def __init__(self, rt, threads: int, grace: float, runners: dict | None = None, poll_seconds: float = 0.2,
+                 metrics=None):
+        self.rt = rt
+        self.grace = grace
+        self.gc = runners is None  # the gc scheduler queues jobs only the full set of runners runs
+        self.owners: list[str] = []  # the lease owner names of this process's threads
+        self._gc_scheduler = None
+        make_queue = claim_limits.queue_factory(rt)  # [backup] max_operations, worker_availability_zone
+
+        def queue(owner: str) -> LeaseQueue:
+            self.owners.append(owner)
+            return make_queue(owner)
+
+        self.pool = WorkerPool(queue, runners if runners is not None else build_runners(rt), threads=threads,
+                               poll_seconds=poll_seconds, metrics=metrics, idle_task=job_retention.idle_task(rt))
+
+    @property
+    def host(self) -> str:
+        return self.pool.host
+
+    def wake(self) -> None:
+        """New work was queued in this process: claim it without waiting for the next poll."""
+        self.pool.wake()
+
+    def start(self) -> "WorkerHost":
+        self.pool.start()
+        if self.gc:  # queues repository gc jobs ([backup] gc_interval_seconds)
+            self._gc_scheduler = start_gc_scheduler(self.rt, self.pool.wake)
+        return self
+
+    def stop(self) -> int:
+        """Stop claiming, wait up to ``grace`` seconds for running jobs, hand back the rest;
+        returns how many were handed back."""
+        if self._gc_scheduler is not None:
+            self._gc_scheduler.stop()
+        stopper = threading.Thread(target=self.pool.stop, args=(self.grace,), name="sharebackup-stop", daemon=True)
+        stopper.start()
+        stopper.join(self.grace)
+        handed = hand_back(self.rt.db, self.owners)
+        if handed:
+            LOG.warning("handed %d unfinished job(s) back to the queue", handed)
+        return handed
