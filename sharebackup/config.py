@@ -57,6 +57,10 @@ class BackupConfig:
                                              "(Manila's backup_ignore_files).")
     job_lease_seconds: float = opt(30.0, "Seconds a worker holds a job between heartbeats; when it runs out "
                                          "(the worker died) another worker takes the job over.")
+    job_stall_seconds: float = opt(900.0, "Seconds a backup or restore job may go without progress (no bytes "
+                                          "read or written: a hung NFS mount, a stuck disk) before its worker "
+                                          "stops renewing its lease, so that the job is taken over (and, after "
+                                          "job_max_attempts, failed). 0: never.")
     job_max_attempts: int = opt(3, "How many times a backup, restore or delete job is started before it is "
                                    "given up (its workers kept dying): the backup or share then goes to its failed "
                                    "state with a user message.")

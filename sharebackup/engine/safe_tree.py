@@ -165,17 +165,23 @@ def what_changed(dir_fd: int, name: bytes, listed: os.stat_result) -> str:
 
 
 # -- size and modes ------------------------------------------------------------------------
-def tree_size(dir_fd: int, skip_errors: bool = False) -> int:
+TICK_EVERY = 1024  # entries between two tree_size ticks
+
+
+def tree_size(dir_fd: int, skip_errors: bool = False, tick: Callable[[], None] | None = None) -> int:
     """Bytes of the regular files below dir_fd (st_size), each hard-linked inode once.
 
     Symlinks are not followed and a directory swapped for anything else while we look
     is not counted; nor is anything below safe_fs.MAX_DEPTH levels. skip_errors: an
-    estimate (backup progress's total) that leaves out what cannot be read.
+    estimate (backup progress's total) that leaves out what cannot be read. tick is
+    called every TICK_EVERY entries: a sign of life during a long walk.
     """
     total = 0
     seen: set[tuple[int, int]] = set()
     with closing(TreeWalk(dir_fd, skip_errors=skip_errors).events()) as events:
-        for kind, _dir_fd, _name, _fd, st in events:
+        for number, (kind, _dir_fd, _name, _fd, st) in enumerate(events, 1):
+            if tick is not None and number % TICK_EVERY == 0:
+                tick()
             if kind != ENTRY or not stat.S_ISREG(st.st_mode):
                 continue
             if st.st_nlink > 1:

@@ -73,6 +73,12 @@ class JobProgress:
     the backup's ``column`` at most every PROGRESS_WRITE_INTERVAL seconds (only while the
     backup is still in ``status``). A thread renews the lease; when that fails, the next
     progress call raises LeaseLost, which stops the engine.
+
+    The keeper renews only while the job moves: after ``[backup] job_stall_seconds``
+    without a progress call (the engine blocked in read() on a hung mount, say) it lets the
+    lease run out, so another worker takes the job over, and the attempts budget ends a
+    job that stalls every time. Were it to renew regardless, such a job would hold its
+    lease, and its backup would stay in `creating`, for ever.
     """
 
     def __init__(self, rt, backup_id: str, column: str, status: str, heartbeat):
@@ -83,6 +89,7 @@ class JobProgress:
         self._lock = threading.Lock()
         self._written: str | None = None
         self._last_write = 0.0
+        self._last_call = time.monotonic()  # the engine's last sign of life
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> JobProgress:
@@ -96,7 +103,13 @@ class JobProgress:
 
     def _keep_lease(self) -> None:
         every = max(0.05, float(self.rt.config.backup.job_lease_seconds) / 4)
+        stall = float(self.rt.config.backup.job_stall_seconds)
         while not self._stop.wait(every):
+            if stall > 0 and time.monotonic() - self._last_call > stall:
+                LOG.warning("backup %s: no progress for %.0f s (job_stall_seconds); the lease is left to run "
+                            "out so that another worker takes the job over", self.backup_id, stall)
+                self.lost.set()  # should the engine wake up, it stops: the job is no longer ours
+                return
             try:
                 alive = self.heartbeat()
             except Exception:  # the database blinked: the lease still runs, try next round
@@ -111,6 +124,7 @@ class JobProgress:
             raise LeaseLost(f"the job for backup {self.backup_id} was taken over")
 
     def __call__(self, done: int, total: int) -> None:
+        self._last_call = time.monotonic()
         self.check()
         percent = min(99, done * 100 // total) if total else 0  # "100" only once the job is done
         now = time.monotonic()

@@ -400,3 +400,17 @@ def test_deep_trees_get_the_descriptors_a_walk_by_fd_needs():
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= needed
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_size_walk_ticks_as_it_goes(tmp_path, monkeypatch):
+    """A long size walk must show signs of life, or a job watching for stalls would give up on it."""
+    monkeypatch.setattr(safe_tree, "TICK_EVERY", 10)
+    for number in range(35):
+        (tmp_path / f"f{number}").write_bytes(b"x")
+    ticks = []
+    fd = safe_fs.open_root(str(tmp_path))
+    try:
+        assert safe_tree.tree_size(fd, tick=lambda: ticks.append(1)) == 35
+    finally:
+        os.close(fd)
+    assert len(ticks) == 3  # 36 events (the root's enter and 35 entries), one tick per 10
