@@ -54,25 +54,5 @@ class Fault(Exception):
         return {fault_name(self.code): inner}
 
 
-def bad_request(message: str | None = None) -> Fault:
-    return Fault(400, message)
-
-
-def not_found(message: str | None = None) -> Fault:
-    return Fault(404, message)
-
-
-def forbidden(message: str | None = None) -> Fault:
-    return Fault(403, message)
-
-
-def conflict(message: str | None = None) -> Fault:
-    return Fault(409, message)
-
-
-def unprocessable(message: str | None = None) -> Fault:
-    return Fault(422, message)
-
-
 def over_limit(message: str, retry_after: int = 0) -> Fault:
     return Fault(413, message, headers={"Retry-After": str(retry_after)})

@@ -101,12 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample = config_sub.add_parser("sample", help="print the sample configuration file")
     sample.set_defaults(func=cmd_config_sample)
 
-    try:
-        from sharebackup.cli.repo_commands import add_repo_parser
-    except ImportError:  # the engine's command line is optional while it is being built
-        add_repo_parser = None
-    if add_repo_parser is not None:
-        add_repo_parser(sub)
+    from sharebackup.cli.repo_commands import add_repo_parser
+    add_repo_parser(sub)
     return parser
 
 

@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 
 from sharebackup import engine, logs
 from sharebackup.db.models import Job, Share, ShareBackup, utcnow
-from sharebackup.jobs import backup_repository, repository_lease
+from sharebackup.jobs import backup_repository, kinds, repository_lease
 from sharebackup.jobs.lease_queue import enqueue, wait_holding_lease
 from sharebackup.jobs.metrics import DEFERRED, JobResult
 from sharebackup.services import messages
@@ -41,7 +41,7 @@ from sharebackup.services.text import display_text
 
 LOG = logs.escaping_logger(__name__)  # engine text and runner errors may quote undecodable names
 
-CREATE, RESTORE, DELETE = "share_backup.create", "share_backup.restore", "share_backup.delete"
+CREATE, RESTORE, DELETE = kinds.BACKUP_CREATE, kinds.BACKUP_RESTORE, kinds.BACKUP_DELETE
 TOPIC = "manila-data"
 PROGRESS_WRITE_INTERVAL = 1.0  # seconds between progress writes to the database
 LOCK_WAIT_SECONDS = 10.0  # how long delete waits in place for a backup or restore holding the repository

@@ -15,32 +15,12 @@ from contextlib import contextmanager
 
 from sharebackup import engine
 from sharebackup.config import Config
-
-DEFAULT = "default"
+# which repository a backup goes to is configuration only (repository_names, which the API
+# process imports without the engine); re-exported here for the jobs
+from sharebackup.jobs.repository_names import (DEFAULT, UnknownRepository, repositories,  # noqa: F401
+                                               repository_name)
 
 _init_lock = threading.Lock()
-
-
-class UnknownRepository(ValueError):
-    """A backup_type that names no configured repository."""
-
-
-def repositories(conf: Config) -> dict[str, str]:
-    """{name: store location}, ``default`` first."""
-    named = {DEFAULT: str(conf.repository_path)}
-    for item in conf.backup.repositories:
-        name, sep, location = item.partition("=")
-        if sep and name.strip() and location.strip() and name.strip() != DEFAULT:
-            named[name.strip()] = location.strip()
-    return named
-
-
-def repository_name(conf: Config, backup_options: dict | None) -> str:
-    name = (backup_options or {}).get("backup_type") or DEFAULT
-    if not isinstance(name, str) or name not in repositories(conf):
-        known = ", ".join(sorted(repositories(conf)))
-        raise UnknownRepository(f"the backup type {name!r} names no configured repository (known: {known})")
-    return name
 
 
 def _key(conf: Config) -> bytes | None:

@@ -31,13 +31,13 @@ from sqlalchemy import select
 
 from sharebackup import engine
 from sharebackup.db.models import Job, ShareBackup
-from sharebackup.jobs import backup_repository, repository_lease
+from sharebackup.jobs import backup_repository, kinds, repository_lease
 from sharebackup.jobs.metrics import DEFERRED
 from sharebackup.jobs.repository_lease import HeldLease, LeaseHeld
 
 LOG = logging.getLogger(__name__)
 
-KIND = "repository.gc"
+KIND = kinds.REPOSITORY_GC
 PURPOSE = "gc"
 _ROWS_PER_QUERY = 500
 

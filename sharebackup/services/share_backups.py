@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from sharebackup.faults import Fault
 from sharebackup.db.models import Share, ShareBackup, utcnow
-from sharebackup.jobs import backup_jobs, backup_repository
+from sharebackup.jobs import kinds, repository_names
 from sharebackup.jobs.lease_queue import enqueue
 from sharebackup.policies import share_backups as policy
 from sharebackup.services import quotas, snapshots
@@ -81,7 +81,7 @@ def _check_backup_type(rt, backup_type: str | None) -> None:
     """backup_type names a configured repository (``default``: the local one); else 400."""
     if backup_type is None:
         return
-    known = backup_repository.repositories(rt.config)
+    known = repository_names.repositories(rt.config)
     if backup_type not in known:
         raise Fault(400, f"Invalid backup_type '{backup_type}': no backup repository of that name is "
                          f"configured. Available: {sorted(known)}.")
@@ -115,7 +115,7 @@ def create(rt, ctx, req: CreateRequest) -> ShareBackup:
         session.flush()
         share.status = "backup_creating"
         share.updated_at = utcnow()
-        enqueue(session, backup_jobs.CREATE, backup.id,
+        enqueue(session, kinds.BACKUP_CREATE, backup.id,
                 {"share_id": share.id, "backup_options": dict(req.backup_options)},
                 max_attempts=rt.config.backup.job_max_attempts, availability_zone=share.availability_zone)
     rt.notify_workers()
@@ -237,7 +237,7 @@ def delete(rt, ctx, backup_id: str) -> None:
             raise Fault(400, f"Invalid backup: Backup {backup.id} status must be available or error.")
         backup.status = "deleting"
         backup.updated_at = utcnow()
-        enqueue(session, backup_jobs.DELETE, backup.id, {}, max_attempts=rt.config.backup.job_max_attempts,
+        enqueue(session, kinds.BACKUP_DELETE, backup.id, {}, max_attempts=rt.config.backup.job_max_attempts,
                 availability_zone=backup.availability_zone)
     rt.notify_workers()
 
@@ -276,14 +276,8 @@ def restore(rt, ctx, backup_id: str, target_share_id: str | None) -> tuple[str, 
         share.status = "backup_restoring"
         share.source_backup_id = backup.id
         share.updated_at = utcnow()
-        enqueue(session, backup_jobs.RESTORE, backup.id, {"share_id": share.id},
+        enqueue(session, kinds.BACKUP_RESTORE, backup.id, {"share_id": share.id},
                 max_attempts=rt.config.backup.job_max_attempts, availability_zone=share.availability_zone)
         result = (backup.id, share.id)
     rt.notify_workers()
     return result
-
-
-def count_for_share(session: Session, share_id: str) -> int:
-    """Live backups of a share (a share with backups cannot be deleted or unmanaged)."""
-    return int(session.scalar(select(func.count()).select_from(ShareBackup).where(
-        ShareBackup.share_id == share_id, ShareBackup.deleted.is_(False))) or 0)

@@ -17,18 +17,15 @@ from sqlalchemy import func, or_, select
 from sharebackup.faults import Fault
 from sharebackup.db.models import (Share, ShareBackup, ShareExportLocation, ShareSnapshot, ShareType,
                                    ShareTypeProject, utcnow)
+from sharebackup.jobs import kinds
 from sharebackup.jobs.lease_queue import enqueue
 from sharebackup.policies import shares as policy
 from sharebackup.services import quotas
 from sharebackup.shares import local
 
-JOB_CREATE = "share.create"
-JOB_DELETE = "share.delete"
-JOB_EXTEND = "share.extend"
-JOB_SHRINK = "share.shrink"
-JOB_MANAGE = "share.manage"
-JOB_PURGE = "share.purge"
-JOB_REVERT = "share.revert"  # a soft-deleted share whose retention time has passed
+JOB_CREATE, JOB_DELETE, JOB_EXTEND = kinds.SHARE_CREATE, kinds.SHARE_DELETE, kinds.SHARE_EXTEND
+JOB_SHRINK, JOB_MANAGE, JOB_PURGE, JOB_REVERT = (kinds.SHARE_SHRINK, kinds.SHARE_MANAGE, kinds.SHARE_PURGE,
+                                                 kinds.SHARE_REVERT)
 
 DELETABLE = ("available", "error", "inactive")
 SHRINKABLE = ("available", "shrinking_possible_data_loss_error")

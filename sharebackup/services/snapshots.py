@@ -1,8 +1,8 @@
 """Share snapshots: the rules around creating, listing, changing and deleting them.
 
-A snapshot is created ``creating`` together with a ``snapshot_create`` job (same
+A snapshot is created ``creating`` together with a ``snapshot.create`` job (same
 transaction); the job copies the share's directory and makes it ``available``. Deleting
-sets ``deleting`` and queues ``snapshot_delete``, which removes the copy and marks the
+sets ``deleting`` and queues ``snapshot.delete``, which removes the copy and marks the
 row deleted (which also frees its quota, since usage is counted from live rows).
 """
 from __future__ import annotations
@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 from sharebackup.faults import Fault
 from sharebackup.services import extra_specs
 from sharebackup.db.models import Share, ShareSnapshot, new_id, utcnow
-from sharebackup.jobs import lease_queue
+from sharebackup.jobs import kinds, lease_queue
 from sharebackup.policies import share_snapshots as policy
 from sharebackup.services import quotas
 
-CREATE_JOB = "snapshot_create"
-DELETE_JOB = "snapshot_delete"
+CREATE_JOB, DELETE_JOB = kinds.SNAPSHOT_CREATE, kinds.SNAPSHOT_DELETE
 DELETABLE = ("available", "error")
 
 

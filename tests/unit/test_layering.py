@@ -41,3 +41,27 @@ def test_core_imports_nothing_of_sharebackup():
     offenders = [f"{path.relative_to(PACKAGE)} imports {name}" for path in files for name in _imports(path)
                  if name == "sharebackup" or name.startswith("sharebackup.")]
     assert offenders == []
+
+
+SERVICE_FACING_JOB_MODULES = {"sharebackup.jobs.kinds", "sharebackup.jobs.lease_queue",
+                              "sharebackup.jobs.repository_names"}
+
+
+def test_services_use_only_the_queue_and_the_kind_names_of_jobs():
+    """Services queue work; they never import the runners (and, through them, the engine's
+    backup and restore) just to name a job kind."""
+    offenders = []
+    for path in sorted((PACKAGE / "services").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "sharebackup.jobs":
+                used = {f"sharebackup.jobs.{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sharebackup.jobs."):
+                used = {node.module}
+            elif isinstance(node, ast.Import):
+                used = {a.name for a in node.names if a.name.startswith("sharebackup.jobs.")}
+            else:
+                continue
+            offenders += [f"{path.relative_to(PACKAGE)} imports {name}"
+                          for name in sorted(used - SERVICE_FACING_JOB_MODULES)]
+    assert offenders == []

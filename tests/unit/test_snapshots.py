@@ -73,7 +73,7 @@ def test_create_then_job_makes_it_available(runtime):
     assert snapshot.status == "creating" and snapshot.size == 1 and snapshot.progress == "0%"
     with rt.db.reader() as session:
         jobs = session.scalars(select(Job).where(Job.resource_id == snapshot.id)).all()
-    assert [j.kind for j in jobs] == ["snapshot_create"]
+    assert [j.kind for j in jobs] == ["snapshot.create"]
     _run_jobs(rt)
     row = _status(rt, snapshot.id)
     assert row.status == "available" and row.progress == "100%"
@@ -158,7 +158,7 @@ def test_give_up_marks_error(runtime):
     rt = runtime
     snapshot = service.create(rt, demo(), _request(_share(rt)))
     runners = snapshot_jobs.runners(rt)
-    runners["snapshot_create"].give_up(lease_queue.Claim("j", "snapshot_create", snapshot.id, {}, 3, True), "x")
+    runners["snapshot.create"].give_up(lease_queue.Claim("j", "snapshot.create", snapshot.id, {}, 3, True), "x")
     assert _status(rt, snapshot.id).status == "error"
 
 
