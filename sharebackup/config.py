@@ -22,11 +22,15 @@ from typing import Any, Mapping
 ENV_PREFIX = "SHAREBACKUP_"
 
 
-def opt(default: Any, help: str) -> Any:
-    """A configuration field: its default and the help text that goes into the sample."""
+def opt(default: Any, help: str, test_hook: bool = False) -> Any:
+    """A configuration field: its default and the help text that goes into the sample.
+
+    A test hook (a knob only tests turn) is left out of the sample, and a configuration that
+    sets it is refused unless it also sets enable_test_hooks = true."""
+    metadata = {"help": help, "test_hook": test_hook}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -106,12 +110,16 @@ class Config:
                                          "existing directory (comma separated). Empty: managing is refused.")
     default_share_type: str = opt("default", "Name of the share type used when a share is created without one; "
                                              "created at first start if missing.")
+    enable_test_hooks: bool = opt(False, "Allow the test hooks share_create_delay and backup_create_delay (seconds "
+                                         "a new share, or a backup job, waits before it starts: tempest assumes "
+                                         "a tiny share's backup does not end before its next request). Only "
+                                         "tests need them; a configuration that sets one without this is refused.")
     share_create_delay: float = opt(0.0, "Seconds the local driver waits before a new share becomes "
-                                         "available (for tests of the asynchronous path).")
+                                         "available (for tests of the asynchronous path).", test_hook=True)
     backup_create_delay: float = opt(0.0, "Seconds a backup job waits before it starts reading the share (for "
                                           "tests of the asynchronous path: a backup of a tiny share otherwise "
                                           "ends before a client's next request, which tempest assumes it does "
-                                          "not). 0 in production.")
+                                          "not).", test_hook=True)
     message_ttl: int = opt(2592000, "Seconds a user message (/v2/messages) is kept (Manila's message_ttl).")
     log_format: str = opt("text", "Log line format: text (with [request id] or [job=... kind=... resource=...]) "
                                   "or json (one object per line with request_id, job_id, job_kind, resource_id, "
@@ -249,6 +257,16 @@ def _validate(conf: Config) -> None:
     if conf.log_format not in ("text", "json"):
         raise ConfigError(f"log_format must be text or json, not {conf.log_format!r}")
     _validate_repositories(conf.backup.repositories)
+    _validate_test_hooks(conf)
+
+
+def _validate_test_hooks(conf: Config) -> None:
+    if conf.enable_test_hooks:
+        return
+    for f in dataclasses.fields(Config):
+        if f.metadata.get("test_hook") and getattr(conf, f.name) != f.default:
+            raise ConfigError(f"{f.name} is a test hook (it delays every job of its kind); it is refused unless "
+                              "enable_test_hooks = true")
 
 
 # A repository name is stored as the backup's backup_type (32 characters, as Manila's column) and
@@ -280,6 +298,8 @@ def sample_config() -> str:
     def section(title: str, cls) -> None:
         lines.append(f"[{title}]")
         for f in _fields(cls).values():
+            if f.metadata.get("test_hook"):
+                continue  # not for production: documented under enable_test_hooks
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             if isinstance(default, bool):
                 shown = str(default).lower()

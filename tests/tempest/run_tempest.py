@@ -120,6 +120,7 @@ class Service:
             # The negative tests create a backup and at once expect its share to be busy; a backup
             # of tempest's empty share can end within 20 ms (seen: a second create then got 202).
             backup_create_delay = 1.0
+            enable_test_hooks = true
 
             [keystone_authtoken]
             """) + section + "\n")

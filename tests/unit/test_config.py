@@ -65,3 +65,15 @@ def test_bad_repository_lists_stop_the_start(items, message):
 def test_repository_names_may_use_dots_dashes_and_underscores():
     conf = load_config(None, environ={"SHAREBACKUP_BACKUP__REPOSITORIES": "off-site.eu_1=s3://bucket/p, b=/tmp/r"})
     assert [item.split("=")[0].strip() for item in conf.backup.repositories] == ["off-site.eu_1", "b"]
+
+
+@pytest.mark.parametrize("option", ["share_create_delay", "backup_create_delay"])
+def test_a_production_configuration_refuses_test_hooks(tmp_path, option):
+    """Issue 9: the test-only start delays shipped in the configuration like any option;
+    one left in a production file would slow every share or backup without a word."""
+    ini = tmp_path / "sb.conf"
+    ini.write_text(f"[DEFAULT]\n{option} = 1.0\n")
+    with pytest.raises(ConfigError, match=f"{option} is a test hook"):
+        load_config(ini, environ={})
+    assert getattr(load_config(ini, environ={"SHAREBACKUP_ENABLE_TEST_HOOKS": "true"}), option) == 1.0
+    assert f"{option} =" not in sample_config()

@@ -35,7 +35,7 @@ def test_create_makes_the_directory_and_delete_removes_it(h):
 
 
 def test_create_is_asynchronous_with_a_delay(tmp_path):
-    h = Harness(tmp_path / "state", share_create_delay=0.4)
+    h = Harness(tmp_path / "state", share_create_delay=0.4, enable_test_hooks=True)
     try:
         share_id = h.create()
         assert h.share(share_id).json["share"]["status"] == "creating"

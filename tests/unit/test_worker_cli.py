@@ -87,7 +87,7 @@ def test_serve_stopped_with_sigterm_hands_its_running_job_back_at_once(tmp_path)
     from tests.integration.server_process import free_port
     rt, state, share_id, backup_id = queue_small_backup(tmp_path)
     env = {**os.environ, "SHAREBACKUP_BACKUP__JOB_LEASE_SECONDS": "300"}
-    proc = _serve(state, free_port(), {**env, "SHAREBACKUP_BACKUP_CREATE_DELAY": "120"})
+    proc = _serve(state, free_port(), {**env, "SHAREBACKUP_BACKUP_CREATE_DELAY": "120", "SHAREBACKUP_ENABLE_TEST_HOOKS": "true"})
     try:
         _wait(lambda: _job(rt, backup_id).state == RUNNING)
         proc.send_signal(signal.SIGTERM)
