@@ -18,7 +18,7 @@ import os
 import threading
 from typing import Callable
 
-from sharebackup.engine import fs_apply, safe_tree
+from sharebackup.engine import fs_apply, safe_remove
 from sharebackup.engine.blob_prefetch import BlobPrefetcher
 
 TMP_PREFIX = ".sbk-restore-"
@@ -104,7 +104,7 @@ def replace_into(dir_fd: int, tmp: str, name: str) -> None:
 
 def remove_entry(dir_fd: int, name: str | bytes) -> None:
     """Remove what is at name now, a whole tree if a directory; nothing is followed."""
-    safe_tree.remove_tree(dir_fd, os.fsencode(name))
+    safe_remove.remove_tree(dir_fd, os.fsencode(name))
 
 
 def write_file(repo, prefetch: BlobPrefetcher, dir_fd: int, node: dict, rel: str, progress,

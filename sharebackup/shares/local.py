@@ -19,7 +19,7 @@ import socket
 import stat
 from os import PathLike  # the service's own directories, as config gives them (pathlib.Path)
 
-from sharebackup.engine import safe_fs, safe_tree
+from sharebackup.engine import safe_copy, safe_fs, safe_remove, safe_tree
 
 GIB = 1024 ** 3
 BACKEND = "local"
@@ -64,17 +64,17 @@ def _writable_copy(src_fd: int, parent_fd: int, name: bytes, what: str) -> int:
     safe_fs.mkdir(parent_fd, name, 0o700)
     fd = safe_fs.open_dir(parent_fd, name)
     try:
-        summary = safe_tree.copy_tree(src_fd, fd)
+        summary = safe_copy.copy_tree(src_fd, fd)
         safe_tree.make_owner_writable(fd)
     except BaseException:
         os.close(fd)
-        safe_tree.remove_tree(parent_fd, name)
+        safe_remove.remove_tree(parent_fd, name)
         raise
     _log_changed(what, summary)
     return fd
 
 
-def _log_changed(what: str, summary: safe_tree.CopySummary) -> None:
+def _log_changed(what: str, summary: safe_copy.CopySummary) -> None:
     left_out = summary.left_out()
     if left_out:
         LOG.warning("%s: %s", what, left_out)
@@ -90,8 +90,8 @@ def create_from(source: PathLike, path: PathLike) -> None:
         parent_fd, name = safe_tree.open_parent(path, create=True)
         try:
             partial = name + b".partial"
-            safe_tree.remove_tree(parent_fd, name)  # a previous attempt died half-way: start again
-            safe_tree.remove_tree(parent_fd, partial)
+            safe_remove.remove_tree(parent_fd, name)  # a previous attempt died half-way: start again
+            safe_remove.remove_tree(parent_fd, partial)
             os.close(_writable_copy(src_fd, parent_fd, partial, f"share from {source}"))
             safe_fs.rename(parent_fd, partial, parent_fd, name)
         finally:
@@ -122,15 +122,15 @@ def revert(source: PathLike, path: PathLike) -> None:
 
 
 def _revert_into(src_fd: int, share_fd: int, parent_fd: int, staging: bytes, what: str) -> None:
-    safe_tree.remove_tree(parent_fd, staging)
+    safe_remove.remove_tree(parent_fd, staging)
     staging_fd = _writable_copy(src_fd, parent_fd, staging, what)
     try:
-        safe_tree.empty_dir(share_fd)
+        safe_remove.empty_dir(share_fd)
         for entry in safe_fs.names(staging_fd):
             _move_in(staging_fd, entry, share_fd)
     finally:
         os.close(staging_fd)
-        safe_tree.remove_tree(parent_fd, staging)
+        safe_remove.remove_tree(parent_fd, staging)
 
 
 def _move_in(staging_fd: int, entry: bytes, share_fd: int) -> None:
@@ -141,7 +141,7 @@ def _move_in(staging_fd: int, entry: bytes, share_fd: int) -> None:
     except OSError as exc:
         if exc.errno not in _CLASH:
             raise
-        safe_tree.remove_tree(share_fd, entry)
+        safe_remove.remove_tree(share_fd, entry)
         safe_fs.rename(staging_fd, entry, share_fd, entry)
 
 
@@ -154,7 +154,7 @@ def delete(path: PathLike) -> None:
         return  # not even the parent is there
     try:
         for entry in (name, name + b".partial", name + b".revert"):
-            safe_tree.remove_tree(parent_fd, entry)
+            safe_remove.remove_tree(parent_fd, entry)
     finally:
         os.close(parent_fd)
 

@@ -1,6 +1,6 @@
 """Snapshots of the local driver: a read-only, point-in-time copy of a share's directory.
 
-The copy is made by sharebackup.engine.safe_tree.copy_tree, by directory fd: the
+The copy is made by sharebackup.engine.safe_copy.copy_tree, by directory fd: the
 tenant may change any name of the share while it runs, and an entry that is not what
 was listed when it is opened is left out of the snapshot (and logged), never read from
 wherever a swapped symlink points. File data is reflinked where the filesystem can
@@ -19,7 +19,7 @@ import logging
 import os
 from typing import Callable
 
-from sharebackup.engine import safe_fs, safe_tree
+from sharebackup.engine import safe_copy, safe_fs, safe_remove, safe_tree
 
 LOG = logging.getLogger(__name__)
 
@@ -54,23 +54,23 @@ def take_snapshot(share_dir, snapshot_dir, heartbeat: Callable[[], bool] | None 
     return snapshot_dir
 
 
-def _build(src_fd: int, parent_fd: int, name: bytes, check, check_seconds: float) -> safe_tree.CopySummary:
+def _build(src_fd: int, parent_fd: int, name: bytes, check, check_seconds: float) -> safe_copy.CopySummary:
     """The read-only copy of src_fd's tree as ``name`` in parent_fd, by way of ``.partial``."""
     partial = name + b".partial"
-    safe_tree.remove_tree(parent_fd, partial)
-    safe_tree.remove_tree(parent_fd, name)
+    safe_remove.remove_tree(parent_fd, partial)
+    safe_remove.remove_tree(parent_fd, name)
     safe_fs.mkdir(parent_fd, partial, 0o700)
     try:
         fd = safe_fs.open_dir(parent_fd, partial)
         try:
-            summary = safe_tree.copy_tree(src_fd, fd, check=check, check_seconds=check_seconds)
+            summary = safe_copy.copy_tree(src_fd, fd, check=check, check_seconds=check_seconds)
             # files first, directories bottom-up, the root last: nothing needs write access afterwards
             safe_tree.make_read_only(fd)
         finally:
             os.close(fd)
         safe_fs.rename(parent_fd, partial, parent_fd, name)
     except BaseException:
-        safe_tree.remove_tree(parent_fd, partial)
+        safe_remove.remove_tree(parent_fd, partial)
         raise
     return summary
 
@@ -94,6 +94,6 @@ def remove_snapshot(snapshot_dir) -> None:
         return
     try:
         for entry in (name, name + b".partial"):
-            safe_tree.remove_tree(parent_fd, entry)
+            safe_remove.remove_tree(parent_fd, entry)
     finally:
         os.close(parent_fd)

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from sharebackup.engine import safe_tree
+from sharebackup.engine import safe_copy
 from sharebackup.shares import local_snapshots
 from sharebackup.shares.local_snapshots import SnapshotError, remove_snapshot, take_snapshot
 
@@ -29,7 +29,7 @@ def copier(request, monkeypatch):
     """Both ways file data is copied: by the kernel (reflink or copy_file_range), or by
     pread/pwrite where the kernel cannot (no FICLONE on ext4 either)."""
     if request.param == "read_write":
-        monkeypatch.setattr(safe_tree, "COPY_FILE_RANGE", False)
+        monkeypatch.setattr(safe_copy, "COPY_FILE_RANGE", False)
     return request.param
 
 

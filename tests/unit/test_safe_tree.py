@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from sharebackup.engine import safe_fs, safe_tree
+from sharebackup.engine import safe_copy, safe_fs, safe_remove, safe_tree
 
 LONG = 250  # bytes of each name in the deep trees: 18 levels make a path of 4518 bytes > PATH_MAX
 
@@ -92,7 +92,7 @@ def copy(src, dst, **kwargs):
     dst.mkdir()
     src_fd, dst_fd = safe_fs.open_root(src), safe_fs.open_root(dst)
     try:
-        return safe_tree.copy_tree(src_fd, dst_fd, **kwargs)
+        return safe_copy.copy_tree(src_fd, dst_fd, **kwargs)
     finally:
         os.close(src_fd)
         os.close(dst_fd)
@@ -119,9 +119,9 @@ def test_copy_keeps_contents_modes_owners_times_links_holes_and_xattrs(tmp_path,
 
 @pytest.mark.parametrize("kernel_copy", [True, False])
 def test_copy_of_file_data_with_and_without_copy_file_range(tmp_path, monkeypatch, kernel_copy):
-    monkeypatch.setattr(safe_tree, "COPY_FILE_RANGE", kernel_copy)
-    monkeypatch.setattr(safe_tree, "COPY_CHUNK", 100_000)  # several chunks a file
-    monkeypatch.setattr(safe_tree, "READ_CHUNK", 70_000)
+    monkeypatch.setattr(safe_copy, "COPY_FILE_RANGE", kernel_copy)
+    monkeypatch.setattr(safe_copy, "COPY_CHUNK", 100_000)  # several chunks a file
+    monkeypatch.setattr(safe_copy, "READ_CHUNK", 70_000)
     src = tmp_path / "src"
     src.mkdir()
     data = os.urandom(1_000_003)
@@ -181,7 +181,7 @@ def test_directories_below_max_depth_are_reported_not_copied(tmp_path, monkeypat
 
 
 def test_hard_links_beyond_the_open_fd_budget_are_copied_and_counted(tmp_path, monkeypatch, fds):
-    monkeypatch.setattr(safe_tree, "LINK_FDS", 1)
+    monkeypatch.setattr(safe_copy, "LINK_FDS", 1)
     src = tmp_path / "src"
     src.mkdir()
     # in walk order: 1x, 2y, 3x, 4y: the y group starts while x still waits for its second name
@@ -210,9 +210,9 @@ def test_remove_tree_removes_a_read_only_tree(tmp_path, fds):
     os.chmod(root / "sub" / "deeper", 0o000)  # not even listable without a chmod (for non-root)
     parent = safe_fs.open_root(tmp_path)
     try:
-        safe_tree.remove_tree(parent, b"tree")
+        safe_remove.remove_tree(parent, b"tree")
         assert not os.path.lexists(root)
-        safe_tree.remove_tree(parent, b"tree")  # absent is fine
+        safe_remove.remove_tree(parent, b"tree")  # absent is fine
     finally:
         os.close(parent)
 
@@ -226,10 +226,10 @@ def test_remove_tree_of_a_symlink_or_file_removes_only_the_name(tmp_path, fds):
     (tmp_path / "file").write_bytes(b"x")
     parent = safe_fs.open_root(tmp_path)
     try:
-        safe_tree.remove_tree(parent, b"link")
-        safe_tree.remove_tree(parent, b"file")
+        safe_remove.remove_tree(parent, b"link")
+        safe_remove.remove_tree(parent, b"file")
         with pytest.raises(ValueError):
-            safe_tree.remove_tree(parent, b"..")
+            safe_remove.remove_tree(parent, b"..")
     finally:
         os.close(parent)
     assert not os.path.lexists(tmp_path / "link") and not os.path.lexists(tmp_path / "file")
@@ -248,7 +248,7 @@ def test_remove_tree_gives_up_on_a_tenant_who_keeps_refilling(tmp_path, monkeypa
     parent = safe_fs.open_root(tmp_path)
     try:
         with pytest.raises(OSError) as err:
-            safe_tree.remove_tree(parent, b"tree", retries=5)
+            safe_remove.remove_tree(parent, b"tree", retries=5)
     finally:
         os.close(parent)
     assert err.value.errno == errno.ENOTEMPTY
@@ -333,13 +333,13 @@ def test_a_tree_deeper_than_path_max_is_copied_measured_and_removed(tmp_path, fd
     src, dst = safe_fs.open_root(tmp_path / "src"), safe_fs.open_root(tmp_path / "dst")
     try:
         build_deep(src, levels)
-        summary = safe_tree.copy_tree(src, dst)
+        summary = safe_copy.copy_tree(src, dst)
         assert (summary.dirs, summary.files, summary.too_deep) == (levels, levels, [])
         assert deep_manifest(dst) == deep_manifest(src)
         assert len(deep_manifest(dst)) == 2 * levels
         assert safe_tree.tree_size(src) == safe_tree.tree_size(dst) == sum(len(b"level %d" % i) for i in range(levels))
         for name in (b"src", b"dst"):
-            safe_tree.remove_tree(parent, name)
+            safe_remove.remove_tree(parent, name)
     finally:
         for fd in (parent, src, dst):
             os.close(fd)
@@ -348,7 +348,7 @@ def test_a_tree_deeper_than_path_max_is_copied_measured_and_removed(tmp_path, fd
 
 def test_remove_tree_holds_few_fds_however_deep(tmp_path, monkeypatch, fds):
     """Directories deeper than HOLD_LEVELS are moved up first instead of held open."""
-    monkeypatch.setattr(safe_tree, "HOLD_LEVELS", 4)
+    monkeypatch.setattr(safe_remove, "HOLD_LEVELS", 4)
     (tmp_path / "deep").mkdir()
     parent = safe_fs.open_root(tmp_path)
     try:
@@ -357,7 +357,7 @@ def test_remove_tree_holds_few_fds_however_deep(tmp_path, monkeypatch, fds):
         os.close(root)
         most = [0]
         monkeypatch.setattr(safe_fs, "race_hook", lambda dir_fd, name: most.__setitem__(0, max(most[0], open_fds())))
-        safe_tree.remove_tree(parent, b"deep")
+        safe_remove.remove_tree(parent, b"deep")
     finally:
         os.close(parent)
     assert os.listdir(tmp_path) == []

@@ -20,7 +20,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "sharebackup"
 SHARE_MODULES = [
     "engine/backup.py", "engine/backup_walk.py", "engine/read_ahead.py",
     "engine/file_reader.py", "engine/restore.py", "engine/restore_files.py", "engine/restore_links.py",
-    "engine/fs_apply.py", "engine/safe_tree.py", "shares/local.py", "shares/local_snapshots.py",
+    "engine/fs_apply.py", "engine/safe_tree.py", "engine/safe_copy.py", "engine/safe_remove.py",
+    "shares/local.py", "shares/local_snapshots.py",
 ]
 
 # os functions that resolve a path: allowed only with a dir_fd keyword (the *at form)
