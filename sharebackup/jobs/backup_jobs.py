@@ -23,7 +23,6 @@ already running drain and gc gets the repository.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import socket
 import threading
@@ -32,10 +31,10 @@ import time
 from sqlalchemy import select, update
 
 from sharebackup import engine, logs
-from sharebackup.db.models import Job, Share, ShareBackup, utcnow
+from sharebackup.db.models import Share, ShareBackup, utcnow
 from sharebackup.jobs import backup_repository, kinds, repository_lease
-from sharebackup.jobs.lease_queue import enqueue, wait_holding_lease
-from sharebackup.jobs.metrics import DEFERRED, JobResult
+from sharebackup.jobs.lease_queue import Later, wait_holding_lease
+from sharebackup.jobs.metrics import JobResult
 from sharebackup.services import messages
 from sharebackup.services.text import display_text
 
@@ -45,8 +44,7 @@ CREATE, RESTORE, DELETE = kinds.BACKUP_CREATE, kinds.BACKUP_RESTORE, kinds.BACKU
 TOPIC = "manila-data"
 PROGRESS_WRITE_INTERVAL = 1.0  # seconds between progress writes to the database
 LOCK_WAIT_SECONDS = 10.0  # how long delete waits in place for a backup or restore holding the repository
-LOCK_RETRY_SECONDS = 60.0  # then the job is queued again at most this much later ...
-LOCK_RETRY_LIMIT = 120  # ... this many times, before the repository counts as unusable
+LOCK_RETRY_LIMIT = 120  # a locked repository puts a job off this many times before it counts as unusable
 MAX_LISTED_PROBLEMS = 5
 # the text a failed state gets when its own text could not be written (see _finalise)
 UNRECORDED = "the reason could not be recorded; the worker's log has it"
@@ -217,17 +215,16 @@ class BackupRunners:
         return tuple(self.rt.config.backup.ignore_files)
 
     # -- waiting for garbage collection -------------------------------------------------
-    def _held_for_gc(self, claim, name: str | None) -> bool:
-        """True (and the job queued again) when gc holds repository ``name``."""
+    def _held_for_gc(self, claim, name: str | None) -> Later | None:
+        """Later (the job goes back in the queue) when gc holds repository ``name``."""
         if name is None:
-            return False
+            return None
         holder = repository_lease.held_by_other(self.rt.db, name)
         if holder is None:
-            return False
-        delay = gc_retry_seconds(self.rt.config)
+            return None
+        delay = backup_repository.gc_retry_seconds(self.rt.config)
         LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, holder.describe(), delay)
-        self._enqueue_again(claim, claim.payload, delay)
-        return True
+        return Later(delay, f"waiting for gc: {holder.describe()}")
 
     def _repository_of(self, backup_id: str) -> str | None:
         with self.rt.db.reader() as session:
@@ -240,8 +237,8 @@ class BackupRunners:
             wanted = backup_repository.repository_name(self.rt.config, claim.payload.get("backup_options"))
         except backup_repository.UnknownRepository:
             wanted = None  # fails below, with its message
-        if self._held_for_gc(claim, wanted):
-            return DEFERRED
+        if later := self._held_for_gc(claim, wanted):
+            return later
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, claim.resource_id)
             if backup is None or backup.deleted or backup.status != "creating":
@@ -288,8 +285,8 @@ class BackupRunners:
             LOG.info("backup %s: lease lost, another worker continues", backup.id)
             return
         except engine.LockedError as exc:
-            if self._requeue(claim, exc):
-                return DEFERRED
+            if later := self._requeue(claim, exc):
+                return later
             self._create_failed(backup.id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001 - every failure ends in a clear state
@@ -370,30 +367,16 @@ class BackupRunners:
             _message(self.rt, session, backup.project_id, messages.SHARE_BACKUP, backup.id,
                      messages.CREATE_BACKUP, failure.detail_id, messages.ERROR, failure.text)
 
-    def _requeue(self, claim, exc: Exception) -> bool:
-        """The repository is locked (gc, or a forget racing a backup): queue the job again a
-        little later instead of failing it; False once that has happened too often."""
+    def _requeue(self, claim, exc: Exception) -> Later | None:
+        """The repository is locked (gc, or a forget racing a backup): Later, to queue the job
+        again a little later instead of failing it; None once that has happened too often."""
         tries = int(claim.payload.get("lock_retries", 0))
         if tries >= LOCK_RETRY_LIMIT:
-            return False
+            return None
         # A dead worker's lock runs out within one lock lease: no point waiting longer.
-        delay = min(LOCK_RETRY_SECONDS, backup_repository.lock_lease_seconds(self.rt.config))
+        delay = min(backup_repository.LOCK_RETRY_SECONDS, backup_repository.lock_lease_seconds(self.rt.config))
         LOG.info("%s of backup %s: %s; trying again in %s s", claim.kind, claim.resource_id, display_text(exc), delay)
-        self._enqueue_again(claim, {**claim.payload, "lock_retries": tries + 1}, delay)
-        return True
-
-    def _enqueue_again(self, claim, payload: dict, delay: float) -> None:
-        """A fresh job for the same work, not before ``delay`` seconds. Being queued again costs no
-        attempt, but the runs that dead workers left behind stay spent: the new job may start only
-        as often as this one still could, so `job_max_attempts` bounds the work however often gc
-        holds it back."""
-        with self.rt.db.transaction() as session:
-            current = session.get(Job, claim.id)  # the new job stays in the same zone
-            allowed = current.max_attempts if current is not None else self.rt.config.backup.job_max_attempts
-            interrupted = max(0, claim.attempt - 1)  # this run ends cleanly; the earlier ones did not
-            job = enqueue(session, claim.kind, claim.resource_id, payload, max_attempts=max(1, allowed - interrupted),
-                          availability_zone=current.availability_zone if current is not None else None)
-            job.not_before = utcnow() + dt.timedelta(seconds=delay)
+        return Later(delay, f"repository locked: {display_text(exc)}", {**claim.payload, "lock_retries": tries + 1})
 
     @staticmethod
     def _release_share(session, share_id: str, expect: str, status: str) -> None:
@@ -411,8 +394,8 @@ class BackupRunners:
         return claim.payload.get("share_id") or backup.share_id
 
     def restore(self, claim, heartbeat) -> JobResult | None:
-        if self._held_for_gc(claim, self._repository_of(claim.resource_id)):
-            return DEFERRED
+        if later := self._held_for_gc(claim, self._repository_of(claim.resource_id)):
+            return later
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, claim.resource_id)
             if backup is None or backup.deleted or backup.status != "restoring":
@@ -439,8 +422,8 @@ class BackupRunners:
             LOG.info("restore of backup %s: lease lost, another worker continues", backup.id)
             return
         except engine.LockedError as exc:
-            if self._requeue(claim, exc):
-                return DEFERRED
+            if later := self._requeue(claim, exc):
+                return later
             self._restore_failed(backup.id, target_id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001
@@ -492,16 +475,16 @@ class BackupRunners:
             if backup is None or backup.deleted or backup.status != "deleting":
                 return
             snap_id, name = backup.engine_snapshot_id, backup.repository or backup_repository.DEFAULT
-        if snap_id and self._held_for_gc(claim, name):
-            return DEFERRED
+        if snap_id and (later := self._held_for_gc(claim, name)):
+            return later
         try:
             if snap_id:
                 self._forget(name, snap_id, heartbeat)
         except LeaseLost:
             return
         except engine.LockedError as exc:
-            if self._requeue(claim, exc):
-                return DEFERRED
+            if later := self._requeue(claim, exc):
+                return later
             self._delete_failed(backup.id, _describe(exc, ""))
             return
         except Exception as exc:  # noqa: BLE001
@@ -547,12 +530,6 @@ class BackupRunners:
     def give_up_delete(self, claim, reason: str) -> None:
         self._delete_failed(claim.resource_id, JobFailed(
             f"the delete was interrupted too many times ({reason})", messages.JOB_INTERRUPTED))
-
-
-def gc_retry_seconds(conf) -> float:
-    """How long a job waits for a garbage collection: a quarter of its lease (so a dead collector's
-    lease is noticed soon after it runs out), at most LOCK_RETRY_SECONDS."""
-    return min(LOCK_RETRY_SECONDS, max(1.0, backup_repository.lock_lease_seconds(conf) / 4))
 
 
 def runners(rt) -> dict:

@@ -96,3 +96,12 @@ def lock_lease_seconds(conf: Config) -> float:
     """Repository locks live three job leases (renewed every lease): a killed worker's lock
     then blocks deletes and gc about as long as its job lease blocks the job, not 300 s."""
     return max(3.0 * float(conf.backup.job_lease_seconds), 10.0)
+
+
+LOCK_RETRY_SECONDS = 60.0  # the longest a job waits for a locked or gc-held repository before it looks again
+
+
+def gc_retry_seconds(conf: Config) -> float:
+    """How long a job waits for a garbage collection: a quarter of its lease (so a dead collector's
+    lease is noticed soon after it runs out), at most LOCK_RETRY_SECONDS."""
+    return min(LOCK_RETRY_SECONDS, max(1.0, lock_lease_seconds(conf) / 4))

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sharebackup import engine
 from sharebackup.db.models import Job, ShareBackup
 from sharebackup.jobs import backup_repository, kinds, repository_lease
-from sharebackup.jobs.metrics import DEFERRED
+from sharebackup.jobs.lease_queue import Later
 from sharebackup.jobs.repository_lease import HeldLease, LeaseHeld
 
 LOG = logging.getLogger(__name__)
@@ -129,8 +129,9 @@ def runners(rt) -> dict:
         try:
             stats = collect(rt, name, heartbeat=heartbeat)
         except LeaseHeld as exc:
-            LOG.info("gc: %s; the scheduler tries again later", exc)
-            return DEFERRED
+            delay = backup_repository.gc_retry_seconds(rt.config)
+            LOG.info("gc: %s; trying again in %s s", exc, delay)
+            return Later(delay, f"gc: {exc}")
         except backup_repository.UnknownRepository as exc:
             LOG.warning("gc: %s", exc)
             return

@@ -34,6 +34,17 @@ class Claim:
     taken_over: bool = False  # it was running with an expired lease (its worker died or hung)
 
 
+@dataclass(frozen=True)
+class Later:
+    """A runner's answer "not now" (the repository is locked, or gc holds it): the same job goes
+    back in the queue for ``delay_seconds``, with ``payload`` if given, and this run costs no
+    attempt. Runs that dead workers left behind stay counted, so job_max_attempts bounds the
+    work however often the job is put off."""
+    delay_seconds: float
+    reason: str
+    payload: dict | None = None
+
+
 def enqueue(session: Session, kind: str, resource_id: str, payload: dict | None = None,
             max_attempts: int = 3, availability_zone: str | None = None) -> Job:
     """``availability_zone``: only workers of that zone (or of any zone) may run the job."""
@@ -114,11 +125,17 @@ class LeaseQueue:
     def fail(self, job_id: str, error: str, session: Session | None = None) -> None:
         self._finish(job_id, FAILED, error, session)
 
-    def retry_later(self, job_id: str, error: str, delay_seconds: float) -> None:
+    def retry_later(self, job_id: str, later: Later) -> bool:
+        """Queue our job again as ``later`` says; False if it is no longer ours."""
+        values = dict(state=QUEUED, lease_owner=None, lease_expires_at=None, attempts=Job.attempts - 1,
+                      last_error=_error_text(later.reason),
+                      not_before=utcnow() + dt.timedelta(seconds=later.delay_seconds))
+        if later.payload is not None:
+            values["payload"] = dict(later.payload)
         with self.db.transaction() as session:
-            session.execute(update(Job).where(Job.id == job_id, Job.lease_owner == self.owner).values(
-                state=QUEUED, lease_owner=None, lease_expires_at=None, last_error=_error_text(error),
-                not_before=utcnow() + dt.timedelta(seconds=delay_seconds)))
+            result = session.execute(update(Job).where(Job.id == job_id, Job.lease_owner == self.owner,
+                                                       Job.state == RUNNING).values(**values))
+            return result.rowcount == 1
 
     def _finish(self, job_id: str, state: str, error: str | None, session: Session | None) -> None:
         stmt = (update(Job).where(Job.id == job_id, Job.lease_owner == self.owner)

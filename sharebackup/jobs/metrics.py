@@ -38,11 +38,6 @@ LOG = logging.getLogger(__name__)
 NAMESPACE = "sharebackup"
 
 
-# What a runner returns when it queued its work again for later (the repository was locked or
-# held by gc) instead of doing it: the pool counts the job as deferred, not completed.
-DEFERRED = "deferred"
-
-
 @dataclass(frozen=True)
 class JobResult:
     """What a runner tells the metrics about its work (all counts in bytes)."""

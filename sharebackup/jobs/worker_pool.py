@@ -1,10 +1,11 @@
 """A pool of worker threads that claim jobs and hand each to the runner for its kind.
 
 Runners are plain callables ``run(claim, heartbeat)``; they do their own state changes and
-may return a ``jobs.metrics.JobResult`` (bytes read, written, ...) for the metrics, or
-``jobs.metrics.DEFERRED`` when they queued the work again for later instead of doing it.
-A runner may also offer ``give_up(claim, reason)`` for jobs whose attempts ran out (the
-previous worker died every time), which must leave the resource clearly failed.
+may return a ``jobs.metrics.JobResult`` (bytes read, written, ...) for the metrics, or a
+``lease_queue.Later`` to have the job queued again for later instead of doing it now.
+A runner may also offer ``give_up(claim, reason)``, called when its job ends without it:
+the attempts ran out (the previous workers died every time), or the runner raised. It must
+leave the resource clearly failed, never waiting on a job that will not run again.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import uuid
 from typing import Callable, Protocol
 
 from sharebackup import logs
-from sharebackup.jobs.lease_queue import Claim, LeaseQueue
-from sharebackup.jobs.metrics import DEFERRED, JobResult
+from sharebackup.jobs.lease_queue import Claim, LeaseQueue, Later
+from sharebackup.jobs.metrics import JobResult
 from sharebackup.services.text import display_text
 
 LOG = logs.escaping_logger(__name__)  # engine text and runner errors may quote undecodable names
@@ -101,27 +102,40 @@ class WorkerPool:
             started, outcome = time.monotonic(), self._run_claim(queue, claim)
             if self.metrics is not None:
                 self.metrics.on_done(claim, outcome is not FAILED_RUN, time.monotonic() - started,
-                                     deferred=outcome == DEFERRED)
+                                     deferred=isinstance(outcome, Later))
 
     def _run_claim(self, queue: LeaseQueue, claim: Claim) -> object:
         """Run one claim; FAILED_RUN when the job failed, else what the runner returned."""
         runner = self.runners[claim.kind]
+        if claim.give_up:  # its workers kept dying: end it, and leave its resource clearly failed
+            self._give_up(runner, claim, "the job was interrupted too many times")
+            self._fail(queue, claim, "attempts exhausted")
+            return FAILED_RUN
         try:
-            if claim.give_up:
-                give_up = getattr(runner, "give_up", None)
-                if give_up is not None:
-                    give_up(claim, "the job was interrupted too many times")
-                queue.fail(claim.id, "attempts exhausted")
-                return FAILED_RUN
             result = runner(claim, lambda: queue.heartbeat(claim.id))
-            queue.complete(claim.id)
+            if isinstance(result, Later):
+                queue.retry_later(claim.id, result)
+            else:
+                queue.complete(claim.id)
             if self.metrics is not None and isinstance(result, JobResult):
                 self.metrics.on_result(result)
             return result
         except Exception as exc:
             LOG.exception("job %s (%s of %s) failed", claim.id, claim.kind, claim.resource_id)
-            self._fail(queue, claim, f"{type(exc).__name__}: {display_text(exc)}")
+            reason = f"{type(exc).__name__}: {display_text(exc)}"
+            self._give_up(runner, claim, reason)  # the job ends here: its resource must not wait on it
+            self._fail(queue, claim, reason)
             return FAILED_RUN
+
+    @staticmethod
+    def _give_up(runner, claim: Claim, reason: str) -> None:
+        give_up = getattr(runner, "give_up", None)
+        if give_up is None:
+            return
+        try:
+            give_up(claim, reason)
+        except Exception:  # noqa: BLE001 - the job is failed below all the same
+            LOG.exception("giving up job %s (%s of %s) failed", claim.id, claim.kind, claim.resource_id)
 
     @staticmethod
     def _fail(queue: LeaseQueue, claim: Claim, error: str) -> None:

@@ -56,7 +56,7 @@ def _messages(rt) -> list[Message]:
 
 
 def _run(rt, kind, backup_id, payload=None, heartbeat=lambda: True):
-    backup_jobs.runners(rt)[kind](Claim("job", kind, backup_id, payload or {}, 1, False), heartbeat)
+    return backup_jobs.runners(rt)[kind](Claim("job", kind, backup_id, payload or {}, 1, False), heartbeat)
 
 
 def _give_up(rt, kind, backup_id, payload=None):
@@ -352,11 +352,19 @@ def test_a_locked_repository_queues_the_job_again_later(sqlite_runtime, share_di
         raise engine.LockedError("repository is locked (exclusive, gc)")
     monkeypatch.setattr(backup_jobs.engine, "forget", locked)
     monkeypatch.setattr(backup_jobs, "LOCK_WAIT_SECONDS", 0.0)
-    _run(rt, DELETE, backup_id)
+    from sharebackup.jobs.lease_queue import LeaseQueue, Later
+    with rt.db.transaction() as session:
+        enqueue(session, DELETE, backup_id)
+    queue = LeaseQueue(rt.db, "worker")
+    claim = queue.claim([DELETE])
+    later = backup_jobs.runners(rt)[DELETE](claim, lambda: queue.heartbeat(claim.id))
+    assert isinstance(later, Later) and later.payload == {"lock_retries": 1} and later.delay_seconds > 0
+    assert queue.retry_later(claim.id, later)
     assert _get(rt, ShareBackup, backup_id).status == "deleting"
     with rt.db.reader() as session:
         (job,) = session.scalars(select(Job).where(Job.resource_id == backup_id)).all()
     assert job.kind == DELETE and job.payload == {"lock_retries": 1} and job.not_before > utcnow()
+    assert (job.state, job.attempts, job.lease_owner) == ("queued", 0, None)  # putting off costs no attempt
     assert _messages(rt) == []
 
     backup_jobs.runners(rt)[DELETE](Claim("job", DELETE, backup_id, {"lock_retries": backup_jobs.LOCK_RETRY_LIMIT},

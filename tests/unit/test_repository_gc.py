@@ -16,7 +16,7 @@ from sharebackup import engine
 from sharebackup.db.models import Job, RepositoryLease, Share, ShareBackup, utcnow
 from sharebackup.jobs import backup_repository, gc_jobs, gc_scheduler, repository_lease as leases
 from sharebackup.jobs.backup_jobs import CREATE, DELETE, RESTORE, runners as backup_runners
-from sharebackup.jobs.lease_queue import Claim, LeaseQueue, enqueue
+from sharebackup.jobs.lease_queue import Claim, LeaseQueue, Later, enqueue
 from tests.unit.test_backup_jobs import _backup, _create, _get, _set, _share
 
 
@@ -31,6 +31,23 @@ def _jobs(rt, kind=None):
         if kind:
             query = query.where(Job.kind == kind)
         return list(session.scalars(query))
+
+
+def _work(rt, kind, resource_id, payload):
+    """Queue a job and run it once as a worker does: claim, run, and queue it again if the
+    runner answers Later (else complete it)."""
+    with rt.db.transaction() as session:
+        enqueue(session, kind, resource_id, payload)
+    queue = LeaseQueue(rt.db, f"w-{resource_id[:8]}")
+    claim = queue.claim([kind])
+    _finish_as_a_worker(queue, claim, backup_runners(rt)[kind](claim, lambda: queue.heartbeat(claim.id)))
+
+
+def _finish_as_a_worker(queue, claim, result):
+    if isinstance(result, Later):
+        assert queue.retry_later(claim.id, result)
+    else:
+        queue.complete(claim.id)
 
 
 def _run_queued(rt):
@@ -59,13 +76,12 @@ def test_backup_jobs_wait_while_gc_holds_the_repository_and_run_after(runtime, t
 
     _set(rt, Share, share_id, status="backup_creating")
     new = _backup(rt, share_id)
-    backup_runners(rt)[CREATE](Claim("j1", CREATE, new, {"share_id": share_id, "backup_options": {}}, 1, False),
-                               lambda: True)
+    _work(rt, CREATE, new, {"share_id": share_id, "backup_options": {}})
     _set(rt, Share, share_id, status="backup_restoring")
     _set(rt, ShareBackup, to_restore, status="restoring")
-    backup_runners(rt)[RESTORE](Claim("j2", RESTORE, to_restore, {"share_id": share_id}, 1, False), lambda: True)
+    _work(rt, RESTORE, to_restore, {"share_id": share_id})
     _set(rt, ShareBackup, to_delete, status="deleting")
-    backup_runners(rt)[DELETE](Claim("j3", DELETE, to_delete, {}, 1, False), lambda: True)
+    _work(rt, DELETE, to_delete, {})
 
     # nothing was started: states untouched, each job queued again for later, no attempt counted
     assert (_get(rt, ShareBackup, new).status, _get(rt, ShareBackup, new).host) == ("creating", None)
@@ -104,23 +120,22 @@ def test_runs_that_died_stay_counted_when_gc_holds_the_job_back(sqlite_runtime, 
     claims = [queue.claim(), queue.claim()]
     assert [(c.id, c.attempt, c.taken_over) for c in claims] == [(first_id, 1, False), (first_id, 2, True)]
     leases.acquire(rt.db, "default", "gc-elsewhere", "gc", 600)
-    backup_runners(rt)[CREATE](claims[1], lambda: True)  # the second run meets gc and queues the work again
+    # the second run meets gc and puts the work off: this run is given back, the dead one is not
+    _finish_as_a_worker(queue, claims[1], backup_runners(rt)[CREATE](claims[1], lambda: True))
     leases.release(rt.db, "default", "gc-elsewhere")
     with rt.db.transaction() as session:
-        session.execute(update(Job).where(Job.id == first_id).values(state="done"))
-        session.execute(update(Job).where(Job.id != first_id).values(not_before=None))
-    (again,) = [j for j in _jobs(rt, CREATE) if j.id != first_id]
-    assert (again.state, again.attempts, again.max_attempts) == ("queued", 0, 2)
+        session.execute(update(Job).where(Job.id == first_id).values(not_before=None))
+    (again,) = _jobs(rt, CREATE)
+    assert (again.id, again.state, again.attempts, again.max_attempts) == (first_id, "queued", 1, 3)
 
-    runs = [queue.claim(), queue.claim(), queue.claim()]
-    assert [(c.id, c.attempt, c.give_up) for c in runs] == [(again.id, 1, False), (again.id, 2, False),
-                                                             (again.id, 2, True)]
+    runs = [queue.claim(), queue.claim(), queue.claim()]  # two more starts, then it is given up
+    assert [(c.id, c.attempt, c.give_up) for c in runs] == [(first_id, 2, False), (first_id, 3, False),
+                                                             (first_id, 3, True)]
 
     # a job that only ever met gc keeps its whole budget
     fresh = _backup(rt, share_id)
     leases.acquire(rt.db, "default", "gc-elsewhere", "gc", 600)
-    backup_runners(rt)[CREATE](Claim("never-stored", CREATE, fresh, {"share_id": share_id, "backup_options": {}},
-                                     1, False), lambda: True)
+    _work(rt, CREATE, fresh, {"share_id": share_id, "backup_options": {}})
     (held,) = [j for j in _jobs(rt, CREATE) if j.resource_id == fresh]
     assert (held.attempts, held.max_attempts) == (0, 3)
 
