@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from sharebackup.faults import Fault
 from sharebackup.db.models import (Share, ShareBackup, ShareExportLocation, ShareSnapshot, ShareType,
@@ -281,14 +281,14 @@ def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
             metadata_filter = _metadata_filter(value)
         elif key == "extra_specs":
             specs_filter = _metadata_filter(value)
-    if query.sort_key == "export_location":
-        column = (select(func.min(ShareExportLocation.path)).where(ShareExportLocation.share_id == Share.id)
-                  .correlate(Share).scalar_subquery())
-    else:
-        column = getattr(Share, query.sort_key)
-    order = column.asc() if query.sort_dir == "asc" else column.desc()
-    stmt = stmt.order_by(order, Share.id.asc() if query.sort_dir == "asc" else Share.id.desc())
+    column = _share_sort_column(query.sort_key)
+    descending = query.sort_dir != "asc"
+    stmt = stmt.order_by(column.desc() if descending else column.asc(),
+                         Share.id.desc() if descending else Share.id.asc())
+    in_python = metadata_filter or specs_filter or (query.marker and _nullable_sort(query.sort_key))
     with rt.db.reader() as session:
+        if not in_python:  # the common case: filtered, counted and paged in SQL
+            return _page_in_sql(session, stmt, column, descending, query)
         rows = list(session.scalars(stmt).unique().all())
     if metadata_filter:
         rows = [r for r in rows if all((r.metadata_ or {}).get(k) == v for k, v in metadata_filter.items())]
@@ -304,6 +304,40 @@ def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
     limit = query.limit if query.limit else None
     page = rows[query.offset:query.offset + limit] if limit else rows[query.offset:]
     return page, count
+
+
+def _share_sort_column(sort_key: str):
+    if sort_key == "export_location":
+        return (select(func.min(ShareExportLocation.path)).where(ShareExportLocation.share_id == Share.id)
+                .correlate(Share).scalar_subquery())
+    return getattr(Share, sort_key)
+
+
+def _nullable_sort(sort_key: str) -> bool:
+    """NULLs sort first or last depending on the database; a marker after one is found in Python."""
+    return sort_key == "export_location" or getattr(Share, sort_key).nullable
+
+
+def _page_in_sql(session, stmt, column, descending: bool, query) -> tuple[list[Share], int | None]:
+    """The page (and the count) from the database: after the marker by keyset (sort value,
+    then id, as the order), then offset and limit. Its cost grows with the page, not with
+    the project's shares."""
+    count = None
+    if query.with_count:
+        count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    if query.marker:
+        found = session.execute(stmt.with_only_columns(column).order_by(None)
+                                .where(Share.id == query.marker)).first()
+        if found is None:
+            raise Fault(400, f"marker [{query.marker}] not found")
+        if descending:
+            stmt = stmt.where(or_(column < found[0], and_(column == found[0], Share.id < query.marker)))
+        else:
+            stmt = stmt.where(or_(column > found[0], and_(column == found[0], Share.id > query.marker)))
+    stmt = stmt.offset(query.offset)
+    if query.limit:
+        stmt = stmt.limit(query.limit)
+    return list(session.scalars(stmt).unique().all()), count
 
 
 # -- update / delete ----------------------------------------------------------------------

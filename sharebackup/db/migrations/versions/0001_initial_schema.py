@@ -151,6 +151,10 @@ def upgrade() -> None:
     with op.batch_alter_table('shares', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_shares_deleted'), ['deleted'], unique=False)
         batch_op.create_index(batch_op.f('ix_shares_project_id'), ['project_id'], unique=False)
+        batch_op.create_index('ix_shares_project_listing',
+                              ['project_id', 'deleted', 'is_soft_deleted', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_shares_all_listing', ['deleted', 'is_soft_deleted', 'created_at', 'id'],
+                              unique=False)
 
     op.create_table('share_backups',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -249,6 +253,8 @@ def downgrade() -> None:
 
     op.drop_table('share_backups')
     with op.batch_alter_table('shares', schema=None) as batch_op:
+        batch_op.drop_index('ix_shares_all_listing')
+        batch_op.drop_index('ix_shares_project_listing')
         batch_op.drop_index(batch_op.f('ix_shares_project_id'))
         batch_op.drop_index(batch_op.f('ix_shares_deleted'))
 
