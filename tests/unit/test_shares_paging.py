@@ -12,7 +12,7 @@ from sharebackup.api.context import RequestContext
 from sharebackup.api.schemas.shares import ListQuery
 from sharebackup.db.models import Share
 from sharebackup.faults import Fault
-from sharebackup.services import shares as service
+from sharebackup.services import share_listing as service
 
 MEMBER = RequestContext(user_id="u", project_id="demo", roles=["member", "reader"])
 

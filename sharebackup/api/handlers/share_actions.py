@@ -10,7 +10,7 @@ from sharebackup.api.actions import action_dispatcher
 from sharebackup.faults import Fault
 from sharebackup.api.schemas import shares as schema
 from sharebackup.policies import shares as policy
-from sharebackup.services import shares as service
+from sharebackup.services import share_actions as actions, share_manage, shares as service
 
 
 def _start(req, rule: str, minimum: str, maximum: str | None = None):
@@ -29,7 +29,7 @@ def _accepted(resp):
 def _reset_status(minimum, maximum):
     def action(req, resp, value, share_id, **params):
         rt, ctx = _start(req, policy.RESET_STATUS, minimum, maximum)
-        service.reset_status(rt, ctx, share_id, schema.reset_status(value))
+        actions.reset_status(rt, ctx, share_id, schema.reset_status(value))
         _accepted(resp)
     return action
 
@@ -38,7 +38,7 @@ def _reset_task_state(req, resp, value, share_id, **params):
     # Manila marks it experimental; the CLI's `share set` sends it after every update, so the
     # experimental header is not demanded here.
     rt, ctx = _start(req, policy.RESET_TASK_STATE, "2.22")
-    service.reset_task_state(rt, ctx, share_id, schema.reset_task_state(value))
+    actions.reset_task_state(rt, ctx, share_id, schema.reset_task_state(value))
     _accepted(resp)
 
 
@@ -55,7 +55,7 @@ def _extend(minimum, maximum):
         rt, ctx = _start(req, policy.EXTEND, minimum, maximum)
         new_size = schema.new_size(value, "extend")
         force = schema.force_flag(value) if req.context.version.matches("2.64") else False
-        service.extend(rt, ctx, share_id, new_size, force)
+        actions.extend(rt, ctx, share_id, new_size, force)
         _accepted(resp)
     return action
 
@@ -63,20 +63,20 @@ def _extend(minimum, maximum):
 def _shrink(minimum, maximum):
     def action(req, resp, value, share_id, **params):
         rt, ctx = _start(req, policy.SHRINK, minimum, maximum)
-        service.shrink(rt, ctx, share_id, schema.new_size(value, "shrink"))
+        actions.shrink(rt, ctx, share_id, schema.new_size(value, "shrink"))
         _accepted(resp)
     return action
 
 
 def _revert(req, resp, value, share_id, **params):
     rt, ctx = _start(req, policy.REVERT_TO_SNAPSHOT, "2.27")
-    service.revert_to_snapshot(rt, ctx, share_id, schema.revert(value))
+    actions.revert_to_snapshot(rt, ctx, share_id, schema.revert(value))
     _accepted(resp)
 
 
 def _unmanage(req, resp, value, share_id, **params):
     rt, ctx = _start(req, policy.UNMANAGE, "2.7")
-    service.unmanage(rt, ctx, share_id)
+    share_manage.unmanage(rt, ctx, share_id)
     _accepted(resp)
 
 

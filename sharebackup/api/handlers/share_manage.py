@@ -6,7 +6,7 @@ from sharebackup.faults import Fault
 from sharebackup.api.schemas import shares as schema
 from sharebackup.api.views import shares as view
 from sharebackup.policies import shares as policy
-from sharebackup.services import shares as service
+from sharebackup.services import share_manage as service
 
 
 def manage_share(req, resp, **params):

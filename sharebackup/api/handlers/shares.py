@@ -5,14 +5,14 @@ from sharebackup.api.body import resource_body
 from sharebackup.api.schemas import shares as schema
 from sharebackup.api.views import shares as view
 from sharebackup.policies import shares as policy
-from sharebackup.services import shares as service
+from sharebackup.services import share_listing, shares as service
 
 
 def _list(req, resp, detailed: bool):
     rt, ctx = req.context.runtime, req.context.auth
     rt.policy.authorize(ctx, policy.GET_ALL)
     query = schema.list_query(req, rt.policy.check(ctx, "context_is_admin"), rt.config.osapi_max_limit)
-    shares, count = service.list_shares(rt, ctx, query)
+    shares, count = share_listing.list_shares(rt, ctx, query)
     resp.media = view.index(req, shares, detailed, query.limit_given, count)
 
 
