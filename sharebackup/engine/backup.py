@@ -74,7 +74,7 @@ def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, o
         if parent_id:
             parent_root = {"type": "dir", "subtree": repo.load_snapshot(parent_id)["tree"]}
         # the size walk of a large share takes a while: it reports "0 done" as it goes, so a
-        # caller watching for a stalled job (jobs.backup_jobs.JobProgress) sees it alive
+        # caller watching for a stalled job (jobs.backup_job_progress.JobProgress) sees it alive
         total = safe_tree.tree_size(root_fd, skip_errors=True, tick=lambda: progress(0, 0)) if progress else 0
         tracker = ProgressTracker(progress, total)
         run = BackupRun(repo, options, tracker, reporter)

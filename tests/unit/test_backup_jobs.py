@@ -256,7 +256,8 @@ def test_progress_is_written_as_the_backup_goes(sqlite_runtime, tmp_path, monkey
     for i in range(12):
         (path / f"f{i}").write_bytes(os.urandom(1024 * 1024))
     share_id = _share(rt, path)
-    monkeypatch.setattr(backup_jobs, "PROGRESS_WRITE_INTERVAL", 0.0)
+    from sharebackup.jobs import backup_job_progress
+    monkeypatch.setattr(backup_job_progress, "PROGRESS_WRITE_INTERVAL", 0.0)
     monkeypatch.setattr(progress_mod.ProgressTracker.__init__, "__defaults__", (0, 0.0))
     written = []
     real_write = backup_jobs.JobProgress._write
