@@ -34,44 +34,18 @@ def _metadata_filter(raw: str) -> dict:
     return {str(k): str(v) for k, v in value.items()}
 
 
+# filters compared for equality with one column
+EXACT = {"display_name": Share.display_name, "display_description": Share.display_description,
+         "status": Share.status, "share_type_id": Share.share_type_id, "snapshot_id": Share.snapshot_id,
+         "share_network_id": Share.share_network_id, "share_group_id": Share.share_group_id,
+         "host": Share.host, "source_backup_id": Share.source_backup_id,
+         "mount_point_name": Share.mount_point_name, "id": Share.id, "user_id": Share.user_id,
+         "availability_zone": Share.availability_zone, "share_proto": Share.share_proto,
+         "encryption_key_ref": Share.encryption_key_ref}
+
+
 def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
-    is_admin = caller_is_admin(rt, ctx)
-    stmt = select(Share).where(Share.deleted.is_(False), Share.is_soft_deleted.is_(query.is_soft_deleted))
-    filters = dict(query.filters)
-    if "host" in filters:
-        rt.policy.authorize(ctx, policy.LIST_BY_HOST)
-    if "share_server_id" in filters:
-        rt.policy.authorize(ctx, policy.LIST_BY_SERVER_ID)
-    project_filter = filters.pop("project_id", None) if is_admin else None
-    if project_filter:
-        stmt = stmt.where(Share.project_id == project_filter)
-    elif not (is_admin and query.all_tenants):
-        own = Share.project_id == ctx.project_id
-        stmt = stmt.where(or_(own, Share.is_public.is_(True)) if query.is_public else own)
-    exact = {"display_name": Share.display_name, "display_description": Share.display_description,
-             "status": Share.status, "share_type_id": Share.share_type_id, "snapshot_id": Share.snapshot_id,
-             "share_network_id": Share.share_network_id, "share_group_id": Share.share_group_id,
-             "host": Share.host, "source_backup_id": Share.source_backup_id,
-             "mount_point_name": Share.mount_point_name, "id": Share.id, "user_id": Share.user_id,
-             "availability_zone": Share.availability_zone, "share_proto": Share.share_proto,
-             "encryption_key_ref": Share.encryption_key_ref}
-    metadata_filter = specs_filter = None
-    for key, value in filters.items():
-        if key in exact:
-            stmt = stmt.where(exact[key] == value)
-        elif key == "display_name~":
-            stmt = stmt.where(Share.display_name.like(_like(value), escape="\\"))
-        elif key == "display_description~":
-            stmt = stmt.where(Share.display_description.like(_like(value), escape="\\"))
-        elif key == "share_server_id":
-            stmt = stmt.where(Share.id.is_(None))  # no share servers here
-        elif key in ("export_location_path", "export_location_id"):
-            column = ShareExportLocation.path if key == "export_location_path" else ShareExportLocation.id
-            stmt = stmt.where(Share.id.in_(select(ShareExportLocation.share_id).where(column == value)))
-        elif key == "metadata":
-            metadata_filter = _metadata_filter(value)
-        elif key == "extra_specs":
-            specs_filter = _metadata_filter(value)
+    stmt, metadata_filter, specs_filter = _filtered(rt, ctx, query)
     column = _share_sort_column(query.sort_key)
     descending = query.sort_dir != "asc"
     stmt = stmt.order_by(column.desc() if descending else column.asc(),
@@ -86,6 +60,46 @@ def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
     if specs_filter:
         rows = [r for r in rows if r.share_type is not None and
                 all(str(r.share_type.specs.get(k, "")).lower() == v.lower() for k, v in specs_filter.items())]
+    return _page_in_python(rows, query)
+
+
+def _filtered(rt, ctx, query):
+    """The visible, filtered shares as a statement, and the metadata and extra_specs filters
+    (applied in Python: JSON columns)."""
+    is_admin = caller_is_admin(rt, ctx)
+    stmt = select(Share).where(Share.deleted.is_(False), Share.is_soft_deleted.is_(query.is_soft_deleted))
+    filters = dict(query.filters)
+    if "host" in filters:
+        rt.policy.authorize(ctx, policy.LIST_BY_HOST)
+    if "share_server_id" in filters:
+        rt.policy.authorize(ctx, policy.LIST_BY_SERVER_ID)
+    project_filter = filters.pop("project_id", None) if is_admin else None
+    if project_filter:
+        stmt = stmt.where(Share.project_id == project_filter)
+    elif not (is_admin and query.all_tenants):
+        own = Share.project_id == ctx.project_id
+        stmt = stmt.where(or_(own, Share.is_public.is_(True)) if query.is_public else own)
+    metadata_filter = specs_filter = None
+    for key, value in filters.items():
+        if key in EXACT:
+            stmt = stmt.where(EXACT[key] == value)
+        elif key == "display_name~":
+            stmt = stmt.where(Share.display_name.like(_like(value), escape="\\"))
+        elif key == "display_description~":
+            stmt = stmt.where(Share.display_description.like(_like(value), escape="\\"))
+        elif key == "share_server_id":
+            stmt = stmt.where(Share.id.is_(None))  # no share servers here
+        elif key in ("export_location_path", "export_location_id"):
+            column = ShareExportLocation.path if key == "export_location_path" else ShareExportLocation.id
+            stmt = stmt.where(Share.id.in_(select(ShareExportLocation.share_id).where(column == value)))
+        elif key == "metadata":
+            metadata_filter = _metadata_filter(value)
+        elif key == "extra_specs":
+            specs_filter = _metadata_filter(value)
+    return stmt, metadata_filter, specs_filter
+
+
+def _page_in_python(rows: list[Share], query) -> tuple[list[Share], int | None]:
     count = len(rows) if query.with_count else None
     if query.marker:
         position = next((i for i, row in enumerate(rows) if row.id == query.marker), None)

@@ -159,38 +159,11 @@ def create(rt, ctx, req) -> Share:
         snapshot = None
         size = req.size
         if req.snapshot_id:
-            snapshot = _snapshot(rt, ctx, session, req.snapshot_id, is_admin)
-            parent = session.get(Share, snapshot.share_id)
-            if snapshot.status != "available":
-                raise Fault(400, "Invalid share snapshot: status must be 'available'.")
-            parent_type = parent.share_type if parent is not None else None
-            if share_type is None:
-                share_type = parent_type
-            elif parent_type is not None and share_type.id != parent_type.id:
-                raise Fault(400, "Invalid share type specified: the requested share type must match the "
-                                 "type of the source share.")
-            snapshot_support = _spec_true(parent_type, "snapshot_support")
-            if not _spec_true(parent_type, "create_share_from_snapshot_support", snapshot_support):
-                raise Fault(400, f"A new share may not be created from snapshot '{snapshot.id}', because "
-                                 "the snapshot's parent share does not have that capability.")
-            if size is None:
-                size = snapshot.size
-            elif size < snapshot.size:
-                raise Fault(400, f"Share size '{size}' must be equal or greater than snapshot size")
-            if not snapshot.driver_path:
-                raise Fault(400, "Invalid share snapshot: the snapshot has no data.")
+            snapshot, share_type, size = _from_snapshot(rt, ctx, session, req, share_type, is_admin)
         elif share_type is None:
             share_type = _default_share_type(rt, session)
         check_size_for_type(share_type, size)
-        zones = share_type.specs.get("availability_zones") if share_type is not None else None
-        unschedulable = False
-        if zones:
-            allowed = [z.strip() for z in zones.split(",") if z.strip()]
-            if zone not in allowed:
-                if req.availability_zone:
-                    raise Fault(400, f"Share type {req.share_type or share_type.name} is not supported within "
-                                     f"the availability zone chosen {req.availability_zone}.")
-                unschedulable = True  # Manila's scheduler finds no host: the share ends in error
+        unschedulable = not _zone_allowed(req, share_type, zone)
         if share_type is not None and _spec_true(share_type, "driver_handles_share_servers"):
             raise Fault(400, "Share network must be set when the driver_handles_share_servers is true.")
         quotas.check_per_share_size(session, rt, ctx.project_id, ctx.user_id, size)
@@ -213,6 +186,44 @@ def create(rt, ctx, req) -> Share:
             enqueue(session, JOB_CREATE, share.id, payload)
     rt.notify_workers()
     return share
+
+
+def _from_snapshot(rt, ctx, session, req, share_type, is_admin: bool):
+    """(snapshot, share type, size) of a share created from a snapshot, or Manila's 400."""
+    snapshot = _snapshot(rt, ctx, session, req.snapshot_id, is_admin)
+    parent = session.get(Share, snapshot.share_id)
+    if snapshot.status != "available":
+        raise Fault(400, "Invalid share snapshot: status must be 'available'.")
+    parent_type = parent.share_type if parent is not None else None
+    if share_type is None:
+        share_type = parent_type
+    elif parent_type is not None and share_type.id != parent_type.id:
+        raise Fault(400, "Invalid share type specified: the requested share type must match the "
+                         "type of the source share.")
+    snapshot_support = _spec_true(parent_type, "snapshot_support")
+    if not _spec_true(parent_type, "create_share_from_snapshot_support", snapshot_support):
+        raise Fault(400, f"A new share may not be created from snapshot '{snapshot.id}', because "
+                         "the snapshot's parent share does not have that capability.")
+    size = req.size
+    if size is None:
+        size = snapshot.size
+    elif size < snapshot.size:
+        raise Fault(400, f"Share size '{size}' must be equal or greater than snapshot size")
+    if not snapshot.driver_path:
+        raise Fault(400, "Invalid share snapshot: the snapshot has no data.")
+    return snapshot, share_type, size
+
+
+def _zone_allowed(req, share_type, zone: str) -> bool:
+    """False when the type's availability_zones leave ours out and no zone was asked for (Manila's
+    scheduler then finds no host: the share ends in error); 400 when the asked zone is left out."""
+    zones = share_type.specs.get("availability_zones") if share_type is not None else None
+    if not zones or zone in [z.strip() for z in zones.split(",") if z.strip()]:
+        return True
+    if req.availability_zone:
+        raise Fault(400, f"Share type {req.share_type or share_type.name} is not supported within "
+                         f"the availability zone chosen {req.availability_zone}.")
+    return False
 
 
 # -- read ------------------------------------------------------------------------------
