@@ -123,9 +123,17 @@ class WorkerPool:
         except Exception as exc:
             LOG.exception("job %s (%s of %s) failed", claim.id, claim.kind, claim.resource_id)
             reason = f"{type(exc).__name__}: {display_text(exc)}"
-            self._give_up(runner, claim, reason)  # the job ends here: its resource must not wait on it
+            if self._still_ours(queue, claim):  # else another worker runs it now (the runner saw its lease go)
+                self._give_up(runner, claim, reason)  # the job ends here: its resource must not wait on it
             self._fail(queue, claim, reason)
             return FAILED_RUN
+
+    @staticmethod
+    def _still_ours(queue: LeaseQueue, claim: Claim) -> bool:
+        try:
+            return queue.heartbeat(claim.id)
+        except Exception:  # noqa: BLE001 - the database is away: nothing could be given up anyway
+            return False
 
     @staticmethod
     def _give_up(runner, claim: Claim, reason: str) -> None:

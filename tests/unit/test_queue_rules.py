@@ -126,6 +126,26 @@ def test_a_runner_that_raises_fails_the_job_and_gives_its_resource_up(sqlite_run
     assert "disk on fire" in _job(rt, job_id).last_error
 
 
+def test_a_runner_that_raises_after_a_takeover_leaves_the_resource_to_the_new_owner(sqlite_runtime):
+    """A runner that stops because its lease went (another worker took the job over) must not
+    have its resource failed under the worker that now runs it."""
+    rt = sqlite_runtime
+    job_id = _queue_one(rt)
+    first = LeaseQueue(rt.db, "first", lease_seconds=0.0)  # its lease runs out at once
+    claim = first.claim([KIND])
+
+    class TakenOver(FakeRunner):
+        def __call__(self, claim, heartbeat):
+            assert LeaseQueue(rt.db, "second").claim([KIND]).id == claim.id
+            raise RuntimeError("lease lost")
+
+    runner = TakenOver()
+    WorkerPool(lambda owner: first, {KIND: runner})._run_claim(first, claim)
+    assert runner.given_up == []
+    job = _job(rt, job_id)
+    assert (job.lease_owner, job.state) == ("second", "running")
+
+
 def test_hand_back_queues_running_jobs_again_without_counting_the_run(sqlite_runtime):
     rt = sqlite_runtime
     job_id = _queue_one(rt)
