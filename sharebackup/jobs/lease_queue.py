@@ -73,11 +73,15 @@ def hand_back(db: Database, owners: list[str]) -> int:
     if not owners:
         return 0
     with db.transaction() as session:
-        result = session.execute(
-            update(Job).where(Job.lease_owner.in_(owners), Job.state == RUNNING)
-            .values(state=QUEUED, lease_owner=None, lease_expires_at=None,
-                    attempts=Job.attempts - 1, last_error="handed back by a stopping worker"))
+        result = session.execute(update(Job).where(Job.lease_owner.in_(owners), Job.state == RUNNING)
+                                 .values(**_queued_again("handed back by a stopping worker")))
         return result.rowcount
+
+
+def _queued_again(reason: str) -> dict:
+    """A running job back in the queue, lease dropped, this run not counted as an attempt."""
+    return dict(state=QUEUED, lease_owner=None, lease_expires_at=None, attempts=Job.attempts - 1,
+                last_error=_error_text(reason))
 
 
 class LeaseQueue:
@@ -127,9 +131,7 @@ class LeaseQueue:
 
     def retry_later(self, job_id: str, later: Later) -> bool:
         """Queue our job again as ``later`` says; False if it is no longer ours."""
-        values = dict(state=QUEUED, lease_owner=None, lease_expires_at=None, attempts=Job.attempts - 1,
-                      last_error=_error_text(later.reason),
-                      not_before=utcnow() + dt.timedelta(seconds=later.delay_seconds))
+        values = dict(_queued_again(later.reason), not_before=utcnow() + dt.timedelta(seconds=later.delay_seconds))
         if later.payload is not None:
             values["payload"] = dict(later.payload)
         with self.db.transaction() as session:
