@@ -50,7 +50,7 @@ def drop_pg_database(url: str) -> None:
 
 def make_runtime(state_dir, db_url: str | None = None, **overrides):
     """A migrated runtime with its own state directory (and database)."""
-    from sharebackup.api.runtime import build_runtime
+    from sharebackup.core.runtime import build_runtime
     from sharebackup.config import load_config
     from sharebackup.services.bootstrap import prepare_database
     settings = {"state_dir": str(state_dir), "auth_strategy": "noauth", **overrides}

@@ -12,7 +12,7 @@ from sharebackup.api.json_media import json_handler
 from sharebackup.faults import Fault
 from sharebackup.api.metrics_middleware import MetricsMiddleware
 from sharebackup.api.routes import ROUTES, collections
-from sharebackup.api.runtime import Runtime
+from sharebackup.core.runtime import Runtime
 
 LOG = logging.getLogger(__name__)
 

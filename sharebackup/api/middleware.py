@@ -6,7 +6,7 @@ import logging
 
 from sharebackup import logs
 from sharebackup.api import microversion
-from sharebackup.api.context import new_request_id
+from sharebackup.core.context import new_request_id
 from sharebackup.faults import Fault
 
 # Paths that are open without auth and ignore version headers (version discovery).

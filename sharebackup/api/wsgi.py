@@ -12,7 +12,7 @@ import os
 
 from sharebackup import logs
 from sharebackup.api.app import make_app
-from sharebackup.api.runtime import build_runtime
+from sharebackup.core.runtime import build_runtime
 from sharebackup.config import load_config
 
 

@@ -202,20 +202,19 @@ def cmd_gc(args) -> int:
 
 def _gc_under_lease(args) -> dict:
     """gc of a configured repository through the service's database lease (jobs/gc_jobs.py)."""
-    from types import SimpleNamespace
-
     from sqlalchemy.exc import SQLAlchemyError
 
-    from sharebackup.db.database import Database
+    from sharebackup.core.runtime import Runtime
     from sharebackup.jobs import gc_jobs, repository_lease
 
     conf = _service_config(args)
     if args.key_file:  # an explicit key file wins over the configured one
         from dataclasses import replace
         conf = replace(conf, backup=replace(conf.backup, key_file=args.key_file))
-    db = Database(conf.database_url, pool_size=conf.database.pool_size)
+    rt = Runtime.for_tools(conf)
+    db = rt.db
     try:
-        stats = gc_jobs.collect(SimpleNamespace(config=conf, db=db), args.name, grace=args.grace, wait=args.wait,
+        stats = gc_jobs.collect(rt, args.name, grace=args.grace, wait=args.wait,
                                 holder=repository_lease.new_holder_name("cli"))
     except repository_lease.LeaseHeld as exc:
         raise _Refused(f"{exc}; try again once it is done (a holder that died lets its lease run out)") from None

@@ -16,7 +16,7 @@ from cheroot import wsgi
 
 from sharebackup import logs
 from sharebackup.api.app import make_app
-from sharebackup.api.runtime import build_runtime
+from sharebackup.core.runtime import build_runtime
 from sharebackup.config import Config
 from sharebackup.jobs.metrics import build_registry
 from sharebackup.jobs.worker_host import WorkerHost

@@ -12,7 +12,7 @@ import signal
 import threading
 
 from sharebackup import logs
-from sharebackup.api.runtime import build_runtime
+from sharebackup.core.runtime import build_runtime
 from sharebackup.config import Config
 from sharebackup.jobs.metrics import build_registry
 from sharebackup.jobs.worker_host import WorkerHost

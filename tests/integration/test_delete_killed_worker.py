@@ -34,8 +34,8 @@ import pytest
 from sqlalchemy import select
 
 from sharebackup import engine
-from sharebackup.api.context import RequestContext
-from sharebackup.api.runtime import build_runtime
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import build_runtime
 from sharebackup.config import load_config
 from sharebackup.db.models import Job, ShareBackup
 from sharebackup.jobs import backup_repository

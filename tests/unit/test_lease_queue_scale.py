@@ -211,7 +211,7 @@ def test_jobs_carry_the_zone_of_their_share(runtime):
     with rt.db.transaction() as session:
         session.get(ShareBackup, backup.id).status = "available"
         session.get(Share, source).status = "available"
-    from sharebackup.api.context import RequestContext
+    from sharebackup.core.context import RequestContext
     service.restore(rt, RequestContext.admin(), backup.id, target)
     assert _job(rt, backup.id, backup_jobs.RESTORE).availability_zone == "az2"  # where the files go
     with rt.db.transaction() as session:

@@ -18,7 +18,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from sharebackup.api.context import RequestContext
+from sharebackup.core.context import RequestContext
 from sharebackup.faults import Fault
 from sharebackup.db.models import Share
 from sharebackup.services import quotas

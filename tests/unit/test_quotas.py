@@ -6,7 +6,7 @@ import falcon.testing
 import pytest
 
 from sharebackup.api.app import make_app
-from sharebackup.api.context import RequestContext
+from sharebackup.core.context import RequestContext
 from sharebackup.faults import Fault
 from sharebackup.db.models import Share, ShareBackup, ShareSnapshot
 from sharebackup.services import quotas

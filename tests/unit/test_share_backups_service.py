@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sharebackup.api.context import RequestContext
+from sharebackup.core.context import RequestContext
 from sharebackup.faults import Fault
 from sharebackup.api.schemas import share_backups as schema
 from sharebackup.db.models import Job, Share, ShareBackup, ShareSnapshot

@@ -73,7 +73,7 @@ def test_concurrent_creates_of_one_name_make_one_type(runtime):
     """Ten threads create the same name at once: exactly one wins, the rest get 409."""
     import threading
 
-    from sharebackup.api.context import RequestContext
+    from sharebackup.core.context import RequestContext
     from sharebackup.services import share_types as service
 
     request = schema.create_request({"share_type": {"name": "race", "extra_specs": dict(DHSS)}}, V)
@@ -117,7 +117,7 @@ def _race(n, work):
 
 def test_concurrent_spec_and_access_writes(runtime):
     """The same new spec key and the same project grant, written at once: no 500 (unique rows)."""
-    from sharebackup.api.context import RequestContext
+    from sharebackup.core.context import RequestContext
     from sharebackup.services import share_types as service
 
     ctx = RequestContext.admin()

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from sharebackup.api.context import RequestContext
+from sharebackup.core.context import RequestContext
 from sharebackup.api.schemas.shares import ListQuery
 from sharebackup.db.models import Share
 from sharebackup.faults import Fault

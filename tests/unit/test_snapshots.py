@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sharebackup.api.context import RequestContext
+from sharebackup.core.context import RequestContext
 from sharebackup.faults import Fault
 from sharebackup.api.microversion import APIVersion
 from sharebackup.api.schemas import snapshots as schema

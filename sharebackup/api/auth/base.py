@@ -1,7 +1,7 @@
 """The interface every auth strategy implements."""
 from __future__ import annotations
 
-from sharebackup.api.context import RequestContext
+from sharebackup.core.context import RequestContext
 from sharebackup.faults import Fault
 
 

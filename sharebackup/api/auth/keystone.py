@@ -17,7 +17,7 @@ is imported.
 from __future__ import annotations
 
 from sharebackup.api.auth.base import AuthStrategy, unauthorized
-from sharebackup.api.context import RequestContext
+from sharebackup.core.context import RequestContext
 from sharebackup.faults import Fault
 
 GROUP = "keystone_authtoken"

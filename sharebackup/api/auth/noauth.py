@@ -7,7 +7,7 @@ Non-admin callers get ``member`` and ``reader``, or the roles listed in ``X-Role
 from __future__ import annotations
 
 from sharebackup.api.auth.base import AuthStrategy, unauthorized
-from sharebackup.api.context import RequestContext
+from sharebackup.core.context import RequestContext
 
 # user_id and project_id columns are String(255); PostgreSQL refuses longer values and NUL.
 MAX_ID = 255

@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 
 from sharebackup.api.auth.base import AuthStrategy, unauthorized
-from sharebackup.api.context import RequestContext
+from sharebackup.core.context import RequestContext
 
 
 def hash_token(token: str) -> str:
