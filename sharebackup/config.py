@@ -202,13 +202,28 @@ def _fields(cls) -> dict[str, dataclasses.Field]:
 
 
 def _apply(cls, raw: Mapping[str, str], where: str) -> dict[str, Any]:
-    out = {}
     known = _fields(cls)
-    for key, value in raw.items():
-        if key not in known:
-            continue  # unknown options are ignored, as oslo.config does
-        out[key] = _convert(value, known[key].type, f"{where}.{key}")
-    return out
+    return {key: _convert(value, known[key].type, f"{where}.{key}") for key, value in raw.items()}
+
+
+def _refuse_unknown(sections: Mapping[str, Mapping[str, str]], origin: Mapping[tuple[str, str], str]) -> None:
+    """Stop at a misspelled section or option, naming every one: a silently ignored ``[bakup]
+    key_file`` would create unencrypted repositories without a word. (oslo.config services
+    refuse unknown options the same way when they are set on the command line.)"""
+    problems = []
+    for section, options in sections.items():
+        if section in PASSTHROUGH_SECTIONS:
+            continue  # keystonemiddleware checks its own options
+        cls = Config if section == "DEFAULT" else SECTIONS.get(section)
+        if cls is None:
+            problems.append(f"unknown section [{section}] ({origin[section, '']})")
+            continue
+        known = _fields(cls)
+        problems += [f"unknown option {option} in [{section}] ({origin[section, option]})"
+                     for option in options if option not in known or option in SECTIONS]
+    if problems:
+        raise ConfigError("; ".join(problems) + f"; known sections: DEFAULT, {', '.join(SECTIONS)}, "
+                          f"{', '.join(PASSTHROUGH_SECTIONS)}")
 
 
 def load_config(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None,
@@ -220,16 +235,9 @@ def load_config(path: str | os.PathLike | None = None, environ: Mapping[str, str
         if not Path(path).is_file():
             raise ConfigError(f"configuration file {path} does not exist")
         parser.read(path)
-    sections: dict[str, dict[str, str]] = {"DEFAULT": dict(parser.defaults())}
-    for name in parser.sections():
-        sections[name] = {k: v for k, v in parser.items(name) if k not in parser.defaults() or
-                          parser.get(name, k) != parser.defaults().get(k)}
-    for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX):
-            continue
-        rest = key[len(ENV_PREFIX):].lower()
-        section, _, option = rest.partition("__") if "__" in rest else ("DEFAULT", "", rest)
-        sections.setdefault(section, {})[option] = value
+    sections, origin = _read_file(parser, str(path or ""))
+    _read_environment(environ, sections, origin)
+    _refuse_unknown(sections, origin)
 
     top = _apply(Config, sections.get("DEFAULT", {}), "DEFAULT")
     for name, cls in SECTIONS.items():
@@ -240,6 +248,41 @@ def load_config(path: str | os.PathLike | None = None, environ: Mapping[str, str
     conf = Config(**top)
     _validate(conf)
     return conf
+
+
+def _read_file(parser: configparser.ConfigParser, path: str) -> tuple[dict, dict]:
+    """The file's sections as {section: {option: value}}, and where each came from."""
+    sections: dict[str, dict[str, str]] = {"DEFAULT": dict(parser.defaults())}
+    origin = {("DEFAULT", option): path for option in parser.defaults()}
+    for name in parser.sections():
+        sections[name] = {k: v for k, v in parser.items(name) if k not in parser.defaults() or
+                          parser.get(name, k) != parser.defaults().get(k)}
+        origin[name, ""] = path
+        origin.update({(name, option): path for option in sections[name]})
+    return sections, origin
+
+
+def _read_environment(environ: Mapping[str, str], sections: dict, origin: dict) -> None:
+    """SHAREBACKUP_<OPTION> and SHAREBACKUP_<SECTION>__<OPTION> over the file's values.
+
+    A ``SECTION__OPTION`` name is configuration by its form, so a typo in it is refused like
+    one in the file. A one-part name that is no [DEFAULT] option is left alone: the prefix is
+    shared with the command-line tools' own variables (SHAREBACKUP_KEY_FILE, SHAREBACKUP_CONFIG)
+    and with the test harness's."""
+    defaults = _fields(Config)
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        rest = key[len(ENV_PREFIX):].lower()
+        if "__" in rest:
+            section, _, option = rest.partition("__")
+        elif rest in defaults and rest not in SECTIONS:
+            section, option = "DEFAULT", rest
+        else:
+            continue
+        sections.setdefault(section, {})[option] = value
+        origin.setdefault((section, ""), f"environment {key}")
+        origin[section, option] = f"environment {key}"
 
 
 def _validate(conf: Config) -> None:

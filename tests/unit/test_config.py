@@ -77,3 +77,48 @@ def test_a_production_configuration_refuses_test_hooks(tmp_path, option):
         load_config(ini, environ={})
     assert getattr(load_config(ini, environ={"SHAREBACKUP_ENABLE_TEST_HOOKS": "true"}), option) == 1.0
     assert f"{option} =" not in sample_config()
+
+
+@pytest.mark.parametrize("text, named", [
+    ("[DEFAULT]\nworkrs = 4\n", "unknown option workrs in [DEFAULT]"),
+    ("[bakup]\nkey_file = /k\n", "unknown section [bakup]"),
+    ("[backup]\nkeyfile = /k\n", "unknown option keyfile in [backup]"),
+    ("[quota]\nshares = 5\nsnapshot = 3\n", "unknown option snapshot in [quota]"),
+])
+def test_a_misspelled_section_or_option_stops_the_start(tmp_path, text, named):
+    """A typo used to be ignored: `[bakup] key_file` then created unencrypted repositories."""
+    ini = tmp_path / "sb.conf"
+    ini.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(ini, environ={})
+    assert named in str(raised.value)
+    assert str(ini) in str(raised.value)  # says where the typo is
+    assert "\n" not in str(raised.value)  # one line
+
+
+def test_every_typo_is_named_at_once(tmp_path):
+    ini = tmp_path / "sb.conf"
+    ini.write_text("[DEFAULT]\nworkrs = 4\nprot = 1\n[bakup]\nx = 1\n")
+    message = str(pytest.raises(ConfigError, load_config, ini, environ={}).value)
+    assert all(name in message for name in ("workrs", "prot", "[bakup]"))
+
+
+def test_a_misspelled_section_variable_stops_the_start():
+    with pytest.raises(ConfigError, match=r"unknown option key_fle in \[backup\] \(environment SHAREBACKUP_BACKUP__KEY_FLE\)"):
+        load_config(None, environ={"SHAREBACKUP_BACKUP__KEY_FLE": "/k"})
+    with pytest.raises(ConfigError, match=r"unknown section \[bakup\]"):
+        load_config(None, environ={"SHAREBACKUP_BAKUP__KEY_FILE": "/k"})
+
+
+def test_tool_variables_sharing_the_prefix_are_left_alone():
+    """SHAREBACKUP_KEY_FILE belongs to `sharebackup repo`, SHAREBACKUP_CONFIG names the file:
+    neither is a [DEFAULT] option, and neither stops the service."""
+    conf = load_config(None, environ={"SHAREBACKUP_KEY_FILE": "/k", "SHAREBACKUP_CONFIG": "/c",
+                                      "SHAREBACKUP_WORKERS": "3"})
+    assert conf.workers == 3
+
+
+def test_keystone_authtoken_options_pass_through_unchecked(tmp_path):
+    ini = tmp_path / "sb.conf"
+    ini.write_text("[keystone_authtoken]\nwww_authenticate_uri = http://k\nmemcached_servers = m:11211\n")
+    assert load_config(ini, environ={}).keystone_authtoken["memcached_servers"] == "m:11211"
