@@ -1,7 +1,13 @@
-"""`sharebackup` console script. The flags are a contract outside scripts rely on."""
+"""sharebackup: deduplicated, compressed, optionally encrypted backups of file shares, served
+through OpenStack Manila's share-backup API (`openstack share backup ...`).
+
+Start with `sharebackup serve`; `sharebackup repo --help` works on a backup repository directly.
+"""
+# Outside scripts call these commands: a flag, once released, keeps its name and meaning.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 
@@ -57,8 +63,14 @@ def cmd_config_sample(args) -> int:
     return 0
 
 
+# The roles the shipped policy knows (Manila's secure-RBAC defaults); another name would grant nothing.
+TOKEN_ROLES = ("member", "reader", "admin")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sharebackup", description=__doc__)
+    parser = argparse.ArgumentParser(prog="sharebackup", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--debug", action="store_true", help="verbose logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -91,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="add a token; it is printed on the last line")
     _add_config_flags(create)
-    create.add_argument("--project", required=True)
-    create.add_argument("--user", required=True)
-    create.add_argument("--role", action="append", help="member, reader or admin; repeat for more")
+    create.add_argument("--project", required=True, help="the project (tenant) id the token acts in")
+    create.add_argument("--user", required=True, help="the user id the token stands for")
+    create.add_argument("--role", action="append", choices=TOKEN_ROLES,
+                        help="a role of the token; repeat for more. Without --role: member and reader "
+                             "(member always implies reader, as Keystone's implied roles do)")
     create.set_defaults(func=cmd_token_create)
 
     config = sub.add_parser("config", help="configuration helpers")
@@ -104,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     from sharebackup.cli.repo_commands import add_repo_parser
     add_repo_parser(sub)
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("sharebackup")
+    except importlib.metadata.PackageNotFoundError:  # run from a tree that was never installed
+        return "(not installed)"
 
 
 def main(argv: list[str] | None = None) -> None:
