@@ -8,9 +8,11 @@ ones back to the queue, where another process takes them over at once.
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from cheroot import wsgi
 
@@ -78,9 +80,22 @@ def serve(conf: Config, grace: float = 0.0) -> int:
 def _print_banner(conf: Config, token: str | None) -> None:
     endpoint = f"http://{conf.host}:{conf.port}/v2"
     print(f"sharebackup serving {endpoint} (auth: {conf.auth_strategy}, state: {conf.state_path})", flush=True)
+    print(f"A share's files live in {conf.shares_path}/<share id> (its export location)", flush=True)
     if token:
         print("Admin token (shown once; more with `sharebackup token create`):", flush=True)
         print(f"  {token}", flush=True)
         print("Try:", flush=True)
-        print(f"  openstack --os-auth-type admin_token --os-endpoint {endpoint} --os-token {token} share list",
-              flush=True)
+        print(f"  {openstack_command()} --os-auth-type admin_token --os-endpoint {endpoint} --os-token {token} "
+              "share list", flush=True)
+
+
+def openstack_command() -> str:
+    """The `openstack` that came with this install, as a path that works when pasted: after
+    `make run` the virtualenv is not activated, so a bare `openstack` is not on PATH."""
+    beside = Path(sys.executable).parent / "openstack"
+    if not beside.exists() or shutil.which("openstack") == str(beside):
+        return "openstack"
+    try:
+        return str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)
