@@ -1,7 +1,7 @@
 """`sharebackup repo ...`: the admin command line over the backup engine.
 
 The flags are a contract outside scripts rely on:
-    sharebackup repo init --repo PATH [--encrypt --key-file F]
+    sharebackup repo init --repo PATH [--key-file F | --encrypt]
     sharebackup repo backup --repo PATH SRC [--parent SNAP]   (snapshot id on the last line)
     sharebackup repo snapshots --repo PATH
     sharebackup repo restore --repo PATH SNAP TARGET [--mode merge|replace]
@@ -18,8 +18,9 @@ repository configured for the service ([backup] repositories; "default" is
 back new backups meanwhile), waits up to --wait seconds for running ones, forgets the orphan
 snapshots of deleted backups, and exits 1 with a message when someone else holds the lease.
 `repo gc --repo` is the engine's gc alone (it only takes the repository's own lock).
-Every command also takes --key-file F (or $SHAREBACKUP_KEY_FILE) for encrypted
-repositories and --json for JSON-lines progress and a JSON result on the last line.
+Every command also takes the passphrase of an encrypted repository (--key-file F or
+--password-file F, $SHAREBACKUP_KEY_FILE, $SHAREBACKUP_PASSWORD, or a prompt on a terminal; `init`
+encrypts whenever one is given) and --json for JSON-lines progress and a JSON result last.
 A progress bar is drawn on stderr only when stderr is a terminal.
 Exit codes: 0 success; 1 failure (engine error, check found damage, restore had
 errors); 3 backup saved a snapshot but some files could not be read.
@@ -31,71 +32,11 @@ import argparse
 import json
 import os
 import sys
-import threading
-import time
 
 from sharebackup import engine
+from sharebackup.cli import repo_keys
+from sharebackup.cli.repo_output import Output, human_bytes, human_lines
 from sharebackup.engine.maintenance import DEFAULT_GRACE
-
-
-class _Output:
-    """Progress bar on a terminal, JSON lines with --json, silence when piped."""
-
-    def __init__(self, as_json: bool, label: str):
-        self.as_json = as_json
-        self.label = label
-        self.tty = sys.stderr.isatty() and not as_json
-        self.started = time.monotonic()
-        self._lock = threading.Lock()
-        self._drawn = False
-
-    @property
-    def callback(self):
-        """The progress callback, or None when nothing would be shown (saves the size walk)."""
-        return self.progress if (self.tty or self.as_json) else None
-
-    def progress(self, done: int, total: int) -> None:
-        with self._lock:
-            if self.as_json:
-                print(json.dumps({"event": "progress", "done": done, "total": total}), flush=True)
-            elif self.tty:
-                frac = done / total if total else 1.0
-                rate = done / max(time.monotonic() - self.started, 1e-6)
-                bar = "#" * int(frac * 30)
-                sys.stderr.write(f"\r{self.label} [{bar:<30}] {frac:6.1%} {_size(done)} / {_size(total)} {_size(rate)}/s ")
-                sys.stderr.flush()
-                self._drawn = True
-
-    def report(self, path: str, kind: str, message: str) -> None:
-        with self._lock:
-            if self.as_json:
-                print(json.dumps({"event": "warning", "path": path, "kind": kind, "message": message}), flush=True)
-            else:
-                if self._drawn:
-                    sys.stderr.write("\n")
-                    self._drawn = False
-                print(f"{kind}: {path}: {message}", file=sys.stderr)
-
-    def done(self) -> None:
-        if self._drawn:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-    def result(self, doc: dict, text_lines: list[str]) -> None:
-        self.done()
-        if self.as_json:
-            print(json.dumps({"event": "result", **doc}, default=str), flush=True)
-        else:
-            for line in text_lines:
-                print(line)
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return str(n)
 
 
 class _Refused(Exception):
@@ -115,24 +56,36 @@ def _location(args) -> str:
 
 
 def _key(args) -> bytes | None:
-    path = getattr(args, "key_file", None) or os.environ.get("SHAREBACKUP_KEY_FILE")
-    if not path and getattr(args, "name", None):
-        path = _service_config(args).backup.key_file or None  # the service's key for its repositories
-    return engine.read_key_file(path) if path else None
+    configured = _service_config(args).backup.key_file or None if getattr(args, "name", None) else None
+    return repo_keys.given_key(args, configured)  # with --name: the service's key for its repositories
 
 
 def _open(args, load_index: bool = True):
-    return engine.Repository.open(engine.open_store(_location(args)), key=_key(args), load_index=load_index)
+    store = engine.open_store(_location(args))
+    key = _key(args)
+    try:
+        return engine.Repository.open(store, key=key, load_index=load_index)
+    except engine.WrongKeyError:
+        if key is not None:
+            raise
+        key = repo_keys.prompted_key(confirm=False)
+        if key is None:
+            raise _Refused(f"this repository is encrypted: give its passphrase with {repo_keys.SOURCES}") from None
+        return engine.Repository.open(store, key=key, load_index=load_index)
 
 
 def cmd_init(args) -> int:
-    key = _key(args)
+    key = _key(args)  # a passphrase given in any way means encryption: never silently none
     if args.encrypt and not key:
-        print("sharebackup: --encrypt needs --key-file (or $SHAREBACKUP_KEY_FILE)", file=sys.stderr)
-        return 1
+        key = repo_keys.prompted_key(confirm=True)
+        if not key:
+            raise _Refused(f"--encrypt needs a passphrase ({repo_keys.SOURCES}), or a terminal to type it on")
     location = _location(args)
-    repo = engine.Repository.init(engine.open_store(location), key=key if args.encrypt else None)
-    out = _Output(args.json, "init")
+    store = engine.open_store(location)
+    if not store.exists("config") and next(iter(store.list()), None) is not None:
+        raise _Refused(f"{location} is not empty and holds no repository: give a new or empty directory")
+    repo = engine.Repository.init(store, key=key)
+    out = Output(args.json, "init")
     out.result({"repository": location, "id": repo.config["id"], "encryption": repo.config["encryption"],
                 "format_version": repo.config["version"]},
                [f"created repository {repo.config['id']} at {location} (encryption: {repo.config['encryption']})"])
@@ -140,17 +93,21 @@ def cmd_init(args) -> int:
 
 
 def cmd_backup(args) -> int:
+    if not os.path.isdir(args.src):
+        raise _Refused(f"{args.src}: {'not a directory' if os.path.exists(args.src) else 'no such directory'}")
     repo = _open(args)
-    out = _Output(args.json, "backup")
+    out = Output(args.json, "backup")
     snap_id = engine.backup(repo, args.src, parent=args.parent, progress=out.callback, report=out.report,
                             hostname=args.hostname, tags=args.tag or ())
     summary = repo.load_snapshot(snap_id)["summary"]
     errors = [w for w in repo.load_snapshot(snap_id)["warnings"] if w["kind"] in ("error", "vanished")]
     lines = [f"files: {summary.get('files_new', 0)} new, {summary.get('files_changed', 0)} changed, "
-             f"{summary.get('files_unmodified', 0)} unmodified; {summary.get('dirs', 0)} dirs",
-             f"added {_size(summary['data_added'])} ({_size(summary['data_added_stored'])} stored) "
-             f"of {_size(summary['total_bytes'])} in {summary['duration_s']:.1f} s"
+             f"{summary.get('files_unmodified', 0)} unmodified ({human_bytes(summary['total_bytes'])}); "
+             f"{summary.get('dirs', 0)} dirs; {summary['duration_s']:.1f} s"
              + (f"; {summary['warnings']} warning(s)" if summary["warnings"] else ""),
+             # new file contents and directory listings alike: on a small tree it may exceed the files' size
+             f"new data: {human_bytes(summary['data_added'])} with the directory listings, "
+             f"{human_bytes(summary['data_added_stored'])} stored after compression",
              snap_id]
     out.result({"snapshot_id": snap_id, "summary": summary}, lines)
     return 3 if errors else 0
@@ -159,11 +116,12 @@ def cmd_backup(args) -> int:
 def cmd_snapshots(args) -> int:
     repo = _open(args)
     snaps = repo.list_snapshots()
-    out = _Output(args.json, "snapshots")
-    lines = [f"{'id':<16} {'time':<20} {'host':<16} {'size':>10}  path"]
+    out = Output(args.json, "snapshots")
+    lines = [f"{'id':<16} {'time':<20} {'host':<16} {'tags':<16} {'size':>10}  path"]
     for s in snaps:
-        lines.append(f"{s['id'][:16]} {s['time']:<20} {s['hostname'][:16]:<16} "
-                     f"{_size(s['summary'].get('total_bytes', 0)):>10}  {' '.join(s['paths'])}")
+        tags = ",".join(s.get("tags") or ())
+        lines.append(f"{s['id'][:16]} {s['time']:<20} {s['hostname'][:16]:<16} {tags:<16} "
+                     f"{human_bytes(s['summary'].get('total_bytes', 0)):>10}  {' '.join(s['paths'])}")
     lines.append(f"{len(snaps)} snapshot(s)")
     docs = [{k: s[k] for k in ("id", "time", "hostname", "paths", "tags", "parent", "tree", "summary")} for s in snaps]
     out.result({"snapshots": docs}, lines)
@@ -172,11 +130,11 @@ def cmd_snapshots(args) -> int:
 
 def cmd_restore(args) -> int:
     repo = _open(args)
-    out = _Output(args.json, "restore")
+    out = Output(args.json, "restore")
     summary = engine.restore(repo, args.snapshot, args.target, mode=args.mode, progress=out.callback,
                              report=out.report)
     lines = [f"restored {summary['files']} files, {summary['dirs']} dirs, {summary['symlinks']} symlinks, "
-             f"{summary['hardlinks']} hard links, {_size(summary['bytes'])} into {args.target}"]
+             f"{summary['hardlinks']} hard links, {human_bytes(summary['bytes'])} into {args.target}"]
     if summary["errors"]:
         lines.append(f"{len(summary['errors'])} error(s)")
     out.result({k: v for k, v in summary.items() if k != "warnings"}, lines)
@@ -186,7 +144,7 @@ def cmd_restore(args) -> int:
 def cmd_forget(args) -> int:
     repo = _open(args)
     full = engine.forget(repo, args.snapshot)
-    _Output(args.json, "forget").result({"forgotten": full}, [f"forgot snapshot {full} (run gc to free space)"])
+    Output(args.json, "forget").result({"forgotten": full}, [f"forgot snapshot {full} (run gc to free space)"])
     return 0
 
 
@@ -196,7 +154,7 @@ def cmd_gc(args) -> int:
     else:
         grace = DEFAULT_GRACE if args.grace is None else args.grace
         stats = engine.gc(_open(args), grace=grace, wait=args.wait or 0.0)
-    _Output(args.json, "gc").result({"gc": stats}, [f"{k}: {v}" for k, v in stats.items()])
+    Output(args.json, "gc").result({"gc": stats}, human_lines(stats))
     return 0
 
 
@@ -231,7 +189,7 @@ def _gc_under_lease(args) -> dict:
 
 def cmd_check(args) -> int:
     repo = _open(args, load_index=False)
-    out = _Output(args.json, "check")
+    out = Output(args.json, "check", unit="packs")
     read_data = True if args.read_data else (args.read_data_subset or False)
     result = engine.check(repo, read_data=read_data, progress=out.callback if read_data else None)
     lines = [f"warning: {w}" for w in result.warnings] + [f"error: {e}" for e in result.errors]
@@ -244,7 +202,7 @@ def cmd_check(args) -> int:
 def cmd_stats(args) -> int:
     repo = _open(args)
     st = engine.stats(repo)
-    _Output(args.json, "stats").result({"stats": st}, [f"{k}: {v}" for k, v in st.items()])
+    Output(args.json, "stats").result({"stats": st}, human_lines(st))
     return 0
 
 
@@ -255,7 +213,7 @@ def _guard(func):
     def run(args) -> int:
         try:
             return func(args)
-        except (engine.EngineError, _Refused, UnknownRepository, ConfigError) as exc:
+        except (engine.EngineError, _Refused, UnknownRepository, ConfigError, repo_keys.KeyUnavailable) as exc:
             if getattr(args, "json", False):
                 print(json.dumps({"event": "error", "error": type(exc).__name__, "message": str(exc)}), flush=True)
             print(f"sharebackup: {exc}", file=sys.stderr)
@@ -284,7 +242,8 @@ def _subset(text: str) -> float:
 
 
 def add_repo_parser(subparsers) -> None:
-    repo = subparsers.add_parser("repo", help="backup repository administration (the engine)")
+    repo = subparsers.add_parser("repo", help="backup repository administration (the engine)",
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = repo.add_subparsers(dest="repo_command", required=True)
 
     def command(name, func, help_text):
@@ -294,13 +253,20 @@ def add_repo_parser(subparsers) -> None:
         where.add_argument("--name", help="name of a repository configured for the service (see --config)")
         p.add_argument("--config", help="with --name: the service's INI configuration file")
         p.add_argument("--state-dir", dest="state_dir", help="with --name: the service's state directory")
-        p.add_argument("--key-file", dest="key_file", help="key file of an encrypted repository")
+        keys = p.add_mutually_exclusive_group()
+        keys.add_argument("--key-file", dest="key_file",
+                          help=f"file holding the passphrase of an encrypted repository (or ${repo_keys.KEY_FILE_ENV})")
+        keys.add_argument("--password-file", dest="password_file",
+                          help=f"the same as --key-file, restic's name (the passphrase itself: ${repo_keys.PASSWORD_ENV};"
+                               " on a terminal, without any of these, it is asked for)")
         p.add_argument("--json", action="store_true", help="JSON lines: progress events, result last")
         p.set_defaults(func=_guard(func))
         return p
 
     p = command("init", cmd_init, "create a repository")
-    p.add_argument("--encrypt", action="store_true", help="encrypt with a key derived from --key-file")
+    p.add_argument("--encrypt", action="store_true",
+                   help="encrypt (implied by a passphrase given in any way; without one, it is asked for on a "
+                        "terminal)")
     p = command("backup", cmd_backup, "back up a directory; prints the snapshot id last")
     p.add_argument("src")
     p.add_argument("--parent", help="snapshot id (or prefix, or 'latest') whose unchanged files are not re-read")

@@ -131,7 +131,8 @@ class BackupRun:
                 run = []
             if name is not None:
                 self._walk_entry(dir_fd, rel, name, stats[name], parent, pt, None, depth)
-        self.stats["dirs"] += 1
+        if depth:  # directories below the root, as the restore counts them (the root is the target)
+            self.stats["dirs"] += 1
         self.queue.append(pt)
         self._drain(block=False)
         return pt

@@ -74,3 +74,145 @@ def test_check_fails_with_exit_1_on_damage(tmp_path, capsys):
     snap_file.write_bytes(snap_file.read_bytes() + b"x")
     code, stdout, _ = run(capsys, "repo", "check", "--repo", str(repo))
     assert code == 1 and "error(s) found" in stdout
+
+
+def test_a_key_file_means_encryption_even_without_encrypt(tmp_path, capsys):
+    """`repo init --key-file K` used to create an unencrypted repository without a word."""
+    key = tmp_path / "key"
+    key.write_text("secret\n")
+    code, stdout, _ = run(capsys, "repo", "init", "--repo", str(tmp_path / "r"), "--key-file", str(key))
+    assert code == 0 and "encryption: aes-256-gcm" in stdout
+    code, _, err = run(capsys, "repo", "snapshots", "--repo", str(tmp_path / "r"))
+    assert code == 1 and "encrypted" in err
+
+
+def test_the_passphrase_may_come_from_the_environment(tmp_path, capsys, monkeypatch):
+    repo = str(tmp_path / "r")
+    monkeypatch.setenv("SHAREBACKUP_PASSWORD", "typed elsewhere")
+    code, stdout, _ = run(capsys, "repo", "init", "--repo", repo)
+    assert code == 0 and "aes-256-gcm" in stdout
+    assert run(capsys, "repo", "snapshots", "--repo", repo)[0] == 0
+    monkeypatch.setenv("SHAREBACKUP_PASSWORD", "another")
+    code, _, err = run(capsys, "repo", "snapshots", "--repo", repo)
+    assert code == 1 and "wrong passphrase" in err
+    monkeypatch.delenv("SHAREBACKUP_PASSWORD")
+    pw = tmp_path / "pw"
+    pw.write_text("typed elsewhere")
+    assert run(capsys, "repo", "snapshots", "--repo", repo, "--password-file", str(pw))[0] == 0
+
+
+def test_help_names_the_passphrase_variables(capsys):
+    import pytest
+    with pytest.raises(SystemExit):
+        repo_commands.main(["repo", "--help"])
+    out = " ".join(capsys.readouterr()[0].split())
+    assert "$SHAREBACKUP_KEY_FILE" in out and "$SHAREBACKUP_PASSWORD" in out
+
+
+def test_init_refuses_a_directory_holding_other_data(tmp_path, capsys):
+    live = tmp_path / "live"
+    live.mkdir()
+    (live / "report.txt").write_text("someone's data")
+    code, _, err = run(capsys, "repo", "init", "--repo", str(live))
+    assert code == 1 and "not empty" in err and err.count("\n") == 1
+    assert sorted(p.name for p in live.iterdir()) == ["report.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run(capsys, "repo", "init", "--repo", str(empty))[0] == 0
+
+
+def test_expected_errors_are_one_line_without_a_traceback(tmp_path, capsys):
+    repo = str(tmp_path / "r")
+    run(capsys, "repo", "init", "--repo", repo)
+    code, _, err = run(capsys, "repo", "backup", "--repo", repo, str(tmp_path / "missing"))
+    assert (code, err) == (1, f"sharebackup: {tmp_path / 'missing'}: no such directory\n")
+    code, _, err = run(capsys, "repo", "snapshots", "--repo", repo, "--key-file", str(tmp_path / "nokey"))
+    assert (code, err) == (1, f"sharebackup: key file {tmp_path / 'nokey'}: No such file or directory\n")
+
+
+def test_summary_words_match_the_numbers_and_counts_agree(tmp_path, capsys):
+    repo, src = str(tmp_path / "repo"), tmp_path / "src"
+    (src / "a" / "b").mkdir(parents=True)
+    (src / "c").mkdir()
+    (src / "a" / "f").write_text("hi\n")
+    run(capsys, "repo", "init", "--repo", repo)
+    code, stdout, _ = run(capsys, "repo", "backup", "--repo", repo, str(src), "--tag", "nightly")
+    first, second = stdout.splitlines()[:2]
+    assert "3 dirs" in first and "(3 B)" in first  # the files' size is said of the files
+    assert second.startswith("new data: ") and "with the directory listings" in second and " of " not in second
+    code, stdout, _ = run(capsys, "repo", "restore", "--repo", repo, "latest", str(tmp_path / "out"))
+    assert "3 dirs" in stdout  # the same tree counted the same way (the backup counted its root too)
+    code, stdout, _ = run(capsys, "repo", "snapshots", "--repo", repo)
+    header, row = stdout.splitlines()[:2]
+    assert header.split()[:5] == ["id", "time", "host", "tags", "size"] and "nightly" in row
+
+
+def test_stats_and_gc_print_human_units_and_json_stays_exact(tmp_path, capsys):
+    repo, src = str(tmp_path / "repo"), tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_bytes(os.urandom(5000))
+    run(capsys, "repo", "init", "--repo", repo)
+    run(capsys, "repo", "backup", "--repo", repo, str(src))
+    _, stdout, _ = run(capsys, "repo", "stats", "--repo", repo)
+    line = next(line for line in stdout.splitlines() if line.startswith("repository_bytes:"))
+    assert line.endswith("KiB")
+    _, stdout, _ = run(capsys, "repo", "stats", "--repo", repo, "--json")
+    assert isinstance(json.loads(stdout.splitlines()[-1])["stats"]["repository_bytes"], int)
+    _, stdout, _ = run(capsys, "repo", "gc", "--repo", repo, "--grace", "0")
+    assert "bytes_freed: 0 B" in stdout
+
+
+def test_check_progress_counts_packs_not_bytes():
+    from sharebackup.cli.repo_output import Output
+    assert Output(False, "check", unit="packs").bar(1, 8).endswith("1 / 8 packs")
+    assert "KiB" in Output(False, "backup").bar(1024, 2048)
+
+
+def _on_a_terminal(argv, answers: list[str], timeout: float = 60.0) -> tuple[int, str]:
+    """Run the command with a pseudo-terminal as its controlling terminal, typing `answers`
+    at each passphrase prompt."""
+    import fcntl
+    import pty
+    import select
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    controller, terminal = pty.openpty()
+
+    def take_terminal():
+        os.setsid()
+        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([sys.executable, "-m", "sharebackup.cli.main", *argv], stdin=terminal, stdout=terminal,
+                            stderr=terminal, preexec_fn=take_terminal, close_fds=True)
+    os.close(terminal)
+    seen, fresh, pending, deadline = b"", b"", list(answers), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the command ended and closed its side
+                break
+            if not chunk:
+                break
+            seen, fresh = seen + chunk, fresh + chunk
+            if pending and fresh.rstrip().endswith(b":"):  # a new prompt (not the echo of the last answer)
+                os.write(controller, pending.pop(0).encode() + b"\n")
+                fresh = b""
+        elif proc.poll() is not None:
+            break
+    os.close(controller)
+    return proc.wait(timeout=timeout), seen.decode(errors="replace")
+
+
+def test_on_a_terminal_the_passphrase_is_asked_for(tmp_path):
+    repo = str(tmp_path / "r")
+    code, seen = _on_a_terminal(["repo", "init", "--repo", repo, "--encrypt"], ["typed", "typed"])
+    assert code == 0 and "enter it again" in seen and "aes-256-gcm" in seen
+    code, seen = _on_a_terminal(["repo", "snapshots", "--repo", repo], ["typed"])
+    assert code == 0 and "0 snapshot(s)" in seen
+    code, seen = _on_a_terminal(["repo", "init", "--repo", str(tmp_path / "r2"), "--encrypt"], ["one", "two"])
+    assert code == 1 and "the two passphrases differ" in seen
