@@ -25,7 +25,8 @@ class RequestIdMiddleware:
         resp.set_header("x-openstack-request-id", rid)
         if req.path.startswith("/v2") and req.path not in DISCOVERY_PATHS:
             resp.set_header("x-compute-request-id", rid)
-        ACCESS_LOG.info("%s %s %s %s", rid, req.method, req.relative_uri, resp.status)
+        # the request id is on the line already: the log context (logs.push above) adds it
+        ACCESS_LOG.info("%s %s %s", req.method, req.relative_uri, resp.status)
         if getattr(req.context, "log_token", None) is not None:
             logs.pop(req.context.log_token)
 
@@ -44,6 +45,8 @@ class UrlMiddleware:
             path = path.rstrip("/") or "/"
         req.context.url_project_id = None
         parts = path.split("/")
+        if parts[1] != "v2" and (parts[1] in self.collections or (len(parts) > 2 and parts[2] in self.collections)):
+            raise _outside_v2(req)
         # ['', 'v2', X, ...]: X is a project id when it is not one of our collections.
         if len(parts) >= 4 and parts[1] == "v2" and parts[2] not in self.collections:
             req.context.url_project_id = parts[2]
@@ -53,6 +56,13 @@ class UrlMiddleware:
             req.context.url_project_id = parts[2]
             path = "/v2"
         req.path = path
+
+
+def _outside_v2(req) -> Fault:
+    """/shares instead of /v2/shares: the client's endpoint (OS_ENDPOINT, the catalog) lacks /v2,
+    a common mistake that a bare 404 does not explain."""
+    return Fault(404, f"The resource could not be found. The Shared File Systems API is at {req.prefix}/v2: "
+                      "a client's endpoint (OS_ENDPOINT or the service catalog) must end in /v2.")
 
 
 class VersionMiddleware:

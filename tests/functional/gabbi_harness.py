@@ -90,3 +90,22 @@ class StoredSurrogates(fixture.GabbiFixture):
 
     def stop_fixture(self):
         pass  # the runtime and its database go with APIFixture
+
+
+class StaticTokens(fixture.GabbiFixture):
+    """Serve the same runtime in tokens mode (auth_strategy = tokens) instead of noauth; a
+    member token of project demo is in $SB_MEMBER_TOKEN. List after APIFixture."""
+
+    def start_fixture(self):
+        import os
+        from dataclasses import replace
+
+        from sharebackup.api.auth.tokens import TokenFile
+        rt = _Current.runtime
+        conf = replace(rt.config, auth_strategy="tokens")
+        os.environ["SB_MEMBER_TOKEN"] = TokenFile(conf.token_path).create("demo", "demo", ["member", "reader"])
+        self.noauth_app = _Current.app
+        _Current.app = make_app(replace(rt, config=conf))
+
+    def stop_fixture(self):
+        _Current.app = self.noauth_app

@@ -38,6 +38,8 @@ def test_static_token_strategy(tmp_path):
         with pytest.raises(Fault) as info:
             strategy.authenticate(_req(headers))
         assert info.value.code == 401
+        # no Keystone here: the challenge names the service's own tokens, not Keystone uri="unknown"
+        assert info.value.headers["WWW-Authenticate"] == 'Token realm="sharebackup"'
 
 
 def test_token_created_by_cli_is_seen_by_a_running_strategy(tmp_path):

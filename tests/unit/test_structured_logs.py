@@ -89,7 +89,9 @@ def test_text_format_shows_the_request_id(rt):
     client = testing.TestClient(make_app(rt))
     with captured("text") as handler:
         rid = client.simulate_get("/healthcheck").headers["x-openstack-request-id"]
-    assert any(f"sharebackup.access [{rid}] {rid} GET /healthcheck" in line for line in handler.lines)
+    access = [line for line in handler.lines if "sharebackup.access" in line]
+    assert any(f"sharebackup.access [{rid}] GET /healthcheck" in line for line in access)
+    assert all(line.count(rid) == 1 for line in access)  # issue 10: it was shown twice
     logging.getLogger("sharebackup.test").info("outside")
     with captured("text") as handler:
         logging.getLogger("sharebackup.test").info("outside")

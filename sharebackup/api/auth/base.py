@@ -19,5 +19,11 @@ class AuthStrategy:
         return app
 
 
+# A 401 must name a challenge (RFC 9110). Without Keystone there is no Keystone URI to give (the
+# header used to say uri="unknown"): the service's own tokens are the scheme. With keystone the
+# auth_token middleware puts its real `Keystone uri="..."` in instead (keystone.py).
+OWN_TOKEN_CHALLENGE = 'Token realm="sharebackup"'
+
+
 def unauthorized(message: str = "Authentication required") -> Fault:
-    return Fault(401, message, headers={"WWW-Authenticate": 'Keystone uri="unknown"'})
+    return Fault(401, message, headers={"WWW-Authenticate": OWN_TOKEN_CHALLENGE})
