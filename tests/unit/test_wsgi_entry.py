@@ -46,3 +46,46 @@ def test_wsgi_application_logs_json_with_request_ids_under_a_bare_server(tmp_pat
     assert access, done.stderr
     assert all(r.get("request_id", "").startswith("req-") for r in access)
     assert "/v2/availability-zones" in access[-1]["message"]
+
+
+def test_gunicorn_from_the_wsgi_extra_serves_the_entry_point(tmp_path):
+    """docs/deployment.md runs gunicorn: it comes with the `wsgi` extra and serves the entry point."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from sharebackup.db.database import Database
+    from sharebackup.db.migrate import upgrade
+    from tests.integration.server_process import free_port
+
+    upgrade(Database(f"sqlite:///{tmp_path}/sharebackup.sqlite"))
+    port = free_port()
+    env = {**os.environ, "SHAREBACKUP_STATE_DIR": str(tmp_path), "SHAREBACKUP_AUTH_STRATEGY": "noauth"}
+    gunicorn = pathlib.Path(sys.executable).parent / "gunicorn"
+    proc = subprocess.Popen([str(gunicorn), "-w", "1", "-b", f"127.0.0.1:{port}", "sharebackup.api.wsgi:application"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck", timeout=5) as answer:
+                    assert answer.status == 200 and answer.read() == b"OK"
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not serve"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_docs_link_nothing_outside_the_repository():
+    """A clone holds only this repository: the README linked ../shared/design/ARCHITECTURE.md."""
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[2]
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        assert "../shared" not in text and "shared/design" not in text and "shared/spec" not in text, doc.name
