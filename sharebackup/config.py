@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 ENV_PREFIX = "SHAREBACKUP_"
+LOG = logging.getLogger(__name__)
 
 
 def opt(default: Any, help: str, test_hook: bool = False) -> Any:
@@ -90,6 +92,12 @@ class BackupConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    max_request_body_bytes: int = opt(114688, "Largest accepted request body in bytes; a larger one gets 413 "
+                                               "before it is read.")
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: str = opt("./var", "Directory for everything the service writes: database, repository, "
                                   "shares created by the local driver, tokens.")
@@ -103,7 +111,6 @@ class Config:
                                         "When false only the user 'admin' is admin.")
     policy_file: str = opt("", "oslo.policy overrides (policy.yaml). Empty means <state_dir>/policy.yaml if it exists.")
     osapi_max_limit: int = opt(1000, "Largest page a list returns.")
-    max_request_body_size: int = opt(114688, "Largest accepted request body in bytes; larger gives 413.")
     storage_availability_zone: str = opt("nova", "The one availability zone this service reports.")
     enabled_share_protocols: list = opt(["NFS", "CIFS"], "Share protocols accepted on create (comma separated).")
     manage_allowed_roots: list = opt([], "Directories under which POST /v2/shares/manage may adopt an "
@@ -130,6 +137,7 @@ class Config:
                                       "firewalling /metrics is not possible.")
     worker_metrics_port: int = opt(0, "Port on which `sharebackup worker` (no API) serves Prometheus metrics "
                                       "at /metrics on the host address (0: none; needs metrics_enabled).")
+    api: ApiConfig = field(default_factory=ApiConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
@@ -169,7 +177,9 @@ class Config:
         return self.state_path / "repository"
 
 
-SECTIONS = {"database": DatabaseConfig, "quota": QuotaConfig, "backup": BackupConfig}
+SECTIONS = {"api": ApiConfig, "database": DatabaseConfig, "quota": QuotaConfig, "backup": BackupConfig}
+# Old names still read, with a warning: (section, option) -> (section, option).
+DEPRECATED = {("DEFAULT", "max_request_body_size"): ("api", "max_request_body_bytes")}
 PASSTHROUGH_SECTIONS = ("keystone_authtoken",)
 
 
@@ -237,6 +247,7 @@ def load_config(path: str | os.PathLike | None = None, environ: Mapping[str, str
         parser.read(path)
     sections, origin = _read_file(parser, str(path or ""))
     _read_environment(environ, sections, origin)
+    _rename_deprecated(sections, origin)
     _refuse_unknown(sections, origin)
 
     top = _apply(Config, sections.get("DEFAULT", {}), "DEFAULT")
@@ -248,6 +259,22 @@ def load_config(path: str | os.PathLike | None = None, environ: Mapping[str, str
     conf = Config(**top)
     _validate(conf)
     return conf
+
+
+def _rename_deprecated(sections: dict, origin: dict) -> None:
+    """Move an option set under its old name to its new one, with a warning; the new name wins."""
+    for (old_section, old), (new_section, new) in DEPRECATED.items():
+        if old not in sections.get(old_section, {}):
+            continue
+        value = sections[old_section].pop(old)
+        where = origin.pop((old_section, old))
+        LOG.warning("configuration: [%s] %s (%s) is deprecated; use [%s] %s", old_section, old, where,
+                    new_section, new)
+        target = sections.setdefault(new_section, {})
+        if new not in target:
+            target[new] = value
+            origin[new_section, new] = where
+            origin.setdefault((new_section, ""), where)
 
 
 def _read_file(parser: configparser.ConfigParser, path: str) -> tuple[dict, dict]:
@@ -276,7 +303,7 @@ def _read_environment(environ: Mapping[str, str], sections: dict, origin: dict) 
         rest = key[len(ENV_PREFIX):].lower()
         if "__" in rest:
             section, _, option = rest.partition("__")
-        elif rest in defaults and rest not in SECTIONS:
+        elif (rest in defaults and rest not in SECTIONS) or ("DEFAULT", rest) in DEPRECATED:
             section, option = "DEFAULT", rest
         else:
             continue

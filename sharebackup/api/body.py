@@ -25,7 +25,7 @@ def read_json(req) -> object:
     cached = getattr(req.context, "_json_body", _NO_BODY)
     if cached is not _NO_BODY:
         return cached
-    limit = req.context.runtime.config.max_request_body_size
+    limit = req.context.runtime.config.api.max_request_body_bytes
     length = req.content_length
     if length is not None and length > limit:
         raise Fault(413, "Request is too large.")

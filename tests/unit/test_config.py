@@ -122,3 +122,22 @@ def test_keystone_authtoken_options_pass_through_unchecked(tmp_path):
     ini = tmp_path / "sb.conf"
     ini.write_text("[keystone_authtoken]\nwww_authenticate_uri = http://k\nmemcached_servers = m:11211\n")
     assert load_config(ini, environ={}).keystone_authtoken["memcached_servers"] == "m:11211"
+
+
+def test_request_body_cap_lives_in_the_api_section(tmp_path):
+    ini = tmp_path / "sb.conf"
+    ini.write_text("[api]\nmax_request_body_bytes = 2048\n")
+    assert load_config(ini, environ={}).api.max_request_body_bytes == 2048
+
+
+def test_the_old_name_of_the_body_cap_still_works_with_a_warning(tmp_path, caplog):
+    ini = tmp_path / "sb.conf"
+    ini.write_text("[DEFAULT]\nmax_request_body_size = 4096\n")
+    with caplog.at_level("WARNING", logger="sharebackup.config"):
+        conf = load_config(ini, environ={})
+    assert conf.api.max_request_body_bytes == 4096
+    assert "max_request_body_size" in caplog.text and "deprecated" in caplog.text
+    assert load_config(None, environ={"SHAREBACKUP_MAX_REQUEST_BODY_SIZE": "512"}).api.max_request_body_bytes == 512
+    both = tmp_path / "both.conf"
+    both.write_text("[DEFAULT]\nmax_request_body_size = 4096\n[api]\nmax_request_body_bytes = 1024\n")
+    assert load_config(both, environ={}).api.max_request_body_bytes == 1024  # the new name wins

@@ -20,7 +20,7 @@ _MAX_ID = 255
 def check_body_size(req) -> None:
     """Manila's sizelimit filter answers 413 before anything else looks at the request."""
     length = req.content_length
-    if length is not None and length > req.context.runtime.config.max_request_body_size:
+    if length is not None and length > req.context.runtime.config.api.max_request_body_bytes:
         raise Fault(413, "Request is too large.")
 
 
