@@ -2,7 +2,7 @@
 
 The flags are a contract outside scripts rely on:
     sharebackup repo init --repo PATH [--key-file F | --encrypt]
-    sharebackup repo backup --repo PATH SRC [--parent SNAP]   (snapshot id on the last line)
+    sharebackup repo backup --repo PATH SRC [--parent SNAP | --force]   (snapshot id on the last line)
     sharebackup repo snapshots --repo PATH
     sharebackup repo restore --repo PATH SNAP TARGET [--mode merge|replace]
     sharebackup repo forget --repo PATH SNAP
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 
 from sharebackup import engine
@@ -97,7 +98,7 @@ def cmd_backup(args) -> int:
         raise _Refused(f"{args.src}: {'not a directory' if os.path.exists(args.src) else 'no such directory'}")
     repo = _open(args)
     out = Output(args.json, "backup")
-    snap_id = engine.backup(repo, args.src, parent=args.parent, progress=out.callback, report=out.report,
+    snap_id = engine.backup(repo, args.src, parent=_parent(repo, args), progress=out.callback, report=out.report,
                             hostname=args.hostname, tags=args.tag or ())
     summary = repo.load_snapshot(snap_id)["summary"]
     errors = [w for w in repo.load_snapshot(snap_id)["warnings"] if w["kind"] in ("error", "vanished")]
@@ -111,6 +112,16 @@ def cmd_backup(args) -> int:
              snap_id]
     out.result({"snapshot_id": snap_id, "summary": summary}, lines)
     return 3 if errors else 0
+
+
+def _parent(repo, args) -> str | None:
+    """--parent, or else (as restic does) the newest snapshot of the same path from the same host,
+    whose unchanged files are then not read again; --force reads everything."""
+    if args.parent or args.force:
+        return args.parent
+    src, host = os.path.abspath(args.src), args.hostname or socket.gethostname()
+    same = [s for s in repo.list_snapshots() if s["paths"] == [src] and s["hostname"] == host]
+    return same[-1]["id"] if same else None
 
 
 def cmd_snapshots(args) -> int:
@@ -269,7 +280,10 @@ def add_repo_parser(subparsers) -> None:
                         "terminal)")
     p = command("backup", cmd_backup, "back up a directory; prints the snapshot id last")
     p.add_argument("src")
-    p.add_argument("--parent", help="snapshot id (or prefix, or 'latest') whose unchanged files are not re-read")
+    parent = p.add_mutually_exclusive_group()
+    parent.add_argument("--parent", help="snapshot id (or prefix, or 'latest') whose unchanged files are not re-read "
+                                         "(default: the newest snapshot of the same path from the same host)")
+    parent.add_argument("--force", action="store_true", help="read every file again (no parent snapshot)")
     p.add_argument("--hostname", help="host name recorded in the snapshot")
     p.add_argument("--tag", action="append", help="tag recorded in the snapshot; repeatable")
     command("snapshots", cmd_snapshots, "list snapshots")

@@ -216,3 +216,23 @@ def test_on_a_terminal_the_passphrase_is_asked_for(tmp_path):
     assert code == 0 and "0 snapshot(s)" in seen
     code, seen = _on_a_terminal(["repo", "init", "--repo", str(tmp_path / "r2"), "--encrypt"], ["one", "two"])
     assert code == 1 and "the two passphrases differ" in seen
+
+
+def test_backup_finds_its_parent_by_path_and_host(tmp_path, capsys):
+    repo, src, other = str(tmp_path / "repo"), tmp_path / "src", tmp_path / "other"
+    for tree in (src, other):
+        tree.mkdir()
+        (tree / "f").write_bytes(os.urandom(4000))
+    run(capsys, "repo", "init", "--repo", repo)
+    first = run(capsys, "repo", "backup", "--repo", repo, str(src))[1].splitlines()[-1]
+    run(capsys, "repo", "backup", "--repo", repo, str(other))  # the newest snapshot, of another path
+    code, stdout, _ = run(capsys, "repo", "backup", "--repo", repo, str(src), "--json")
+    result = json.loads(stdout.splitlines()[-1])
+    assert result["summary"]["files_unmodified"] == 1  # the file was not read again
+    from sharebackup import engine
+    snap = engine.Repository.open(engine.open_store(repo)).load_snapshot(result["snapshot_id"])
+    assert snap["parent"] == first
+    code, stdout, _ = run(capsys, "repo", "backup", "--repo", repo, str(src), "--force", "--json")
+    assert json.loads(stdout.splitlines()[-1])["summary"].get("files_unmodified", 0) == 0
+    _, stdout, _ = run(capsys, "repo", "backup", "--repo", repo, str(src), "--hostname", "elsewhere", "--json")
+    assert json.loads(stdout.splitlines()[-1])["summary"].get("files_unmodified", 0) == 0  # another host: no parent
