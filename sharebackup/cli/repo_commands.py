@@ -35,7 +35,7 @@ import socket
 import sys
 
 from sharebackup import engine
-from sharebackup.cli import repo_keys
+from sharebackup.cli import repo_forget, repo_keys
 from sharebackup.cli.repo_output import Output, human_bytes, human_lines
 from sharebackup.engine.maintenance import DEFAULT_GRACE
 
@@ -99,7 +99,7 @@ def cmd_backup(args) -> int:
     repo = _open(args)
     out = Output(args.json, "backup")
     snap_id = engine.backup(repo, args.src, parent=_parent(repo, args), progress=out.callback, report=out.report,
-                            hostname=args.hostname, tags=args.tag or ())
+                            hostname=args.hostname, tags=args.tag or (), snapshot_time_ns=args.time)
     summary = repo.load_snapshot(snap_id)["summary"]
     errors = [w for w in repo.load_snapshot(snap_id)["warnings"] if w["kind"] in ("error", "vanished")]
     lines = [f"files: {summary.get('files_new', 0)} new, {summary.get('files_changed', 0)} changed, "
@@ -153,10 +153,7 @@ def cmd_restore(args) -> int:
 
 
 def cmd_forget(args) -> int:
-    repo = _open(args)
-    full = engine.forget(repo, args.snapshot)
-    Output(args.json, "forget").result({"forgotten": full}, [f"forgot snapshot {full} (run gc to free space)"])
-    return 0
+    return repo_forget.forget(args, _open(args), _Refused)
 
 
 def cmd_gc(args) -> int:
@@ -245,6 +242,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _moment(text: str) -> int:
+    """An ISO 8601 time as nanoseconds since the epoch."""
+    import datetime as dt
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (2025-01-31T02:00:00Z)") from None
+    return int(moment.timestamp() * 1_000_000) * 1000  # a naive time is read as local, as restic does
+
+
 def _subset(text: str) -> float:
     value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
     if not 0 < value <= 1:
@@ -286,14 +293,16 @@ def add_repo_parser(subparsers) -> None:
     parent.add_argument("--force", action="store_true", help="read every file again (no parent snapshot)")
     p.add_argument("--hostname", help="host name recorded in the snapshot")
     p.add_argument("--tag", action="append", help="tag recorded in the snapshot; repeatable")
+    p.add_argument("--time", type=_moment, help="record this time as the snapshot's (ISO 8601; without an offset: "
+                                                "this host's local time), as restic's --time")
     command("snapshots", cmd_snapshots, "list snapshots")
     p = command("restore", cmd_restore, "restore a snapshot into a directory")
     p.add_argument("snapshot")
     p.add_argument("target")
     p.add_argument("--mode", choices=["merge", "replace"], default="merge",
                    help="merge: overwrite what the snapshot has (default); replace: make an exact copy")
-    p = command("forget", cmd_forget, "drop a snapshot (gc frees its data)")
-    p.add_argument("snapshot")
+    p = command("forget", cmd_forget, "drop a snapshot, or those a --keep-* policy does not keep (gc frees the data)")
+    repo_forget.add_arguments(p)
     p = command("gc", cmd_gc, "remove unreferenced data and repack")
     p.add_argument("--grace", type=_seconds, default=None,
                    help="seconds: never touch packs (nor, with --name, orphan snapshots) younger than this "

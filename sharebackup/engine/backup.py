@@ -48,8 +48,11 @@ def backup(
     hostname: str | None = None,
     tags: list[str] | tuple = (),
     options: BackupOptions | None = None,
+    snapshot_time_ns: int | None = None,
 ) -> str:
-    """Back up directory `src`; returns the new snapshot id. See the package docstring."""
+    """Back up directory `src`; returns the new snapshot id. See the package docstring.
+
+    ``snapshot_time_ns`` records another time than now as the snapshot's (restic's --time)."""
     tune_malloc()
     options = options or BackupOptions()
     src = os.path.abspath(src)
@@ -58,12 +61,13 @@ def backup(
     except NotADirectoryError:
         raise EngineError(f"{src} is not a directory") from None
     try:
-        return _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, options)
+        return _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, options,
+                            snapshot_time_ns)
     finally:
         os.close(root_fd)
 
 
-def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, options) -> str:
+def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, options, snapshot_time_ns) -> str:
     root_st = os.fstat(root_fd)
     started = time.time()
     reporter = Reporter(report)
@@ -105,8 +109,9 @@ def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, o
         )
         doc = {
             "v": 1,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-            "time_ns": time.time_ns(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snapshot_time_ns / 1e9 if snapshot_time_ns
+                                                                    else started)),
+            "time_ns": snapshot_time_ns or time.time_ns(),
             "hostname": hostname or socket.gethostname(),
             "username": _username(),
             "paths": [src],
