@@ -35,7 +35,7 @@ import socket
 import sys
 
 from sharebackup import engine
-from sharebackup.cli import repo_forget, repo_keys
+from sharebackup.cli import repo_browse, repo_forget, repo_keys
 from sharebackup.cli.repo_output import Output, human_bytes, human_lines
 from sharebackup.engine.maintenance import DEFAULT_GRACE
 
@@ -143,7 +143,7 @@ def cmd_restore(args) -> int:
     repo = _open(args)
     out = Output(args.json, "restore")
     summary = engine.restore(repo, args.snapshot, args.target, mode=args.mode, progress=out.callback,
-                             report=out.report)
+                             report=out.report, include=args.include or (), exclude=args.exclude or ())
     lines = [f"restored {summary['files']} files, {summary['dirs']} dirs, {summary['symlinks']} symlinks, "
              f"{summary['hardlinks']} hard links, {human_bytes(summary['bytes'])} into {args.target}"]
     if summary["errors"]:
@@ -212,6 +212,11 @@ def cmd_stats(args) -> int:
     st = engine.stats(repo)
     Output(args.json, "stats").result({"stats": st}, human_lines(st))
     return 0
+
+
+def _opened(func):
+    """A browse command, called with the opened repository."""
+    return lambda args: func(args, _open(args))
 
 
 def _guard(func):
@@ -300,7 +305,13 @@ def add_repo_parser(subparsers) -> None:
     p.add_argument("snapshot")
     p.add_argument("target")
     p.add_argument("--mode", choices=["merge", "replace"], default="merge",
-                   help="merge: overwrite what the snapshot has (default); replace: make an exact copy")
+                   help="merge: overwrite what the snapshot has (default); replace: make an exact copy (with "
+                        "--include: of the included paths only)")
+    p.add_argument("--include", action="append", metavar="PATH",
+                   help="restore only this path of the snapshot (and the directories leading to it); repeatable")
+    p.add_argument("--exclude", action="append", metavar="PATTERN",
+                   help="leave out entries whose name or /path matches this glob; repeatable")
+    repo_browse.add_parsers(lambda name, func, help_text: command(name, _opened(func), help_text))
     p = command("forget", cmd_forget, "drop a snapshot, or those a --keep-* policy does not keep (gc frees the data)")
     repo_forget.add_arguments(p)
     p = command("gc", cmd_gc, "remove unreferenced data and repack")

@@ -41,15 +41,18 @@ from sharebackup.engine.tree import decode_tree
 from sharebackup.engine.context_pool import ContextThreadPool
 from sharebackup.engine.deep_recursion import allow_deep_trees
 from sharebackup.engine.restore_links import LinkGroups
+from sharebackup.engine.browse import node_at
+from sharebackup.engine.selection import INSIDE, OUT, WAY, Selection
 
 MODES = ("merge", "replace")
 
 
 class _RestoreRun:
     def __init__(self, repo, mode: str, tracker: ProgressTracker, report: Reporter, workers: int, budget: int,
-                 exclude_names: tuple = ()):
+                 exclude_names: tuple = (), selection: Selection | None = None):
         self.repo = repo
         self.exclude_names = frozenset(exclude_names)
+        self.selection = selection or Selection()
         self.mode = mode
         self.progress = tracker
         self.report = report
@@ -65,14 +68,29 @@ class _RestoreRun:
         self.stats_lock = threading.Lock()
         self.stats = {"files": 0, "dirs": 0, "symlinks": 0, "special": 0, "hardlinks": 0, "bytes": 0}
 
-    def tree(self, tree_id: str) -> list[dict]:
+    def tree(self, tree_id: str, rel: str = "", inside: bool = True) -> list[dict]:
+        """The entries of a directory that this restore writes (all of them, when nothing is chosen)."""
         nodes = decode_tree(self.repo.load_tree(bytes.fromhex(tree_id)))
-        return [n for n in nodes if n["name"] not in self.exclude_names] if self.exclude_names else nodes
+        if self.exclude_names:
+            nodes = [n for n in nodes if n["name"] not in self.exclude_names]
+        if self.selection.everything and not self.selection.exclude:
+            return nodes
+        chosen = []
+        for node in nodes:
+            relp = f"{rel}/{node['name']}"
+            where = INSIDE if inside else self.selection.state(relp)
+            if where == OUT or (where == WAY and node["type"] != "dir") or self.selection.excluded(relp, node["name"]):
+                continue
+            chosen.append(node)
+        return chosen
+
+    def inside(self, rel: str) -> bool:
+        return self.selection.state(rel) == INSIDE
 
     def plan(self, tree_id: str, rel: str = "") -> int:
         """Pre-pass: refuse unsafe names early, total bytes, first name of each hard-link group."""
         total = 0
-        for node in self.tree(tree_id):
+        for node in self.tree(tree_id, rel, self.inside(rel)):
             relp = f"{rel}/{node['name']}"
             if node["type"] == "dir":
                 total += self.plan(node["subtree"], relp)
@@ -87,9 +105,10 @@ class _RestoreRun:
 
     # -- the walk (calling thread) -------------------------------------------------
     def restore_dir(self, handle: DirHandle, tree_id: str, rel: str) -> None:
-        nodes = self.tree(tree_id)
+        inside = self.inside(rel)
+        nodes = self.tree(tree_id, rel, inside)
         existing = {os.fsdecode(n) for n in safe_fs.names(handle.fd)}
-        if self.mode == "replace":
+        if self.mode == "replace" and inside:  # a directory on the way keeps what it has
             for name in sorted(existing - {n["name"] for n in nodes} - self.exclude_names):
                 try:
                     remove_entry(handle.fd, name)
@@ -144,13 +163,18 @@ class _RestoreRun:
                 exists = False
         if not exists:
             os.mkdir(name, 0o700, dir_fd=fd)
+        # a directory that only leads to a chosen path, and was there already, keeps its own metadata
+        kept = os.lstat(name, dir_fd=fd) if exists and not self.inside(rel) else None
 
         # Applied once the directory is complete (its last reference gone: the walk, its
         # files' tasks, and hard links still to be made to or from it), so restore keeps
         # no per-directory state for the whole tree and never looks a directory up again.
-        def on_last(dir_fd, node=node, rel=rel):
+        def on_last(dir_fd, node=node, rel=rel, kept=kept):
             try:
-                fs_apply.apply_to_fd(dir_fd, node, self.report, rel)
+                if kept is not None:
+                    os.utime(dir_fd, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+                else:
+                    fs_apply.apply_to_fd(dir_fd, node, self.report, rel)
             except OSError as exc:
                 self.report(rel, "error", f"directory metadata: {exc.strerror or exc}")
         # O_NOFOLLOW: a tenant who swaps the new directory for a symlink gets an error, not our writes
@@ -229,21 +253,31 @@ def restore(
     workers: int = 0,
     max_inflight_bytes: int = 64 * 1024 * 1024,
     exclude_names: tuple = (),
+    include: list[str] | tuple = (),
+    exclude: list[str] | tuple = (),
 ) -> dict:
-    """Restore snapshot `snap_id` into `target`; returns a summary with an `errors` list."""
+    """Restore snapshot `snap_id` into `target`; returns a summary with an `errors` list.
+
+    ``include``: only these paths of the snapshot (and the directories leading to them);
+    ``exclude``: glob patterns matched against each name and each /path. Replace mode then
+    removes extras only inside the included paths."""
     if mode not in MODES:
         raise EngineError(f"unknown restore mode {mode!r}; use merge or replace")
+    selection = Selection(include, exclude)
     tune_malloc()
     reporter = Reporter(report)
     with repo.lock(exclusive=False, purpose="restore"):
         snap = repo.load_snapshot(repo.resolve_snapshot(snap_id))
+        for path in include:
+            node_at(repo, snap, path)  # PathNotFound before anything is written
         tracker = ProgressTracker(progress)
         run = _RestoreRun(repo, mode, tracker, reporter, workers or max(2, os.cpu_count() or 2), max_inflight_bytes,
-                          exclude_names)
+                          exclude_names, selection)
         try:
             tracker.total = run.plan(snap["tree"])
             os.makedirs(target, exist_ok=True)
             root_fd = safe_fs.open_root(target)  # the service's or operator's path, not tenant content
+            root_before = os.fstat(root_fd)
             try:
                 root = DirHandle(os.dup(root_fd))
                 try:
@@ -252,8 +286,10 @@ def restore(
                 finally:
                     root.unref()
                 run.finish()
-                if snap.get("root"):
+                if selection.everything and snap.get("root"):
                     fs_apply.apply_to_fd(root_fd, snap["root"], reporter, "/")
+                elif not selection.everything:  # the target's root only leads to the chosen paths
+                    os.utime(root_fd, ns=(root_before.st_atime_ns, root_before.st_mtime_ns))
             finally:
                 os.close(root_fd)
         finally:

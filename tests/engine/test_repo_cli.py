@@ -236,3 +236,50 @@ def test_backup_finds_its_parent_by_path_and_host(tmp_path, capsys):
     assert json.loads(stdout.splitlines()[-1])["summary"].get("files_unmodified", 0) == 0
     _, stdout, _ = run(capsys, "repo", "backup", "--repo", repo, str(src), "--hostname", "elsewhere", "--json")
     assert json.loads(stdout.splitlines()[-1])["summary"].get("files_unmodified", 0) == 0  # another host: no parent
+
+
+def _run_binary(capsysbinary, *argv):
+    code = repo_commands.main(list(argv))
+    out, err = capsysbinary.readouterr()
+    return code, out.decode("utf-8", "surrogateescape"), err.decode("utf-8", "surrogateescape")
+
+
+def test_ls_find_and_a_partial_restore(tmp_path, capsysbinary):
+    """Names that are not UTF-8 (caf\\xe9 in the tree) are printed as their bytes, as ls does."""
+    repo, src = str(tmp_path / "repo"), tmp_path / "src"
+    make_rich_tree(src)
+    _run_binary(capsysbinary, "repo", "init", "--repo", repo)
+    _run_binary(capsysbinary, "repo", "backup", "--repo", repo, str(src))
+    code, stdout, _ = _run_binary(capsysbinary, "repo", "ls", "--repo", repo, "latest", "/docs", "--json")
+    entries = json.loads(stdout.splitlines()[-1])["entries"]
+    assert [e["path"] for e in entries] == ["/docs/a.txt", "/docs/deep"] and entries[1]["type"] == "dir"
+    code, stdout, _ = _run_binary(capsysbinary, "repo", "ls", "--repo", repo, "latest", "/", "--recursive")
+    assert "/docs/deep/er/dup.txt" in stdout and "/link -> docs/a.txt" in stdout and "/caf\udce9" in stdout
+    code, stdout, _ = _run_binary(capsysbinary, "repo", "find", "--repo", repo, "dup*", "--json")
+    assert [f["path"] for f in json.loads(stdout.splitlines()[-1])["found"]] == ["/docs/deep/er/dup.txt"]
+    code, _, err = _run_binary(capsysbinary, "repo", "ls", "--repo", repo, "latest", "/link/a.txt")
+    assert code == 1 and "not a directory" in err  # a symlink in the backup is never followed
+    code, _, err = _run_binary(capsysbinary, "repo", "dump", "--repo", repo, "latest", "/../../etc/passwd")
+    assert code == 1 and "unsafe path" in err
+    out = tmp_path / "partial"
+    code, stdout, _ = _run_binary(capsysbinary, "repo", "restore", "--repo", repo, "latest", str(out), "--include", "/docs/deep",
+                          "--exclude", "hard*")
+    assert code == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
+        "docs", "docs/deep", "docs/deep/er", "docs/deep/er/dup.txt"]
+
+
+def test_dump_writes_a_file_or_a_tar_of_a_directory(tmp_path, capsysbinary):
+    import io
+    import tarfile
+    repo, src = str(tmp_path / "repo"), tmp_path / "src"
+    make_rich_tree(src)
+    repo_commands.main(["repo", "init", "--repo", repo])
+    repo_commands.main(["repo", "backup", "--repo", repo, str(src)])
+    capsysbinary.readouterr()
+    assert repo_commands.main(["repo", "dump", "--repo", repo, "latest", "/random.bin"]) == 0
+    assert capsysbinary.readouterr()[0] == (src / "random.bin").read_bytes()
+    assert repo_commands.main(["repo", "dump", "--repo", repo, "latest", "/docs"]) == 0
+    with tarfile.open(fileobj=io.BytesIO(capsysbinary.readouterr()[0])) as archive:
+        assert archive.getnames() == ["a.txt", "deep", "deep/er", "deep/er/dup.txt", "deep/hard2"]
+        assert archive.extractfile("deep/er/dup.txt").read() == (src / "docs/deep/er/dup.txt").read_bytes()
