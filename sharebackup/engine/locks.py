@@ -1,9 +1,11 @@
 """Repository locks with leases, stored as `locks/<random id>` objects.
 
 Backups, restores and checks take a shared lock; gc and forget take an exclusive one.
-A lock carries an expiry time and a background thread renews it (writes a fresh lock
-object, then deletes the old one) every third of the lease, so a crashed process's
-lock simply expires. Acquiring writes our lock first and then lists the others: if two
+A lock carries an expiry time and a background thread (sharebackup.core.lease_keeper) renews
+it (writes a fresh lock object, then deletes the old one) every third of the lease, so a
+crashed process's lock simply expires. A renewal the store refuses is tried again next round
+while the lease still runs; once renewals have failed for a whole lease the lock is lost
+(`lost` is set, `remaining()` says 0) and no new lock object is written. Acquiring writes our lock first and then lists the others: if two
 processes race, both see each other and the loser backs off; neither proceeds unsafely.
 
 `acquire(wait=...)` retries for a while instead of failing at once (gc waiting for running
@@ -20,7 +22,8 @@ import socket
 import threading
 import time
 
-from sharebackup.engine.errors import AbortedError, LockedError, ObjectMissing, StoreError
+from sharebackup.core.lease_keeper import LeaseKeeper
+from sharebackup.engine.errors import AbortedError, LockedError, ObjectMissing
 from sharebackup.engine.stores.base import Store
 
 DEFAULT_LEASE = 300.0  # seconds
@@ -41,13 +44,25 @@ class RepoLock:
         self.lease = lease
         self.purpose = purpose
         self.name: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._name_lock = threading.Lock()
-        self._valid_until = 0.0  # time.monotonic() until which our newest lock object is sure to be valid
+        self._keeper = self._new_keeper()
+
+    def _new_keeper(self) -> LeaseKeeper:
+        return LeaseKeeper(self._renew, interval=self.lease / 3, lease_seconds=self.lease,
+                           what=f"the {self.purpose or 'repository'} lock on {self.store.location}",
+                           thread_name="repo-lock-renew")
+
+    @property
+    def lost(self) -> threading.Event:
+        """Set once renewals failed for a whole lease: the lock may be someone else's now."""
+        return self._keeper.lost
+
+    @property
+    def _stop(self) -> threading.Event:
+        """Set to end the renewals (release() does; a test sets it to play a dead process)."""
+        return self._keeper.stopped
 
     def _write(self) -> str:
-        started = time.monotonic()
         now = time.time()
         doc = {
             "exclusive": self.exclusive,
@@ -59,12 +74,11 @@ class RepoLock:
         }
         name = "locks/" + os.urandom(16).hex()
         self.store.put_if_absent(name, json.dumps(doc).encode())
-        self._valid_until = started + self.lease
         return name
 
     def remaining(self) -> float:
-        """Seconds our lease is sure to last (0 when not held)."""
-        return max(0.0, self._valid_until - time.monotonic()) if self.name else 0.0
+        """Seconds our lease is sure to last (0 when not held), from the newest lock object written."""
+        return self._keeper.remaining() if self.name else 0.0
 
     def conflicts(self) -> list[dict]:
         now = time.time()
@@ -94,6 +108,7 @@ class RepoLock:
             time.sleep(WAIT_POLL)
 
     def _acquire_once(self) -> "RepoLock":
+        started = time.monotonic()
         self.name = self._write()
         others = self.conflicts()
         if others:
@@ -104,20 +119,18 @@ class RepoLock:
                 f"repository is locked ({'exclusive' if o.get('exclusive') else 'shared'}, "
                 f"{o.get('purpose') or 'unknown'}) by {o.get('hostname')} pid {o.get('pid')}"
             )
-        self._thread = threading.Thread(target=self._renew_loop, name="repo-lock-renew", daemon=True)
-        self._thread.start()
+        self._keeper = self._new_keeper()  # (a fresh one: a released lock may be taken again)
+        self._keeper.start(held_since=started)
         return self
 
-    def _renew_loop(self) -> None:
-        while not self._stop.wait(self.lease / 3):
-            try:
-                new = self._write()
-            except StoreError:
-                continue  # try again next round; the old lease still runs
-            with self._name_lock:
-                old, self.name = self.name, new
-            if old:
-                self._delete(old)
+    def _renew(self) -> bool:
+        """One renewal for the keeper; a StoreError is retried by it while the lease still runs."""
+        new = self._write()
+        with self._name_lock:
+            old, self.name = self.name, new
+        if old:
+            self._delete(old)
+        return True
 
     def _delete(self, name: str) -> None:
         try:
@@ -126,9 +139,7 @@ class RepoLock:
             pass
 
     def release(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._keeper.stop()
         with self._name_lock:
             if self.name:
                 self._delete(self.name)

@@ -19,6 +19,7 @@ is no different from a crash at that point, which the order above makes harmless
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 from sharebackup.engine.errors import AbortedError, ObjectMissing
 from sharebackup.engine.index import INDEX_AAD, delta_document
@@ -56,76 +57,115 @@ def gc(repo, *, grace: float = DEFAULT_GRACE, repack_threshold: float = 0.5, wai
     lock = RepoLock(repo.store, exclusive=True, purpose="gc", **({"lease": repo.lock_lease} if repo.lock_lease else {}))
     lock.acquire(wait, keep_going)
     with lock:
-
-        def ensure(step: str) -> None:
-            if lock.remaining() < lock.lease * LOCK_MARGIN:
-                raise AbortedError(f"gc stopped before {step}: its repository lock is close to running out")
-            if keep_going is not None and not keep_going():
-                raise AbortedError(f"gc stopped before {step}: the caller asked to stop")
-
-        def delete(name: str, step: str) -> None:
-            ensure(step)
-            _delete(repo.store, name)
-
+        delete = _guarded_delete(repo.store, lock, keep_going)
         stats["locks_removed"] = remove_expired_locks(repo.store)
         if forget is not None:
             stats["snapshots_forgotten"] = _forget_chosen(repo, forget, grace, delete)
         repo.load_index()
-        now = time.time()
-        listing = {i.name.rsplit("/", 1)[1]: i for i in repo.store.list("data/")}
-        young = {p for p, i in listing.items() if now - i.mtime < grace}
-        trees, data = referenced_blobs(repo, repo.list_snapshots())
-        used = trees | data
-
-        by_pack = repo.index.entries_by_pack()
-        drop: list[str] = []
-        repack: list[str] = []
-        for pack_id, blobs in by_pack.items():
-            if pack_id in young:
-                continue
-            live = sum(loc.length for bid, loc in blobs if bid in used)
-            total = sum(loc.length for _bid, loc in blobs) or 1
-            if live == 0:
-                drop.append(pack_id)
-            elif 1 - live / total > repack_threshold:
-                repack.append(pack_id)
-
-        keep_entries = {p: [PackEntry(loc.type, bid, loc.offset, loc.length, loc.plain_len) for bid, loc in blobs]
-                        for p, blobs in by_pack.items() if p not in drop and p not in repack}
-        repo.index = _without(repo.index, drop + repack)  # so the writer stores copies anew
-        writer = BlobWriter(repo, index_every=1 << 30)
-        for pack_id in repack:
-            blobs = [(bid, loc) for bid, loc in by_pack[pack_id] if bid in used]
-            raw = repo.store.get(pack_name(pack_id))
-            for bid, loc in blobs:
-                if writer.claim(bid):
-                    stored = raw[loc.offset:loc.offset + loc.length]
-                    repo.codec.decode_blob(stored, bid, loc.plain_len)  # never copy damage forward
-                    writer.add(loc.type, bid, stored, loc.plain_len)
-        writer.flush()
-
-        survivors = [(p, repo.index.packs.get(p, listing[p].size if p in listing else 0), e)
-                     for p, e in keep_entries.items()]
-        survivors += writer.written
-        old_deltas = set(repo.index_ids())
-        new_delta = repo.write_file("index", INDEX_AAD, delta_document(survivors, sorted(old_deltas)))
-        for delta_id in old_deltas - {new_delta}:
-            delete(f"index/{delta_id}", "merging the index")
-            stats["index_files_merged"] += 1
-        for pack_id in drop + repack:
-            stats["bytes_freed"] += listing[pack_id].size if pack_id in listing else 0
-            delete(pack_name(pack_id), "deleting packs")
-        indexed = set(by_pack)
-        for pack_id, info in listing.items():
-            if pack_id not in indexed and pack_id not in young:
-                delete(info.name, "deleting orphan packs")  # orphan of an interrupted backup
-                stats["orphans_deleted"] += 1
-                stats["bytes_freed"] += info.size
-        stats["packs_deleted"] = len(drop)
-        stats["packs_repacked"] = len(repack)
-        stats["packs_written"] = len(writer.written)
+        plan = _plan(repo, grace, repack_threshold)
+        written = _repack(repo, plan)
+        stats["index_files_merged"] = _merge_index(repo, plan, written, delete)
+        _delete_packs(plan, delete, stats)
+        stats["packs_deleted"] = len(plan.drop)
+        stats["packs_repacked"] = len(plan.repack)
+        stats["packs_written"] = len(written)
         repo.load_index()
     return stats
+
+
+def _guarded_delete(store, lock: RepoLock, keep_going):
+    """delete(name, step): removes one object, but first makes sure that gc may still delete
+    (its lock has LOCK_MARGIN left, the caller's keep_going() says yes); AbortedError if not."""
+
+    def ensure(step: str) -> None:
+        if lock.remaining() < lock.lease * LOCK_MARGIN:
+            raise AbortedError(f"gc stopped before {step}: its repository lock is close to running out")
+        if keep_going is not None and not keep_going():
+            raise AbortedError(f"gc stopped before {step}: the caller asked to stop")
+
+    def delete(name: str, step: str) -> None:
+        ensure(step)
+        _delete(store, name)
+    return delete
+
+
+@dataclass
+class _Plan:
+    """What one gc found: the stored packs, which of them are too young to touch, the blobs the
+    snapshots use, the index's packs, and which packs to drop (nothing used) or repack."""
+    listing: dict  # pack id -> ObjectInfo of every pack in the store
+    young: set
+    used: set
+    by_pack: dict  # pack id -> [(blob id, location)] as the index has them
+    drop: list = field(default_factory=list)
+    repack: list = field(default_factory=list)
+
+
+def _plan(repo, grace: float, repack_threshold: float) -> _Plan:
+    now = time.time()
+    listing = {i.name.rsplit("/", 1)[1]: i for i in repo.store.list("data/")}
+    young = {p for p, i in listing.items() if now - i.mtime < grace}
+    trees, data = referenced_blobs(repo, repo.list_snapshots())
+    plan = _Plan(listing, young, trees | data, repo.index.entries_by_pack())
+    for pack_id, blobs in plan.by_pack.items():
+        if pack_id in young:
+            continue
+        live = sum(loc.length for bid, loc in blobs if bid in plan.used)
+        total = sum(loc.length for _bid, loc in blobs) or 1
+        if live == 0:
+            plan.drop.append(pack_id)
+        elif 1 - live / total > repack_threshold:
+            plan.repack.append(pack_id)
+    return plan
+
+
+def _repack(repo, plan: _Plan) -> list:
+    """Copy the used blobs of the packs to repack into new packs (the index forgets the packs to
+    drop or repack first, so the writer stores copies anew); returns the packs written."""
+    repo.index = _without(repo.index, plan.drop + plan.repack)
+    writer = BlobWriter(repo, index_every=1 << 30)
+    for pack_id in plan.repack:
+        blobs = [(bid, loc) for bid, loc in plan.by_pack[pack_id] if bid in plan.used]
+        raw = repo.store.get(pack_name(pack_id))
+        for bid, loc in blobs:
+            if writer.claim(bid):
+                stored = raw[loc.offset:loc.offset + loc.length]
+                repo.codec.decode_blob(stored, bid, loc.plain_len)  # never copy damage forward
+                writer.add(loc.type, bid, stored, loc.plain_len)
+    writer.flush()
+    return writer.written
+
+
+def _merge_index(repo, plan: _Plan, written: list, delete) -> int:
+    """One index delta for every pack that stays (kept and newly written), then the old deltas
+    go; returns how many went."""
+    gone = set(plan.drop) | set(plan.repack)
+    kept = {p: [PackEntry(loc.type, bid, loc.offset, loc.length, loc.plain_len) for bid, loc in blobs]
+            for p, blobs in plan.by_pack.items() if p not in gone}
+    survivors = [(p, repo.index.packs.get(p, plan.listing[p].size if p in plan.listing else 0), e)
+                 for p, e in kept.items()]
+    survivors += written
+    old_deltas = set(repo.index_ids())
+    new_delta = repo.write_file("index", INDEX_AAD, delta_document(survivors, sorted(old_deltas)))
+    merged = 0
+    for delta_id in old_deltas - {new_delta}:
+        delete(f"index/{delta_id}", "merging the index")
+        merged += 1
+    return merged
+
+
+def _delete_packs(plan: _Plan, delete, stats: dict) -> None:
+    """Delete the dropped and repacked packs, then the orphans (packs no index names, of an
+    interrupted backup) once older than the grace period."""
+    for pack_id in plan.drop + plan.repack:
+        stats["bytes_freed"] += plan.listing[pack_id].size if pack_id in plan.listing else 0
+        delete(pack_name(pack_id), "deleting packs")
+    indexed = set(plan.by_pack)
+    for pack_id, info in plan.listing.items():
+        if pack_id not in indexed and pack_id not in plan.young:
+            delete(info.name, "deleting orphan packs")  # orphan of an interrupted backup
+            stats["orphans_deleted"] += 1
+            stats["bytes_freed"] += info.size
 
 
 def _forget_chosen(repo, choose, grace: float, delete) -> int:

@@ -1,6 +1,7 @@
 """What a backup or restore job keeps while the engine works: its progress and lease
 (JobProgress), the engine's per-file reports (Problems), and the two ways it stops early
-(JobFailed with a user message, LeaseLost when another worker has the job now)."""
+(JobFailed with a user message, LeaseLost when another worker has the job now: the one
+sharebackup.core.lease_keeper.LeaseLost, re-exported here)."""
 from __future__ import annotations
 
 import threading
@@ -8,19 +9,13 @@ import time
 
 from sqlalchemy import update
 
-from sharebackup import logs
+from sharebackup.core.lease_keeper import LeaseKeeper, LeaseLost  # noqa: F401 - LeaseLost: the jobs' name for it
 from sharebackup.db.models import ShareBackup
 from sharebackup.services import messages
 from sharebackup.services.text import display_text
 
-LOG = logs.escaping_logger(__name__)
-
 PROGRESS_WRITE_INTERVAL = 1.0  # seconds between progress writes to the database
 MAX_LISTED_PROBLEMS = 5
-
-
-class LeaseLost(Exception):
-    """Another worker has taken the job over; stop without touching the states."""
 
 
 class JobFailed(Exception):
@@ -38,10 +33,10 @@ class JobProgress:
 
     The engine calls it from its threads about ten times a second; the percentage goes to
     the backup's ``column`` at most every PROGRESS_WRITE_INTERVAL seconds (only while the
-    backup is still in ``status``). A thread renews the lease; when that fails, the next
+    backup is still in ``status``). A LeaseKeeper renews the lease; once it is lost, the next
     progress call raises LeaseLost, which stops the engine.
 
-    The keeper renews only while the job moves: after ``[backup] job_stall_seconds``
+    The keeper renews only while the job moves (its stall rule): after ``[backup] job_stall_seconds``
     without a progress call (the engine blocked in read() on a hung mount, say) it lets the
     lease run out, so another worker takes the job over, and the attempts budget ends a
     job that stalls every time. Were it to renew regardless, such a job would hold its
@@ -51,47 +46,27 @@ class JobProgress:
     def __init__(self, rt, backup_id: str, column: str, status: str, heartbeat):
         self.rt, self.backup_id, self.column, self.status = rt, backup_id, column, status
         self.heartbeat = heartbeat
-        self.lost = threading.Event()
-        self._stop = threading.Event()
+        lease = float(rt.config.backup.job_lease_seconds)
+        self._keeper = LeaseKeeper(heartbeat, interval=max(0.05, lease / 4), lease_seconds=lease,
+                                   stall_seconds=float(rt.config.backup.job_stall_seconds),
+                                   what=f"backup {backup_id}", thread_name=f"lease-{backup_id[:8]}")
+        self.lost = self._keeper.lost
         self._lock = threading.Lock()
         self._written: str | None = None
         self._last_write = 0.0
-        self._last_call = time.monotonic()  # the engine's last sign of life
-        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> JobProgress:
-        self._thread = logs.start_thread(self._keep_lease, f"lease-{self.backup_id[:8]}")  # with the job's ids
+        self._keeper.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _keep_lease(self) -> None:
-        every = max(0.05, float(self.rt.config.backup.job_lease_seconds) / 4)
-        stall = float(self.rt.config.backup.job_stall_seconds)
-        while not self._stop.wait(every):
-            if stall > 0 and time.monotonic() - self._last_call > stall:
-                LOG.warning("backup %s: no progress for %.0f s (job_stall_seconds); the lease is left to run "
-                            "out so that another worker takes the job over", self.backup_id, stall)
-                self.lost.set()  # should the engine wake up, it stops: the job is no longer ours
-                return
-            try:
-                alive = self.heartbeat()
-            except Exception:  # the database blinked: the lease still runs, try next round
-                LOG.warning("renewing the lease of backup %s failed", self.backup_id, exc_info=True)
-                continue
-            if not alive:
-                self.lost.set()
-                return
+        self._keeper.stop()
 
     def check(self) -> None:
-        if self.lost.is_set():
-            raise LeaseLost(f"the job for backup {self.backup_id} was taken over")
+        self._keeper.check()
 
     def __call__(self, done: int, total: int) -> None:
-        self._last_call = time.monotonic()
+        self._keeper.touch()  # the engine's sign of life, for the stall rule
         self.check()
         percent = min(99, done * 100 // total) if total else 0  # "100" only once the job is done
         now = time.monotonic()

@@ -18,7 +18,6 @@ import datetime as dt
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from typing import Callable
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from sharebackup import logs
+from sharebackup.core.lease_keeper import LeaseKeeper
 from sharebackup.db.models import RepositoryLease, utcnow
 
 LOG = logging.getLogger(__name__)
@@ -135,7 +134,8 @@ def last_finished(db, name: str) -> dt.datetime | None:
 
 
 class HeldLease:
-    """``with HeldLease(db, name, "gc", seconds) as lease:`` holds the lease and renews it.
+    """``with HeldLease(db, name, "gc", seconds) as lease:`` holds the lease and renews it
+    (with a sharebackup.core.lease_keeper.LeaseKeeper).
 
     ``heartbeat`` (optional) is called with every renewal too (the job's own lease); when it
     returns False the lease counts as lost. Renewals come every quarter of the lease, or every
@@ -152,23 +152,20 @@ class HeldLease:
         self.holder = holder or new_holder_name(purpose)
         self.heartbeat = heartbeat
         self.clock = clock
-        self.lost = threading.Event()
         self._finished = False
-        self._valid_until = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._keeper = LeaseKeeper(self._renew, interval=self.renew_every, lease_seconds=self.seconds,
+                                   clock=clock, what=f"repository {name}",
+                                   thread_name=f"repo-lease-{name}")
+        self.lost = self._keeper.lost
 
     def __enter__(self) -> HeldLease:
         started = self.clock()
         acquire(self.db, self.name, self.holder, self.purpose, self.seconds)
-        self._valid_until = started + self.seconds
-        self._thread = logs.start_thread(self._keep, f"repo-lease-{self.name}")  # with the gc job's ids
+        self._keeper.start(held_since=started)  # its thread logs with the gc job's ids
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._keeper.stop()
         try:
             release(self.db, self.name, self.holder, finished=self._finished)
         except Exception:  # noqa: BLE001 - the lease runs out on its own
@@ -176,7 +173,7 @@ class HeldLease:
 
     def remaining(self) -> float:
         """Seconds the lease is sure to last, from the last renewal that succeeded."""
-        return 0.0 if self.lost.is_set() else max(0.0, self._valid_until - self.clock())
+        return self._keeper.remaining()
 
     def keep_going(self) -> bool:
         """True while at least the margin of the lease is sure to be left."""
@@ -185,18 +182,6 @@ class HeldLease:
     def finish(self) -> None:
         self._finished = True
 
-    def _keep(self) -> None:
-        while not self._stop.wait(self.renew_every):
-            started = self.clock()
-            try:
-                alive = renew(self.db, self.name, self.holder, self.seconds)
-                if alive and self.heartbeat is not None:
-                    alive = bool(self.heartbeat())
-            except Exception:  # the database blinked: the lease still runs, try next round
-                LOG.warning("renewing the lease on repository %s failed", self.name, exc_info=True)
-                continue
-            if not alive:
-                LOG.warning("lost the lease on repository %s; stopping", self.name)
-                self.lost.set()
-                return
-            self._valid_until = started + self.seconds
+    def _renew(self) -> bool:
+        alive = renew(self.db, self.name, self.holder, self.seconds)
+        return alive and (self.heartbeat is None or bool(self.heartbeat()))

@@ -19,6 +19,7 @@ import logging
 import os
 from typing import Callable
 
+from sharebackup.core.lease_keeper import LeaseLost  # the one LeaseLost of every lease
 from sharebackup.engine import safe_copy, safe_fs, safe_remove, safe_tree
 
 LOG = logging.getLogger(__name__)
@@ -26,10 +27,6 @@ LOG = logging.getLogger(__name__)
 
 class SnapshotError(RuntimeError):
     pass
-
-
-class LeaseLost(SnapshotError):
-    """The job's lease was lost while copying: another worker owns the job now."""
 
 
 def take_snapshot(share_dir, snapshot_dir, heartbeat: Callable[[], bool] | None = None,

@@ -27,6 +27,33 @@ def test_engine_imports_nothing_of_the_service():
                 assert not name.startswith(forbidden), f"{path.name} imports {name}"
 
 
+# What the engine may import of sharebackup: itself, and core/ (the shared lease keeper), except
+# core/runtime.py, which ties a process's config, database and policy together.
+ENGINE_MAY_IMPORT = ("sharebackup.engine", "sharebackup.core")
+ENGINE_MAY_NOT_IMPORT = ("sharebackup.core.runtime",)
+
+
+def _sharebackup_imports(tree) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names += [node.module] + [f"{node.module}.{a.name}" for a in node.names]  # from x import module
+    return [n for n in names if n == "sharebackup" or n.startswith("sharebackup.")]
+
+
+def test_engine_imports_only_itself_and_core():
+    offenders = []
+    for path in ENGINE_DIR.rglob("*.py"):
+        for name in _sharebackup_imports(ast.parse(path.read_text())):
+            if name == "sharebackup":
+                continue
+            allowed = name in ENGINE_MAY_IMPORT or name.startswith(tuple(p + "." for p in ENGINE_MAY_IMPORT))
+            if not allowed or name.startswith(ENGINE_MAY_NOT_IMPORT):
+                offenders.append(f"{path.relative_to(ENGINE_DIR)} imports {name}")
+    assert offenders == []
+
 def test_chunks_in_flight_stay_within_the_budget(mem_repo, tmp_path, monkeypatch):
     walk_mod = importlib.import_module("sharebackup.engine.backup_walk")
     src = tmp_path / "src"

@@ -51,6 +51,17 @@ def test_core_imports_nothing_of_sharebackup():
     assert offenders == []
 
 
+def test_there_is_one_lease_keeper_and_one_lease_lost():
+    """Every lease (a job's, a repository's, the engine's lock) is kept by core/lease_keeper.py,
+    and LeaseLost, the one way a holder learns it lost one, is defined there only. The keeper is
+    in core so that the engine may use it too: it imports nothing of sharebackup (checked above)."""
+    assert (PACKAGE / "core" / "lease_keeper.py").exists()
+    defined = [f"{path.relative_to(PACKAGE)}: {node.name}" for path in sorted(PACKAGE.rglob("*.py"))
+               for node in ast.walk(ast.parse(path.read_text()))
+               if isinstance(node, ast.ClassDef) and node.name in ("LeaseLost", "LeaseKeeper")]
+    assert defined == ["core/lease_keeper.py: LeaseLost", "core/lease_keeper.py: LeaseKeeper"]
+
+
 SERVICE_FACING_JOB_MODULES = {"sharebackup.jobs.kinds", "sharebackup.jobs.lease_queue",
                               "sharebackup.jobs.repository_names"}
 

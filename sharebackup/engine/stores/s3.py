@@ -83,6 +83,25 @@ def _status(exc) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
 
 
+def _client_config(endpoint_url: str | None, *, max_attempts: int, connect_timeout: float, read_timeout: float,
+                   max_pool_connections: int):
+    """botocore's Config: standard retries, timeouts, pool size, and what an endpoint needs."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_pool_connections=max_pool_connections,
+        s3={"addressing_style": "path"} if endpoint_url else None,
+        # botocore >= 1.36 adds CRC trailers to every upload, which several S3-compatible
+        # servers reject; with an endpoint only send what the operation requires. The
+        # engine verifies every object against its BLAKE3 name anyway.
+        request_checksum_calculation="when_required" if endpoint_url else "when_supported",
+        response_checksum_validation="when_required" if endpoint_url else "when_supported",
+    )
+
+
 class S3Store(Store):
     def __init__(
         self,
@@ -103,9 +122,6 @@ class S3Store(Store):
         part_size: int = DEFAULT_PART_SIZE,
         list_page_size: int = 1000,
     ) -> None:
-        import boto3
-        from botocore.config import Config
-
         if not bucket:
             raise StoreError("an S3 store needs a bucket name")
         if part_size < MIN_PART_SIZE:
@@ -120,18 +136,14 @@ class S3Store(Store):
         self.multipart_threshold = max(multipart_threshold, part_size)
         self.part_size = part_size
         self.list_page_size = list_page_size
-        config = Config(
-            retries={"max_attempts": max_attempts, "mode": "standard"},
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_pool_connections=max_pool_connections,
-            s3={"addressing_style": "path"} if endpoint_url else None,
-            # botocore >= 1.36 adds CRC trailers to every upload, which several S3-compatible
-            # servers reject; with an endpoint only send what the operation requires. The
-            # engine verifies every object against its BLAKE3 name anyway.
-            request_checksum_calculation="when_required" if endpoint_url else "when_supported",
-            response_checksum_validation="when_required" if endpoint_url else "when_supported",
-        )
+        config = _client_config(endpoint_url, max_attempts=max_attempts, connect_timeout=connect_timeout,
+                                read_timeout=read_timeout, max_pool_connections=max_pool_connections)
+        self._client = self._new_client(config, endpoint_url, region, access_key, secret_key, session_token)
+
+    def _new_client(self, config, endpoint_url, region, access_key, secret_key, session_token):
+        """The boto3 client; empty credentials mean the standard AWS chain (see the module docstring)."""
+        import boto3
+
         session = boto3.session.Session(
             aws_access_key_id=access_key or None,
             aws_secret_access_key=secret_key or None,
@@ -139,7 +151,7 @@ class S3Store(Store):
             region_name=region or None,
         )
         try:
-            self._client = session.client(
+            return session.client(
                 "s3", endpoint_url=endpoint_url or None, config=config,
                 region_name=region or session.region_name or "us-east-1",
             )
