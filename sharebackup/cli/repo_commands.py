@@ -162,7 +162,13 @@ def cmd_gc(args) -> int:
     else:
         grace = DEFAULT_GRACE if args.grace is None else args.grace
         stats = engine.gc(_open(args), grace=grace, wait=args.wait or 0.0)
-    Output(args.json, "gc").result({"gc": stats}, human_lines(stats))
+    lines = human_lines(stats)
+    if stats.get("packs_kept_for_grace"):
+        grace = DEFAULT_GRACE if args.grace is None else args.grace
+        lines.append(f"note: {stats['packs_kept_for_grace']} pack(s) holding unused data are younger than the "
+                     f"grace{f' ({grace:g} s)' if not args.name else ''} and were kept, in case a running backup "
+                     "still needs them; --grace 0 collects them now if no backup is running")
+    Output(args.json, "gc").result({"gc": stats}, lines)
     return 0
 
 

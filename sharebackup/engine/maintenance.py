@@ -53,7 +53,8 @@ def gc(repo, *, grace: float = DEFAULT_GRACE, repack_threshold: float = 0.5, wai
         lock, before the references are gathered.
     """
     stats = {"packs_deleted": 0, "packs_repacked": 0, "packs_written": 0, "bytes_freed": 0,
-             "orphans_deleted": 0, "index_files_merged": 0, "locks_removed": 0, "snapshots_forgotten": 0}
+             "orphans_deleted": 0, "index_files_merged": 0, "locks_removed": 0, "snapshots_forgotten": 0,
+             "packs_kept_for_grace": 0}
     lock = RepoLock(repo.store, exclusive=True, purpose="gc", **({"lease": repo.lock_lease} if repo.lock_lease else {}))
     lock.acquire(wait, keep_going)
     with lock:
@@ -69,6 +70,7 @@ def gc(repo, *, grace: float = DEFAULT_GRACE, repack_threshold: float = 0.5, wai
         stats["packs_deleted"] = len(plan.drop)
         stats["packs_repacked"] = len(plan.repack)
         stats["packs_written"] = len(written)
+        stats["packs_kept_for_grace"] = plan.young_with_garbage
         repo.load_index()
     return stats
 
@@ -99,6 +101,7 @@ class _Plan:
     by_pack: dict  # pack id -> [(blob id, location)] as the index has them
     drop: list = field(default_factory=list)
     repack: list = field(default_factory=list)
+    young_with_garbage: int = 0  # packs gc would drop or repack but for the grace
 
 
 def _plan(repo, grace: float, repack_threshold: float) -> _Plan:
@@ -108,10 +111,11 @@ def _plan(repo, grace: float, repack_threshold: float) -> _Plan:
     trees, data = referenced_blobs(repo, repo.list_snapshots())
     plan = _Plan(listing, young, trees | data, repo.index.entries_by_pack())
     for pack_id, blobs in plan.by_pack.items():
-        if pack_id in young:
-            continue
         live = sum(loc.length for bid, loc in blobs if bid in plan.used)
         total = sum(loc.length for _bid, loc in blobs) or 1
+        if pack_id in young:
+            plan.young_with_garbage += live == 0 or 1 - live / total > repack_threshold
+            continue
         if live == 0:
             plan.drop.append(pack_id)
         elif 1 - live / total > repack_threshold:

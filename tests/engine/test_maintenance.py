@@ -57,9 +57,11 @@ def test_gc_grace_period_keeps_young_packs(mem_repo, tmp_path):
     packs_before = len(list(mem_repo.store.list("data/")))
     stats = engine.gc(mem_repo)  # default grace: an hour
     assert stats["packs_deleted"] == 0
+    assert stats["packs_kept_for_grace"] == packs_before  # and gc says why it freed nothing
     assert len(list(mem_repo.store.list("data/"))) == packs_before
-    engine.gc(mem_repo, grace=0)
+    stats = engine.gc(mem_repo, grace=0)
     assert list(mem_repo.store.list("data/")) == []
+    assert stats["packs_kept_for_grace"] == 0
 
 
 def test_gc_refuses_to_run_while_a_backup_holds_its_lock(mem_repo):

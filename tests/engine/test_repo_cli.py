@@ -283,3 +283,16 @@ def test_dump_writes_a_file_or_a_tar_of_a_directory(tmp_path, capsysbinary):
     with tarfile.open(fileobj=io.BytesIO(capsysbinary.readouterr()[0])) as archive:
         assert archive.getnames() == ["a.txt", "deep", "deep/er", "deep/er/dup.txt", "deep/hard2"]
         assert archive.extractfile("deep/er/dup.txt").read() == (src / "docs/deep/er/dup.txt").read_bytes()
+
+
+def test_gc_says_why_it_freed_nothing(tmp_path, capsys):
+    repo, src = str(tmp_path / "repo"), tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_bytes(os.urandom(5000))
+    run(capsys, "repo", "init", "--repo", repo)
+    snap = run(capsys, "repo", "backup", "--repo", repo, str(src))[1].splitlines()[-1]
+    run(capsys, "repo", "forget", "--repo", repo, snap)
+    _, stdout, _ = run(capsys, "repo", "gc", "--repo", repo)
+    assert "bytes_freed: 0 B" in stdout and "younger than the grace (3600 s)" in stdout and "--grace 0" in stdout
+    _, stdout, _ = run(capsys, "repo", "gc", "--repo", repo, "--grace", "0")
+    assert "bytes_freed: 0 B" not in stdout and "note:" not in stdout
