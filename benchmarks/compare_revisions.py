@@ -46,7 +46,8 @@ sys.path.insert(0, HERE)
 import run_benchmark  # noqa: E402
 from apply_change import apply_change  # noqa: E402
 from make_share_tree import generate, tree_stats  # noqa: E402
-from run_benchmark import evict, spawn  # noqa: E402
+from cache import CacheDrop, banner  # noqa: E402
+from run_benchmark import spawn  # noqa: E402
 from tools import Sharebackup  # noqa: E402
 
 STEPS = ("full backup", "incremental", "restore")
@@ -142,43 +143,6 @@ def source_digest(root: str) -> str:
                 with open(p, "rb") as fh:
                     h.update(fh.read())
     return h.hexdigest()
-
-
-class CacheDrop:
-    """Empties the kernel's caches before a measured step, for real when it can."""
-
-    def __init__(self):
-        self.method = "drop_caches"
-        self.warning = ""
-        if os.geteuid() != 0:
-            self._fall_back("not running as root")
-        else:
-            self()
-
-    def __call__(self, *paths: str) -> None:
-        if self.method == "drop_caches":
-            try:
-                os.sync()  # dirty pages are not dropped, so write them out first
-                with open("/proc/sys/vm/drop_caches", "w") as f:
-                    f.write("3\n")  # 3 = page cache + dentries and inodes
-                return
-            except OSError as e:
-                self._fall_back(f"writing /proc/sys/vm/drop_caches failed: {e}")
-        evict(*paths)
-
-    def _fall_back(self, why: str) -> None:
-        self.method = "fadvise"
-        self.warning = (f"WARNING: caches NOT dropped ({why}). Falling back to sync + POSIX_FADV_DONTNEED "
-                        "on the share and the repositories only: dentries, inodes and the interpreter's "
-                        "files stay cached, so the walk and restore costs of a by-fd engine are HIDDEN. "
-                        "Do not use these numbers to judge the by-fd change.")
-        banner(self.warning)
-
-
-def banner(text: str) -> None:
-    line = "!" * 78
-    for stream in (sys.stderr, sys.stdout):
-        print(f"{line}\n{text}\n{line}", file=stream, flush=True)
 
 
 def measure(cmd: list[str], env: dict, cwd: str) -> dict:

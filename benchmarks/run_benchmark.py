@@ -5,9 +5,10 @@ Per repetition (tool order rotates between repetitions to spread host noise):
   2. full backup with each tool into a fresh repository;
   3. apply the ~1% change (apply_change.py), then an incremental backup with each tool;
   4. restore the latest snapshot of each tool into an empty directory.
-Before every measured step the source tree and the repositories are evicted from this
-kernel's page cache (sync + POSIX_FADV_DONTNEED; drop_caches is not permitted here), so
-every tool starts from the same cache state. Measured per step: wall time, user+sys
+Before every measured step the kernel's caches are dropped (`--cache drop`, the default as
+root: sync; echo 3 > /proc/sys/vm/drop_caches, dentries and inodes included), or without root
+the tree's and the repositories' pages are evicted (`--cache fadvise`: sync +
+POSIX_FADV_DONTNEED, which hides metadata costs), so every tool starts from the same state. Measured per step: wall time, user+sys
 CPU and peak RSS of the tool's process (wait4), and the repository size after the
 incremental backup. Results: JSON, a Markdown table of medians with ratios, an SVG plot.
 
@@ -28,27 +29,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from apply_change import apply_change  # noqa: E402
+from cache import CacheDrop, evict  # noqa: E402,F401 - evict: for older callers
 from make_share_tree import generate  # noqa: E402
 from svg_plot import ratio_chart  # noqa: E402
 from tools import TOOLS  # noqa: E402
 
 TARGETS = {"full backup": 0.7, "incremental": 1.0, "restore": 0.8, "repo size": 1.0}
-
-
-def evict(*paths: str) -> None:
-    subprocess.run(["sync"], check=True)
-    for root in paths:
-        for d, _dirs, files in os.walk(root):
-            for f in files:
-                p = os.path.join(d, f)
-                try:
-                    fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
-                except OSError:
-                    continue
-                try:
-                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-                finally:
-                    os.close(fd)
 
 
 def run_child(cmd, env) -> dict:
@@ -61,7 +47,8 @@ def run_child(cmd, env) -> dict:
     out = open(_OUT).read()
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd[:3])} failed ({code}): {open(_ERR).read()[-2000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024, "stdout": out}
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "user": usage.ru_utime, "sys": usage.ru_stime,
+            "rss_mb": usage.ru_maxrss / 1024, "stdout": out}
 
 
 _OUT, _ERR = "/tmp/.sbbench-stdout", "/tmp/.sbbench-stderr"
@@ -95,6 +82,7 @@ def one_rep(rep: int, args, pristine: str, share: str, names: list[str], results
 
     def record(tool, step, m, extra=None):
         row = {"rep": rep, "tool": tool, "step": step, "wall": round(m["wall"], 3), "cpu": round(m["cpu"], 3),
+               "user": round(m.get("user", 0), 3), "sys": round(m.get("sys", 0), 3),
                "rss_mb": round(m["rss_mb"], 1), **(extra or {})}
         results.append(row)
         print(json.dumps(row), flush=True)
@@ -104,7 +92,7 @@ def one_rep(rep: int, args, pristine: str, share: str, names: list[str], results
             print(json.dumps({"change": apply_change(share, seed=100 + rep)}), flush=True)
         for name in order:
             t = tools[name]
-            evict(share, t.repo)
+            args.drop(share, t.repo)
             m = spawn(t.backup(share, incremental), t.env)
             t.after_backup(m["stdout"])
             record(name, step, m)
@@ -114,7 +102,7 @@ def one_rep(rep: int, args, pristine: str, share: str, names: list[str], results
         t = tools[name]
         target = os.path.join(work, f"restore-{name}")
         shutil.rmtree(target, ignore_errors=True)
-        evict(t.repo)
+        args.drop(t.repo)
         cmd, cwd = t.restore(target)
         record(name, "restore", spawn(cmd, t.env, cwd))
         shutil.rmtree(target, ignore_errors=True)
@@ -130,10 +118,11 @@ def summarise(results: list, names: list[str]) -> tuple[str, dict]:
             if not rows:
                 continue
             key = "bytes" if step == "repo size" else "wall"
-            med[(step, name)] = {k: statistics.median(r[k] for r in rows) for k in (key, "cpu", "rss_mb")}
+            med[(step, name)] = {k: statistics.median(r.get(k, 0) for r in rows)
+                                 for k in (key, "cpu", "user", "sys", "rss_mb")}
             med[(step, name)]["n"] = len(rows)
-    lines = ["| step | tool | median wall s (or size MB) | CPU s (user+sys) | peak RSS MB | vs restic | vs borg |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| step | tool | median wall s (or size MB) | user s | sys s | peak RSS MB | vs restic | vs borg |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     ratios = {s: {} for s in steps}
     for step in steps:
         key = "bytes" if step == "repo size" else "wall"
@@ -148,7 +137,7 @@ def summarise(results: list, names: list[str]) -> tuple[str, dict]:
                 vs[ref] = m[key] / r[key] if r and r[key] else None
             ratios[step][name] = vs["restic"]
             fmt = lambda v: f"{v:.2f}" if v is not None else "-"  # noqa: E731
-            cpu = f"{m['cpu']:.1f}" if step != "repo size" else ""
+            cpu = f"{m['user']:.1f} | {m['sys']:.1f}" if step != "repo size" else " | "
             rss = f"{m['rss_mb']:.0f}" if step != "repo size" else ""
             lines.append(f"| {step} | {name} | {val:.1f} | {cpu} | {rss} | {fmt(vs['restic'])} | {fmt(vs['borg'])} |")
     return "\n".join(lines), ratios
@@ -160,9 +149,13 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--tools", default="sharebackup,restic,borg")
+    ap.add_argument("--cache", choices=["drop", "fadvise"], default=None,
+                    help="drop: sync; echo 3 > /proc/sys/vm/drop_caches before each step (the reference; the "
+                         "default as root); fadvise: evict the tree's and repositories' pages only")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = ap.parse_args()
     names = args.tools.split(",")
+    args.drop = CacheDrop(args.cache)
     pristine, share = os.path.join(args.work, "pristine"), os.path.join(args.work, "share")
     if not os.path.isdir(pristine):
         print(json.dumps({"generated": generate(pristine, args.scale, seed=1)}), flush=True)
