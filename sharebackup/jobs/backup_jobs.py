@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -46,6 +47,25 @@ LOCK_WAIT_SECONDS = 10.0  # how long delete waits in place for a backup or resto
 LOCK_RETRY_LIMIT = 120  # a locked repository puts a job off this many times before it counts as unusable
 # the text a failed state gets when its own text could not be written (see _finalise)
 UNRECORDED = "the reason could not be recorded; the worker's log has it"
+
+
+@dataclass(frozen=True)
+class _CreateStart:
+    """What a backup job read when it took the backup."""
+    backup_id: str
+    share_id: str
+    repository: str | None
+    parent: str | None  # the engine snapshot of the share's newest available backup there
+    share_path: str | None
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """A JobFailed is an expected end, told in its own words: no traceback. Anything else
+    gets one, for whoever has to find out why."""
+    if isinstance(exc, JobFailed):
+        LOG.warning("%s failed: %s", what, exc.text)
+    else:
+        LOG.warning("%s failed: %s", what, display_text(exc), exc_info=True)
 
 
 def _message(rt, session, project_id, resource_type, resource_id, action, detail_id, level, text) -> None:
@@ -87,16 +107,42 @@ class BackupRunners:
             wanted = None  # fails below, with its message
         if later := self._held_for_gc(claim, wanted):
             return later
+        start = self._start_create(claim, wanted)
+        if start is None:
+            return None  # reset, deleted or done already
+        if not wait_holding_lease(self.rt.config.backup_create_delay, heartbeat):
+            return None  # handed back or taken over meanwhile: the job is its new owner's
+        problems = Problems()
+        try:
+            snap_id, repo = self._read_share(claim, start, heartbeat, problems)
+        except LeaseLost:
+            LOG.info("backup %s: lease lost, another worker continues", start.backup_id)
+            return None
+        except engine.LockedError as exc:
+            if later := self._requeue(claim, exc):
+                return later
+            self._create_failed(start.backup_id, _describe(exc, "", share_root=start.share_path))
+            return None
+        except Exception as exc:  # noqa: BLE001 - every failure ends in a clear state
+            _log_failure(f"backup {start.backup_id} of share {start.share_id}", exc)
+            self._create_failed(start.backup_id, _describe(exc, "the share directory could not be read",
+                                                           share_root=start.share_path))
+            return None
+        self._create_done(start.backup_id, start.repository, snap_id, problems)
+        try:
+            return JobResult.from_backup_summary(start.repository, repo.load_snapshot(snap_id).get("summary", {}))
+        except Exception:  # noqa: BLE001 - the metrics are not worth failing a finished backup
+            LOG.warning("could not read the summary of snapshot %s for the metrics", snap_id, exc_info=True)
+            return None
+
+    def _start_create(self, claim, name: str | None) -> "_CreateStart | None":
+        """Take the backup (host, topic, progress 0) if it still waits in `creating`, and find the
+        parent: the share's newest available backup in the same repository."""
         with self.rt.db.transaction() as session:
             backup = session.get(ShareBackup, claim.resource_id)
             if backup is None or backup.deleted or backup.status != "creating":
-                return  # reset, deleted or done already
+                return None
             backup.host, backup.topic, backup.progress = self.host, TOPIC, "0"
-            share = session.get(Share, backup.share_id)
-            try:
-                name = backup_repository.repository_name(self.rt.config, claim.payload.get("backup_options"))
-            except backup_repository.UnknownRepository:
-                name = None
             backup.repository = name
             parent = None
             if name is not None:
@@ -106,48 +152,32 @@ class BackupRunners:
                            ShareBackup.status == "available", ShareBackup.repository == name,
                            ShareBackup.engine_snapshot_id.is_not(None), ShareBackup.id != backup.id)
                     .order_by(ShareBackup.created_at.desc()).limit(1)).first()
-            share_path = share.driver_path if share is not None else None
-        if not wait_holding_lease(self.rt.config.backup_create_delay, heartbeat):
-            return None  # handed back or taken over meanwhile: the job is its new owner's
-        problems = Problems()
-        try:
-            with self.rt.db.reader() as session:
-                _share_dir(session.get(Share, backup.share_id), "read")
-            name = backup_repository.repository_name(self.rt.config, claim.payload.get("backup_options"))
-            repo = backup_repository.open_repository(self.rt.config, name)
-            if parent is not None:
-                try:
-                    repo.resolve_snapshot(parent)
-                except engine.SnapshotNotFound:
-                    parent = None  # the previous snapshot is gone: a full read, still deduplicated
-            with JobProgress(self.rt, backup.id, "progress", "creating", heartbeat) as progress:
-                snap_id = engine.backup(repo, share_path, parent=parent, progress=progress, report=problems,
-                                        hostname=self.host, tags=[backup.id],
-                                        options=engine.BackupOptions(exclude_names=self.exclude))
-                progress.check()
-            unreadable = [message for path, kind, message in problems.items if path == "/" and kind == "error"]
-            if unreadable:  # the engine reports an unlistable root and goes on; for us that is no backup
-                engine.forget(repo, snap_id)
-                raise JobFailed(f"the share directory could not be read: {unreadable[0]}", messages.SHARE_UNREADABLE)
-        except LeaseLost:
-            LOG.info("backup %s: lease lost, another worker continues", backup.id)
-            return
-        except engine.LockedError as exc:
-            if later := self._requeue(claim, exc):
-                return later
-            self._create_failed(backup.id, _describe(exc, ""))
-            return
-        except Exception as exc:  # noqa: BLE001 - every failure ends in a clear state
-            LOG.warning("backup %s of share %s failed: %s", backup.id, backup.share_id, display_text(exc),
-                        exc_info=True)
-            self._create_failed(backup.id, _describe(exc, "the share directory could not be read"))
-            return
-        self._create_done(backup.id, name, snap_id, problems)
-        try:
-            return JobResult.from_backup_summary(name, repo.load_snapshot(snap_id).get("summary", {}))
-        except Exception:  # noqa: BLE001 - the metrics are not worth failing a finished backup
-            LOG.warning("could not read the summary of snapshot %s for the metrics", snap_id, exc_info=True)
-            return None
+            share = session.get(Share, backup.share_id)
+            return _CreateStart(backup.id, backup.share_id, name, parent,
+                                share.driver_path if share is not None else None)
+
+    def _read_share(self, claim, start: "_CreateStart", heartbeat, problems: Problems):
+        """The engine's backup of the share; (snapshot id, repository)."""
+        with self.rt.db.reader() as session:
+            _share_dir(session.get(Share, start.share_id), "read")
+        name = backup_repository.repository_name(self.rt.config, claim.payload.get("backup_options"))
+        repo = backup_repository.open_repository(self.rt.config, name)
+        parent = start.parent
+        if parent is not None:
+            try:
+                repo.resolve_snapshot(parent)
+            except engine.SnapshotNotFound:
+                parent = None  # the previous snapshot is gone: a full read, still deduplicated
+        with JobProgress(self.rt, start.backup_id, "progress", "creating", heartbeat) as progress:
+            snap_id = engine.backup(repo, start.share_path, parent=parent, progress=progress, report=problems,
+                                    hostname=self.host, tags=[start.backup_id],
+                                    options=engine.BackupOptions(exclude_names=self.exclude))
+            progress.check()
+        unreadable = [message for path, kind, message in problems.items if path == "/" and kind == "error"]
+        if unreadable:  # the engine reports an unlistable root and goes on; for us that is no backup
+            engine.forget(repo, snap_id)
+            raise JobFailed(f"the share directory could not be read: {unreadable[0]}", messages.SHARE_UNREADABLE)
+        return snap_id, repo
 
     def _create_done(self, backup_id: str, name: str, snap_id: str, problems: Problems) -> None:
         warning = None
@@ -252,6 +282,7 @@ class BackupRunners:
             target_id = self._target_id(claim, backup)
             snap_id, name = backup.engine_snapshot_id, backup.repository or backup_repository.DEFAULT
         problems = Problems()
+        target = None
         try:
             if not snap_id:
                 raise JobFailed("the backup holds no data to restore", messages.RESTORE_INCOMPLETE)
@@ -272,13 +303,12 @@ class BackupRunners:
         except engine.LockedError as exc:
             if later := self._requeue(claim, exc):
                 return later
-            self._restore_failed(backup.id, target_id, _describe(exc, ""))
+            self._restore_failed(backup.id, target_id, _describe(exc, "", share_root=target))
             return
         except Exception as exc:  # noqa: BLE001
-            LOG.warning("restore of backup %s into share %s failed: %s", backup.id, target_id, display_text(exc),
-                        exc_info=True)
-            self._restore_failed(backup.id, target_id,
-                                 _describe(exc, "the share directory could not be written", snapshot=snap_id))
+            _log_failure(f"restore of backup {backup.id} into share {target_id}", exc)
+            self._restore_failed(backup.id, target_id, _describe(exc, "the share directory could not be written",
+                                                                 snapshot=snap_id, share_root=target))
             return
         with self.rt.db.transaction() as session:
             row = session.get(ShareBackup, backup.id)

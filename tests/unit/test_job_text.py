@@ -25,7 +25,7 @@ from sharebackup.jobs.backup_jobs import CREATE, DELETE, RESTORE
 from sharebackup.jobs.lease_queue import FAILED, LeaseQueue, enqueue
 from sharebackup.jobs.worker_pool import WorkerPool
 from sharebackup.services import messages
-from tests.unit.test_backup_jobs import _backup, _create, _get, _give_up, _messages, _restore, _share
+from tests.unit.test_backup_jobs import _backup, _create, _get, _give_up, _messages, _restore, _run, _share
 
 NAME = b"d\xff"  # a directory name that is not UTF-8
 SHOWN = "d\\xff"  # how a message shows it
@@ -136,10 +136,12 @@ def test_a_backup_report_with_a_lone_surrogate_becomes_a_readable_warning(runtim
 
 
 @pytest.mark.parametrize("error, shown", [
-    (engine.UnsafePathError(f"refusing to follow the symlink at {UNDECODABLE}"),
+    (lambda root: engine.UnsafePathError(f"refusing to follow the symlink at {UNDECODABLE}"),
      f"UnsafePathError: refusing to follow the symlink at /{SHOWN}"),
-    # the engine's names are bytes, so an OSError may carry b"/d\xff" as its filename
-    (FileNotFoundError(2, "No such file or directory", b"/d\xff"), f"No such file or directory (/{SHOWN})"),
+    # the engine's names are bytes, so an OSError may carry b"<share>/d\xff" as its filename: the
+    # tenant sees it as a path inside the share
+    (lambda root: FileNotFoundError(2, "No such file or directory", os.fsencode(root) + b"/d\xff"),
+     f"No such file or directory (/{SHOWN})"),
 ], ids=["surrogate-text", "bytes-filename"])
 def test_a_restore_failing_on_an_undecodable_name_ends_with_a_readable_message(runtime, tmp_path, monkeypatch, caplog,
                                                                                error, shown):
@@ -147,6 +149,7 @@ def test_a_restore_failing_on_an_undecodable_name_ends_with_a_readable_message(r
     (tmp_path / "file").write_bytes(b"data")
     share_id = _share(rt, tmp_path)
     backup_id = _create(rt, share_id)
+    error = error(tmp_path)
 
     def failing_restore(*args, **kw):
         raise error
@@ -281,3 +284,37 @@ def test_a_runner_error_quoting_an_undecodable_name_fails_the_job_and_the_worker
         pool.stop()
     assert [row.last_error for row in rows] == [f"RuntimeError: cannot list /{SHOWN}"] * 2
     assert f"RuntimeError: cannot list /{SHOWN}" in _readable(caplog.text)
+
+
+@pytest.mark.parametrize("filename", ["/var/lib/sharebackup/secret/path", b"/srv/other-tenant/f\xff"])
+def test_a_server_path_never_reaches_the_tenants_message(runtime, tmp_path, monkeypatch, caplog, filename):
+    """Issue 10: a failed backup's user message showed the server's local path. A path outside the
+    share is left to the log; the tenant reads what failed."""
+    rt = runtime
+    (tmp_path / "file").write_bytes(b"data")
+    share_id = _share(rt, tmp_path)
+    backup_id = _create(rt, share_id)
+
+    def failing_restore(*args, **kw):
+        raise PermissionError(13, "Permission denied", filename)
+    monkeypatch.setattr(backup_jobs.engine, "restore", failing_restore)
+
+    _restore(rt, backup_id, share_id)
+
+    (message,) = _messages(rt)
+    assert message.user_message == ("restore share backup: the share directory could not be written: "
+                                    "Permission denied")
+    assert str(tmp_path) not in message.user_message
+    assert "/srv/other-tenant" in caplog.text or "/var/lib/sharebackup/secret" in caplog.text  # the log keeps it
+
+
+def test_an_expected_failure_logs_no_traceback(runtime, tmp_path, caplog):
+    """Issue 10: a JobFailed (a failure told in plain words) logged a full traceback."""
+    rt = runtime
+    share_id = _share(rt, tmp_path / "missing")  # no such directory: the job fails, as expected
+    backup_id = _backup(rt, share_id)
+    _run(rt, CREATE, backup_id)
+    assert _get(rt, ShareBackup, backup_id).status == "error"
+    assert "the share directory could not be read: it is missing on the server" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert str(tmp_path) not in _messages(rt)[0].user_message

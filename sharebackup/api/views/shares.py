@@ -56,6 +56,16 @@ def detail(req, share) -> dict:
         "is_public": share.is_public,
         "export_locations": paths,
     }
+    _fields_up_to_2_32(view, share, version, type_name)
+    _fields_from_2_54(view, share, version)
+    if is_admin:
+        view["share_server_id"] = None  # the local driver has no share servers
+        view["host"] = share.host
+    return view
+
+
+def _fields_up_to_2_32(view: dict, share, version, type_name) -> None:
+    """The share view's changes of microversions 2.2 to 2.32, in order."""
     snapshot_support = _spec(share, "snapshot_support", False)
     if version.matches("2.2"):
         view["snapshot_support"] = snapshot_support
@@ -85,6 +95,10 @@ def detail(req, share) -> dict:
         view["source_share_group_snapshot_member_id"] = None
     if version.matches("2.32"):
         view["mount_snapshot_support"] = _spec(share, "mount_snapshot_support", False)
+
+
+def _fields_from_2_54(view: dict, share, version) -> None:
+    """The share view's changes of microversions 2.54 and later, in order."""
     if version.matches("2.54"):
         view["progress"] = share.progress
     elif share.status == "creating_from_snapshot":
@@ -98,10 +112,6 @@ def detail(req, share) -> dict:
         view["mount_point_name"] = share.mount_point_name
     if version.matches("2.90"):
         view["encryption_key_ref"] = share.encryption_key_ref
-    if is_admin:
-        view["share_server_id"] = None  # the local driver has no share servers
-        view["host"] = share.host
-    return view
 
 
 def show(req, share) -> dict:
