@@ -36,6 +36,7 @@ from sharebackup.jobs.backup_job_failures import describe as _describe, share_di
 from sharebackup.jobs.backup_job_progress import JobFailed, JobProgress, LeaseLost, Problems  # noqa: F401
 from sharebackup.jobs.lease_queue import Later, wait_holding_lease
 from sharebackup.jobs.metrics import JobResult
+from sharebackup.jobs.runner import JobRunner
 from sharebackup.services import messages
 from sharebackup.services.text import display_text
 
@@ -410,19 +411,25 @@ class BackupRunners:
             f"the delete was interrupted too many times ({reason})", messages.JOB_INTERRUPTED))
 
 
+class _BackupJob(JobRunner):
+    """One kind of backup job, run by the shared BackupRunners (``do``; ``undo`` gives up)."""
+
+    def __init__(self, rt, do, undo):
+        super().__init__(rt)
+        self.do, self.undo = do, undo
+
+    def __call__(self, claim, heartbeat):
+        return self.do(claim, heartbeat)
+
+    def give_up(self, claim, reason: str) -> None:
+        self.undo(claim, reason)
+
+    def log_ids(self, claim) -> dict:
+        return {"backup_id": claim.resource_id}  # every backup job's resource is a backup
+
+
 def runners(rt) -> dict:
     jobs = BackupRunners(rt)
-
-    def create(claim, heartbeat):
-        return jobs.create(claim, heartbeat)
-
-    def restore(claim, heartbeat):
-        return jobs.restore(claim, heartbeat)
-
-    def delete(claim, heartbeat):
-        return jobs.delete(claim, heartbeat)
-
-    create.give_up = jobs.give_up_create
-    restore.give_up = jobs.give_up_restore
-    delete.give_up = jobs.give_up_delete
-    return {CREATE: create, RESTORE: restore, DELETE: delete}
+    return {CREATE: _BackupJob(rt, jobs.create, jobs.give_up_create),
+            RESTORE: _BackupJob(rt, jobs.restore, jobs.give_up_restore),
+            DELETE: _BackupJob(rt, jobs.delete, jobs.give_up_delete)}

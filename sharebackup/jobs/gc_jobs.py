@@ -34,6 +34,7 @@ from sharebackup.db.models import Job, ShareBackup
 from sharebackup.jobs import backup_repository, kinds, repository_lease
 from sharebackup.jobs.lease_queue import Later
 from sharebackup.jobs.repository_lease import HeldLease, LeaseHeld
+from sharebackup.jobs.runner import JobRunner
 
 LOG = logging.getLogger(__name__)
 
@@ -121,24 +122,28 @@ def _collected_since_queued(rt, claim, name: str) -> bool:
     return queued_at is not None and finished is not None and finished >= queued_at
 
 
-def runners(rt) -> dict:
-    def run(claim, heartbeat):
+class GcRunner(JobRunner):
+    """The `repository.gc` job: one collection of the repository it names."""
+
+    def __call__(self, claim, heartbeat):
         name = claim.payload.get("repository") or claim.resource_id
-        if _collected_since_queued(rt, claim, name):
-            return  # someone (an admin's `repo gc`) collected after this job was queued
+        if _collected_since_queued(self.rt, claim, name):
+            return None  # someone (an admin's `repo gc`) collected after this job was queued
         try:
-            stats = collect(rt, name, heartbeat=heartbeat)
+            stats = collect(self.rt, name, heartbeat=heartbeat)
         except LeaseHeld as exc:
-            delay = backup_repository.gc_retry_seconds(rt.config)
+            delay = backup_repository.gc_retry_seconds(self.rt.config)
             LOG.info("gc: %s; trying again in %s s", exc, delay)
             return Later(delay, f"gc: {exc}")
         except backup_repository.UnknownRepository as exc:
             LOG.warning("gc: %s", exc)
-            return
+            return None
         LOG.info("gc of repository %s done: %s", name, stats)
+        return None
 
-    def give_up(claim, reason: str) -> None:
+    def give_up(self, claim, reason: str) -> None:
         LOG.warning("gc of repository %s given up: %s", claim.payload.get("repository") or claim.resource_id, reason)
 
-    run.give_up = give_up
-    return {KIND: run}
+
+def runners(rt) -> dict:
+    return {KIND: GcRunner(rt)}

@@ -31,6 +31,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from sharebackup.db.models import Job
+from sharebackup.jobs import kinds
 from sharebackup.jobs.lease_queue import QUEUED, RUNNING
 
 LOG = logging.getLogger(__name__)
@@ -126,7 +127,11 @@ class QueueCollector:
             error.add_metric([], 1)
         else:
             error.add_metric([], 0)
-            for state, kind, count in rows:
+            # every known kind in both states, zeros included: an idle queue is a series at 0 (which
+            # alerts and graphs can use), not missing data
+            counts = {(state, kind): 0 for state in (QUEUED, RUNNING) for kind in kinds.ALL}
+            counts.update({(state, kind): count for state, kind, count in rows})
+            for (state, kind), count in sorted(counts.items()):
                 jobs.add_metric([state, kind], count)
         yield jobs
         yield error

@@ -13,6 +13,7 @@ from pathlib import Path
 from sharebackup.faults import Fault
 from sharebackup.db.models import Share, ShareExportLocation, ShareSnapshot, utcnow
 from sharebackup.jobs.lease_queue import wait_holding_lease
+from sharebackup.jobs.runner import JobRunner, StatusRunner
 from sharebackup.services import quotas
 from sharebackup.services import shares as share_service
 from sharebackup.services.shares import (JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_MANAGE, JOB_PURGE,
@@ -42,43 +43,10 @@ def _make_available(row: Share, path) -> None:
         row.export_locations.append(ShareExportLocation(path=str(path), preferred=True,
                                                         is_admin_only=False, metadata_={}))
 
-class _Runner:
-    """One job kind: ``work`` does it; ``expect`` is the status the job was queued for and
-    ``failed`` the status a failure leaves."""
+class _Runner(StatusRunner):
+    """A share job: ``expect`` is the status it was queued for, ``failed`` the status a failure leaves."""
 
-    expect: tuple[str, ...] = ()
-    failed = "error"
-
-    def __init__(self, rt):
-        self.rt = rt
-
-    def _share(self, share_id: str) -> Share | None:
-        with self.rt.db.reader() as session:
-            return session.get(Share, share_id)
-
-    def _set_failed(self, share_id: str, reason: str) -> None:
-        with self.rt.db.transaction() as session:
-            share = session.get(Share, share_id)
-            if share is not None and not share.deleted and share.status in self.expect:
-                LOG.warning("share %s: %s -> %s (%s)", share_id, share.status, self.failed, reason)
-                share.status = self.failed
-                share.updated_at = utcnow()
-
-    def __call__(self, claim, heartbeat) -> None:
-        share = self._share(claim.resource_id)
-        if share is None or share.deleted or share.status not in self.expect:
-            return  # reset, deleted or done already: nothing left to do
-        try:
-            self.work(share, claim, heartbeat)
-        except Exception as exc:
-            LOG.exception("share job %s for %s failed", claim.kind, claim.resource_id)
-            self._set_failed(claim.resource_id, f"{type(exc).__name__}: {exc}")
-
-    def give_up(self, claim, reason: str) -> None:
-        self._set_failed(claim.resource_id, reason)
-
-    def work(self, share: Share, claim, heartbeat) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    model = Share
 
 
 class CreateRunner(_Runner):
@@ -189,24 +157,10 @@ class RevertRunner(_Runner):
             snapshot.status = "available"
             snapshot.updated_at = utcnow()
 
-    def _set_failed(self, share_id: str, reason: str, claim=None) -> None:
-        super()._set_failed(share_id, reason)
-        if claim is not None:
-            with self.rt.db.transaction() as session:
-                self._release_snapshot(session, claim)
-
-    def __call__(self, claim, heartbeat) -> None:
-        share = self._share(claim.resource_id)
-        if share is None or share.deleted or share.status not in self.expect:
-            return
-        try:
-            self.work(share, claim, heartbeat)
-        except Exception as exc:
-            LOG.exception("share job %s for %s failed", claim.kind, claim.resource_id)
-            self._set_failed(claim.resource_id, f"{type(exc).__name__}: {exc}", claim)
-
-    def give_up(self, claim, reason: str) -> None:
-        self._set_failed(claim.resource_id, reason, claim)
+    def fail(self, claim, reason: str) -> None:
+        super().fail(claim, reason)
+        with self.rt.db.transaction() as session:  # the snapshot it reverted from is free again
+            self._release_snapshot(session, claim)
 
     def work(self, share, claim, heartbeat):
         local.revert(Path(claim.payload["source"]), Path(share.driver_path))
@@ -218,11 +172,8 @@ class RevertRunner(_Runner):
             self._release_snapshot(session, claim)
 
 
-class PurgeRunner:
+class PurgeRunner(JobRunner):
     """The recycle bin's clock: queued with not_before = scheduled_to_be_deleted_at."""
-
-    def __init__(self, rt):
-        self.rt = rt
 
     def __call__(self, claim, heartbeat) -> None:
         share_service.purge_if_expired(self.rt, claim.resource_id)

@@ -18,6 +18,7 @@ from typing import Callable, Protocol
 from sharebackup import logs
 from sharebackup.jobs.lease_queue import Claim, LeaseQueue, Later
 from sharebackup.jobs.metrics import JobResult
+from sharebackup.jobs.runner import as_runner
 from sharebackup.services.text import display_text
 
 LOG = logs.escaping_logger(__name__)  # engine text and runner errors may quote undecodable names
@@ -26,14 +27,20 @@ FAILED_RUN = object()  # _run_claim's answer for a job that failed
 
 
 class Runner(Protocol):
-    def __call__(self, claim: Claim, heartbeat: Callable[[], bool]) -> JobResult | None: ...
+    """runner.JobRunner's contract (a runner, its give_up, its log ids)."""
+
+    def __call__(self, claim: Claim, heartbeat: Callable[[], bool]) -> JobResult | Later | None: ...
+
+    def give_up(self, claim: Claim, reason: str) -> None: ...
+
+    def log_ids(self, claim: Claim) -> dict: ...
 
 
 class WorkerPool:
     def __init__(self, queue_factory: Callable[[str], LeaseQueue], runners: dict[str, Runner],
                  threads: int = 2, poll_seconds: float = 0.2, metrics=None,
                  idle_task: Callable[[], object] | None = None, idle_every: float = 300.0):
-        self.runners = runners
+        self.runners = {kind: as_runner(runner) for kind, runner in runners.items()}
         # Housekeeping (jobs.job_retention) run by the first thread when it found nothing to claim,
         # at most every ``idle_every`` seconds: it never delays a job, and needs no thread of its own.
         self.idle_task = idle_task
@@ -95,14 +102,18 @@ class WorkerPool:
             LOG.exception("the worker's idle task failed")
 
     def _run(self, queue: LeaseQueue, claim: Claim) -> None:
-        backup_id = claim.resource_id if claim.kind.startswith("share_backup.") else None
-        with logs.bound(job_id=claim.id, job_kind=claim.kind, resource_id=claim.resource_id, backup_id=backup_id):
+        ids = self.runners[claim.kind].log_ids(claim)
+        with logs.bound(job_id=claim.id, job_kind=claim.kind, resource_id=claim.resource_id, **ids):
             if self.metrics is not None:
                 self.metrics.on_claim(claim)
+            LOG.info("job started: %s of %s, attempt %d%s", claim.kind, claim.resource_id, claim.attempt,
+                     " (taken over from a worker that stopped renewing its lease)" if claim.taken_over else "")
             started, outcome = time.monotonic(), self._run_claim(queue, claim)
+            elapsed = time.monotonic() - started
+            LOG.info("job %s: %s of %s after %.1f s, attempt %d%s", _ended(outcome), claim.kind, claim.resource_id,
+                     elapsed, claim.attempt, _amounts(outcome))
             if self.metrics is not None:
-                self.metrics.on_done(claim, outcome is not FAILED_RUN, time.monotonic() - started,
-                                     deferred=isinstance(outcome, Later))
+                self.metrics.on_done(claim, outcome is not FAILED_RUN, elapsed, deferred=isinstance(outcome, Later))
 
     def _run_claim(self, queue: LeaseQueue, claim: Claim) -> object:
         """Run one claim; FAILED_RUN when the job failed, else what the runner returned."""
@@ -136,12 +147,9 @@ class WorkerPool:
             return False
 
     @staticmethod
-    def _give_up(runner, claim: Claim, reason: str) -> None:
-        give_up = getattr(runner, "give_up", None)
-        if give_up is None:
-            return
+    def _give_up(runner: Runner, claim: Claim, reason: str) -> None:
         try:
-            give_up(claim, reason)
+            runner.give_up(claim, reason)
         except Exception:  # noqa: BLE001 - the job is failed below all the same
             LOG.exception("giving up job %s (%s of %s) failed", claim.id, claim.kind, claim.resource_id)
 
@@ -158,3 +166,18 @@ class WorkerPool:
                 queue.fail(claim.id, "the job failed; its error could not be recorded (see the worker's log)")
             except Exception:  # noqa: BLE001 - the database is away: the lease runs out, another worker retries
                 LOG.exception("job %s stays claimed until its lease runs out", claim.id)
+
+
+def _ended(outcome) -> str:
+    if outcome is FAILED_RUN:
+        return "failed"
+    return f"put off ({outcome.reason})" if isinstance(outcome, Later) else "done"
+
+
+def _amounts(outcome) -> str:
+    """What a backup or restore moved, for the job's last log line."""
+    if not isinstance(outcome, JobResult):
+        return ""
+    moved = {"read": outcome.read, "written": outcome.written, "deduplicated": outcome.deduplicated,
+             "restored": outcome.restored}
+    return "; " + ", ".join(f"{name} {count} bytes" for name, count in moved.items() if count)

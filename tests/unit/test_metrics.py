@@ -195,6 +195,17 @@ def test_queue_gauges_are_read_from_the_database_at_scrape_time(rt, process):
     assert _value(samples, "sharebackup_jobs_scrape_error") == 0
 
 
+def test_an_idle_queue_exports_zeros_for_every_kind(rt, process):
+    """Issue 10: with nothing queued the gauge had no samples at all (no series to alert or graph on)."""
+    from sharebackup.jobs import kinds
+    _registry, _jobs, client = process
+    samples = _scrape(client)
+    for kind in kinds.ALL:
+        for state in ("queued", "running"):
+            key = ("sharebackup_jobs", tuple(sorted({"state": state, "kind": kind}.items())))
+            assert samples[key] == 0, key
+
+
 def test_queue_gauges_survive_a_database_failure(rt, process, monkeypatch):
     _registry, _jobs, client = process
 
@@ -285,8 +296,9 @@ def test_job_results_move_the_byte_counters_by_repository(rt, process):
     assert _value(samples, "sharebackup_backup_bytes_read_total", repository="default") == 0
 
 
-def test_the_pool_hands_a_runners_result_to_the_metrics(rt, process):
+def test_the_pool_hands_a_runners_result_to_the_metrics(rt, process, caplog):
     from sharebackup.jobs.metrics import JobResult
+    caplog.set_level("INFO", logger="sharebackup.jobs.worker_pool")
 
     _registry, job_metrics, client = process
     with rt.db.transaction() as session:
@@ -307,6 +319,10 @@ def test_the_pool_hands_a_runners_result_to_the_metrics(rt, process):
     samples = _scrape(client)
     assert _value(samples, "sharebackup_backup_bytes_read_total", repository="default") == 10
     assert _value(samples, "sharebackup_backup_bytes_deduplicated_total", repository="default") == 2
+    # and the job's last log line says what it moved (issue 10: a successful backup logged nothing)
+    assert any(r.getMessage().startswith("job done: test.bytes of r1 after") and
+               r.getMessage().endswith("attempt 1; read 10 bytes, written 5 bytes, deduplicated 2 bytes")
+               for r in caplog.records)
 
 
 def test_a_job_that_defers_its_work_is_counted_as_deferred_not_completed(rt, process):

@@ -113,8 +113,10 @@ def test_every_line_of_a_job_carries_the_job_and_backup_ids(rt):
         job = enqueue(session, "share_backup.create", "backup-1")
         session.flush()
         job_id = job.id
+    from sharebackup.jobs.backup_jobs import _BackupJob  # the backup runners name the backup in their lines
+    backup_runner = _BackupJob(rt, runner, lambda claim, reason: None)
     pool = WorkerPool(lambda owner: LeaseQueue(rt.db, owner, 30.0),
-                      {"share_backup.create": runner, "share.create": after}, threads=1, poll_seconds=0.02)
+                      {"share_backup.create": backup_runner, "share.create": after}, threads=1, poll_seconds=0.02)
     with captured("json") as handler:
         pool.start()
         try:
@@ -132,10 +134,17 @@ def test_every_line_of_a_job_carries_the_job_and_backup_ids(rt):
     working = next(line for line in lines if line["message"] == "working on it")
     assert (working["job_id"], working["job_kind"], working["resource_id"], working["backup_id"]) == (
         job_id, "share_backup.create", "backup-1", "backup-1")
-    failed = next(line for line in lines if line["logger"] == "sharebackup.jobs.worker_pool")
+    failed = next(line for line in lines if line["logger"] == "sharebackup.jobs.worker_pool" and "exception" in line)
     assert failed["job_id"] == job_id and "RuntimeError: and failing" in failed["exception"]
     share = next(line for line in lines if line["message"] == "share job")
     assert share["resource_id"] == "share-1" and "backup_id" not in share and "request_id" not in share
+    # issue 10: every job says when it starts and how it ended, with its ids, duration and attempt
+    pool_lines = [(line["message"], line["job_id"]) for line in lines if line["logger"] == "sharebackup.jobs.worker_pool"
+                  and line["message"].startswith("job ")]
+    started = [m for m, j in pool_lines if j == job_id and m.startswith("job started: share_backup.create of backup-1")]
+    ended = [m for m, j in pool_lines if j == job_id and m.startswith("job failed: share_backup.create of backup-1 after")]
+    assert started and started[0].endswith("attempt 1") and ended and "attempt 1" in ended[0]
+    assert any(m.startswith("job done: share.create of share-1 after") for m, _ in pool_lines)
 
 
 def test_text_format_shows_the_job():
