@@ -320,6 +320,11 @@ def add_repo_parser(subparsers) -> None:
     repo_browse.add_parsers(lambda name, func, help_text: command(name, _opened(func), help_text))
     p = command("forget", cmd_forget, "drop a snapshot, or those a --keep-* policy does not keep (gc frees the data)")
     repo_forget.add_arguments(p)
+    _add_maintenance_parsers(command)
+    command("stats", cmd_stats, "sizes and ratios")
+
+
+def _add_maintenance_parsers(command) -> None:
     p = command("gc", cmd_gc, "remove unreferenced data and repack")
     p.add_argument("--grace", type=_seconds, default=None,
                    help="seconds: never touch packs (nor, with --name, orphan snapshots) younger than this "
@@ -331,7 +336,6 @@ def add_repo_parser(subparsers) -> None:
     reading = p.add_mutually_exclusive_group()
     reading.add_argument("--read-data", action="store_true", help="also read and verify every pack")
     reading.add_argument("--read-data-subset", type=_subset, help="read a random fraction of packs, e.g. 0.1 or 10%%")
-    command("stats", cmd_stats, "sizes and ratios")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,6 @@ already running drain and gc gets the repository.
 from __future__ import annotations
 
 import socket
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -36,6 +35,7 @@ from sharebackup.jobs.backup_job_failures import describe as _describe, share_di
 from sharebackup.jobs.backup_job_progress import JobFailed, JobProgress, LeaseLost, Problems  # noqa: F401
 from sharebackup.jobs.lease_queue import Later, wait_holding_lease
 from sharebackup.jobs.metrics import JobResult
+from sharebackup.jobs.backup_delete_job import BackupDeletes
 from sharebackup.jobs.runner import JobRunner
 from sharebackup.services import messages
 from sharebackup.services.text import display_text
@@ -44,7 +44,6 @@ LOG = logs.escaping_logger(__name__)  # engine text and runner errors may quote 
 
 CREATE, RESTORE, DELETE = kinds.BACKUP_CREATE, kinds.BACKUP_RESTORE, kinds.BACKUP_DELETE
 TOPIC = "manila-data"
-LOCK_WAIT_SECONDS = 10.0  # how long delete waits in place for a backup or restore holding the repository
 LOCK_RETRY_LIMIT = 120  # a locked repository puts a job off this many times before it counts as unusable
 # the text a failed state gets when its own text could not be written (see _finalise)
 UNRECORDED = "the reason could not be recorded; the worker's log has it"
@@ -74,10 +73,13 @@ def _message(rt, session, project_id, resource_type, resource_id, action, detail
                             f"{action[1]}: {text}", ttl_seconds=rt.config.message_ttl)
 
 
-class BackupRunners:
+class BackupRunners(BackupDeletes):
     def __init__(self, rt):
         self.rt = rt
         self.host = socket.gethostname()
+
+    def _message(self, session, *fields) -> None:
+        _message(self.rt, session, *fields)
 
     @property
     def exclude(self) -> tuple:
@@ -114,21 +116,13 @@ class BackupRunners:
         if not wait_holding_lease(self.rt.config.backup_create_delay, heartbeat):
             return None  # handed back or taken over meanwhile: the job is its new owner's
         problems = Problems()
-        try:
-            snap_id, repo = self._read_share(claim, start, heartbeat, problems)
-        except LeaseLost:
-            LOG.info("backup %s: lease lost, another worker continues", start.backup_id)
-            return None
-        except engine.LockedError as exc:
-            if later := self._requeue(claim, exc):
-                return later
-            self._create_failed(start.backup_id, _describe(exc, "", share_root=start.share_path))
-            return None
-        except Exception as exc:  # noqa: BLE001 - every failure ends in a clear state
-            _log_failure(f"backup {start.backup_id} of share {start.share_id}", exc)
-            self._create_failed(start.backup_id, _describe(exc, "the share directory could not be read",
-                                                           share_root=start.share_path))
-            return None
+        ok, value = self._guarded(claim, f"backup {start.backup_id} of share {start.share_id}",
+                                  lambda: self._read_share(claim, start, heartbeat, problems),
+                                  lambda failure: self._create_failed(start.backup_id, failure),
+                                  "the share directory could not be read", share_root=start.share_path)
+        if not ok:
+            return value
+        snap_id, repo = value
         self._create_done(start.backup_id, start.repository, snap_id, problems)
         try:
             return JobResult.from_backup_summary(start.repository, repo.load_snapshot(snap_id).get("summary", {}))
@@ -246,6 +240,26 @@ class BackupRunners:
             _message(self.rt, session, backup.project_id, messages.SHARE_BACKUP, backup.id,
                      messages.CREATE_BACKUP, failure.detail_id, messages.ERROR, failure.text)
 
+    def _guarded(self, claim, subject: str, body, failed, what: str, **describe) -> tuple[bool, object]:
+        """``body()`` with the three ends every backup job shares: (True, its value); or (False,
+        None) when the lease was lost (another worker has the job: touch nothing) or the job
+        failed (``failed(JobFailed)`` wrote the failed state and message); or (False, Later)
+        when the repository is locked and the job goes back in the queue."""
+        try:
+            return True, body()
+        except LeaseLost:
+            LOG.info("%s: lease lost, another worker continues", subject)
+            return False, None
+        except engine.LockedError as exc:
+            if later := self._requeue(claim, exc):
+                return False, later
+            failed(_describe(exc, "", **describe))
+            return False, None
+        except Exception as exc:  # noqa: BLE001 - every failure ends in a clear state
+            _log_failure(subject, exc)
+            failed(_describe(exc, what, **describe))
+            return False, None
+
     def _requeue(self, claim, exc: Exception) -> Later | None:
         """The repository is locked (gc, or a forget racing a backup): Later, to queue the job
         again a little later instead of failing it; None once that has happened too often."""
@@ -282,35 +296,16 @@ class BackupRunners:
             backup.host, backup.topic, backup.restore_progress = self.host, TOPIC, "0"
             target_id = self._target_id(claim, backup)
             snap_id, name = backup.engine_snapshot_id, backup.repository or backup_repository.DEFAULT
-        problems = Problems()
-        target = None
-        try:
-            if not snap_id:
-                raise JobFailed("the backup holds no data to restore", messages.RESTORE_INCOMPLETE)
-            with self.rt.db.reader() as session:
-                target = _share_dir(session.get(Share, target_id), "written")
-            repo = backup_repository.open_repository(self.rt.config, name)
-            with JobProgress(self.rt, backup.id, "restore_progress", "restoring", heartbeat) as progress:
-                summary = engine.restore(repo, snap_id, target, mode="merge", progress=progress, report=problems,
-                                         exclude_names=self.exclude)
-                progress.check()
-            if summary["errors"]:
-                errors = [Problems.entry(e["path"], e["kind"], e["message"]) for e in summary["errors"]]
-                raise JobFailed(f"{len(errors)} file(s) could not be restored: {problems.summary(errors)}",
-                                messages.RESTORE_INCOMPLETE)
-        except LeaseLost:
-            LOG.info("restore of backup %s: lease lost, another worker continues", backup.id)
-            return
-        except engine.LockedError as exc:
-            if later := self._requeue(claim, exc):
-                return later
-            self._restore_failed(backup.id, target_id, _describe(exc, "", share_root=target))
-            return
-        except Exception as exc:  # noqa: BLE001
-            _log_failure(f"restore of backup {backup.id} into share {target_id}", exc)
-            self._restore_failed(backup.id, target_id, _describe(exc, "the share directory could not be written",
-                                                                 snapshot=snap_id, share_root=target))
-            return
+        with self.rt.db.reader() as session:  # where the tenant's files are, to name them inside the share
+            share = session.get(Share, target_id)
+            target_root = share.driver_path if share is not None else None
+        ok, summary = self._guarded(claim, f"restore of backup {backup.id} into share {target_id}",
+                                    lambda: self._write_share(backup.id, target_id, snap_id, name, heartbeat),
+                                    lambda failure: self._restore_failed(backup.id, target_id, failure),
+                                    "the share directory could not be written", snapshot=snap_id,
+                                    share_root=target_root)
+        if not ok:
+            return summary
         with self.rt.db.transaction() as session:
             row = session.get(ShareBackup, backup.id)
             if row is not None and not row.deleted and row.status == "restoring":
@@ -318,6 +313,24 @@ class BackupRunners:
                 row.updated_at = utcnow()
             self._release_share(session, target_id, "backup_restoring", "available")
         return JobResult(name, restored=int(summary.get("bytes", 0)))
+
+    def _write_share(self, backup_id: str, target_id: str, snap_id: str | None, name: str, heartbeat) -> dict:
+        """The engine's restore into the target share; its summary."""
+        if not snap_id:
+            raise JobFailed("the backup holds no data to restore", messages.RESTORE_INCOMPLETE)
+        with self.rt.db.reader() as session:
+            target = _share_dir(session.get(Share, target_id), "written")
+        repo = backup_repository.open_repository(self.rt.config, name)
+        problems = Problems()
+        with JobProgress(self.rt, backup_id, "restore_progress", "restoring", heartbeat) as progress:
+            summary = engine.restore(repo, snap_id, target, mode="merge", progress=progress, report=problems,
+                                     exclude_names=self.exclude)
+            progress.check()
+        if summary["errors"]:
+            errors = [Problems.entry(e["path"], e["kind"], e["message"]) for e in summary["errors"]]
+            raise JobFailed(f"{len(errors)} file(s) could not be restored: {problems.summary(errors)}",
+                            messages.RESTORE_INCOMPLETE)
+        return summary
 
     def _restore_failed(self, backup_id: str, target_id: str, failure: JobFailed) -> None:
         self._finalise(lambda f: self._write_restore_failed(backup_id, target_id, f), failure,
@@ -346,70 +359,6 @@ class BackupRunners:
             target_id = self._target_id(claim, backup)
         self._restore_failed(claim.resource_id, target_id, JobFailed(
             f"the restore was interrupted too many times ({reason})", messages.JOB_INTERRUPTED))
-
-    # -- delete -------------------------------------------------------------------------
-    def delete(self, claim, heartbeat):
-        with self.rt.db.reader() as session:
-            backup = session.get(ShareBackup, claim.resource_id)
-            if backup is None or backup.deleted or backup.status != "deleting":
-                return
-            snap_id, name = backup.engine_snapshot_id, backup.repository or backup_repository.DEFAULT
-        if snap_id and (later := self._held_for_gc(claim, name)):
-            return later
-        try:
-            if snap_id:
-                self._forget(name, snap_id, heartbeat)
-        except LeaseLost:
-            return
-        except engine.LockedError as exc:
-            if later := self._requeue(claim, exc):
-                return later
-            self._delete_failed(backup.id, _describe(exc, ""))
-            return
-        except Exception as exc:  # noqa: BLE001
-            LOG.warning("deleting backup %s failed: %s", backup.id, display_text(exc), exc_info=True)
-            self._delete_failed(backup.id, _describe(exc, "the backup data could not be removed"))
-            return
-        with self.rt.db.transaction() as session:
-            row = session.get(ShareBackup, backup.id)
-            if row is not None and not row.deleted and row.status == "deleting":
-                row.status, row.deleted = "deleted", True
-                row.deleted_at = row.updated_at = utcnow()
-
-    def _forget(self, name: str, snap_id: str, heartbeat) -> None:
-        """Forget the snapshot; a backup or restore holding the repository makes us wait, renewing the lease."""
-        repo = backup_repository.open_repository(self.rt.config, name)
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                engine.forget(repo, snap_id)
-                return
-            except engine.SnapshotNotFound:
-                return  # already gone (a retried job): the data is not there any more either way
-            except engine.LockedError:
-                if time.monotonic() > deadline:
-                    raise
-                if not heartbeat():
-                    raise LeaseLost(snap_id) from None
-                time.sleep(1.0)
-
-    def _delete_failed(self, backup_id: str, failure: JobFailed) -> None:
-        self._finalise(lambda f: self._write_delete_failed(backup_id, f), failure, f"deleting backup {backup_id}")
-
-    def _write_delete_failed(self, backup_id: str, failure: JobFailed) -> None:
-        with self.rt.db.transaction() as session:
-            backup = session.get(ShareBackup, backup_id)
-            if backup is None or backup.deleted or backup.status != "deleting":
-                return
-            backup.status = "error_deleting"
-            backup.updated_at = utcnow()
-            _message(self.rt, session, backup.project_id, messages.SHARE_BACKUP, backup.id,
-                     messages.DELETE_BACKUP, failure.detail_id, messages.ERROR, failure.text)
-
-    def give_up_delete(self, claim, reason: str) -> None:
-        self._delete_failed(claim.resource_id, JobFailed(
-            f"the delete was interrupted too many times ({reason})", messages.JOB_INTERRUPTED))
-
 
 class _BackupJob(JobRunner):
     """One kind of backup job, run by the shared BackupRunners (``do``; ``undo`` gives up)."""

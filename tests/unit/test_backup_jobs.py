@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from sharebackup import engine
 from sharebackup.db.models import Message, Share, ShareBackup
-from sharebackup.jobs import backup_jobs, backup_repository
+from sharebackup.jobs import backup_delete_job, backup_jobs, backup_repository
 from sharebackup.jobs.backup_jobs import CREATE, DELETE, RESTORE
 from sharebackup.jobs.lease_queue import Claim, enqueue
 from tests.engine.helpers import make_rich_tree, snapshot_of_tree
@@ -352,7 +352,7 @@ def test_a_locked_repository_queues_the_job_again_later(sqlite_runtime, share_di
     def locked(repo, snap_id):
         raise engine.LockedError("repository is locked (exclusive, gc)")
     monkeypatch.setattr(backup_jobs.engine, "forget", locked)
-    monkeypatch.setattr(backup_jobs, "LOCK_WAIT_SECONDS", 0.0)
+    monkeypatch.setattr(backup_delete_job, "LOCK_WAIT_SECONDS", 0.0)
     from sharebackup.jobs.lease_queue import LeaseQueue, Later
     with rt.db.transaction() as session:
         enqueue(session, DELETE, backup_id)

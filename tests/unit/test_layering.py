@@ -84,3 +84,19 @@ def test_services_use_only_the_queue_and_the_kind_names_of_jobs():
             offenders += [f"{path.relative_to(PACKAGE)} imports {name}"
                           for name in sorted(used - SERVICE_FACING_JOB_MODULES)]
     assert offenders == []
+
+
+# The process's entry points assemble the HTTP layer: serve builds the app, and `token create`
+# writes the tokens strategy's file. Nothing else outside api/ may lean on it.
+API_ENTRY_POINTS = {"cli/serve.py", "cli/main.py"}
+
+
+def test_nothing_but_the_api_and_its_entry_points_imports_the_api():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = str(path.relative_to(PACKAGE))
+        if relative.startswith("api/") or relative in API_ENTRY_POINTS:
+            continue
+        offenders += [f"{relative} imports {name}" for name in _imports(path)
+                      if name == "sharebackup.api" or name.startswith("sharebackup.api.")]
+    assert offenders == []
