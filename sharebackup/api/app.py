@@ -11,6 +11,7 @@ from sharebackup.api.auth.noauth import NoAuthReply
 from sharebackup.api.json_media import json_handler
 from sharebackup.faults import Fault
 from sharebackup.api.metrics_middleware import MetricsMiddleware
+from sharebackup.api.operations import responder
 from sharebackup.api.routes import ROUTES, collections
 from sharebackup.core.runtime import Runtime
 
@@ -26,12 +27,14 @@ class _RuntimeMiddleware:
 
 
 class _Route:
-    """One path of the route table: its methods become Falcon responders; Falcon answers any
-    other method with 405 and an Allow header (turned into Manila's body below)."""
+    """One path of the route table: each method's operations become one Falcon responder
+    (operations.responder: size, version, policy, handler); Falcon answers any other method
+    with 405 and an Allow header (turned into Manila's body below)."""
 
     def __init__(self, methods: dict):
-        for method, handler in methods.items():
-            setattr(self, f"on_{method.lower()}", handler)
+        for method, operations in methods.items():
+            listed = operations if isinstance(operations, list) else [operations]
+            setattr(self, f"on_{method.lower()}", responder(listed))
 
 
 def _send_fault(resp, fault: Fault) -> None:

@@ -20,6 +20,13 @@ HAS_NUL = f"{MALFORMED}: a string holds a NUL character."
 _NO_BODY = object()
 
 
+def refuse_oversized(req) -> None:
+    """Manila's sizelimit filter: a declared body over the cap is 413 before anything looks at it."""
+    length = req.content_length
+    if length is not None and length > req.context.runtime.config.api.max_request_body_bytes:
+        raise Fault(413, "Request is too large.")
+
+
 def read_json(req) -> object:
     """The parsed JSON body, or None when the request carries none."""
     cached = getattr(req.context, "_json_body", _NO_BODY)

@@ -17,103 +17,106 @@ STANDARD_HEADER = "OpenStack-API-Version"
 SERVICE_TYPE = "shared-file-system"
 EXPERIMENTAL_HEADER = "X-OpenStack-Manila-API-Experimental"
 
-# One line per version we honour. The comment names the change that matters to the resources
-# served here; the view and schema modules gate fields on these numbers.
-VERSIONS = [
-    "2.0",   # Manila v2 API base: shares, share types, snapshots, quotas, limits
-    "2.1",   # no change to the resources served here
-    "2.2",   # no change to the resources served here
-    "2.3",   # no change to the resources served here
-    "2.4",   # no change to the resources served here
-    "2.5",   # migration fields in share view: task_state
-    "2.6",   # no change to the resources served here
-    "2.7",   # actions renamed: os-reset_status -> reset_status, os-extend -> extend, ...; share type
-             # view: share_type_access:is_public (os-share-type-access:is_public before)
-    "2.8",   # no change to the resources served here
-    "2.9",   # export_locations moved to their own resource
-    "2.10",  # no change to the resources served here
-    "2.11",  # no change to the resources served here
-    "2.12",  # snapshot view: provider_location (admins)
-    "2.13",  # no change to the resources served here
-    "2.14",  # export location 'preferred'
-    "2.15",  # no change to the resources served here
-    "2.16",  # user_id in share view
-    "2.17",  # snapshot view: user_id, project_id
-    "2.18",  # no change to the resources served here
-    "2.19",  # no change to the resources served here
-    "2.20",  # no change to the resources served here
-    "2.21",  # no change to the resources served here
-    "2.22",  # no change to the resources served here
-    "2.23",  # no change to the resources served here
-    "2.24",  # share types: snapshot_support no longer defaulted on create nor undeletable
-    "2.25",  # no change to the resources served here
-    "2.26",  # no change to the resources served here
-    "2.27",  # no change to the resources served here
-    "2.28",  # no change to the resources served here
-    "2.29",  # no change to the resources served here
-    "2.30",  # no change to the resources served here
-    "2.31",  # no change to the resources served here
-    "2.32",  # no change to the resources served here
-    "2.33",  # no change to the resources served here
-    "2.34",  # no change to the resources served here
-    "2.35",  # no change to the resources served here
-    "2.36",  # inexact name~/description~ filters on shares
-    "2.37",  # user messages API
-    "2.38",  # no change to the resources served here
-    "2.39",  # no change to the resources served here
-    "2.40",  # no change to the resources served here
-    "2.41",  # share type description
-    "2.42",  # no change to the resources served here
-    "2.43",  # share type list: extra_specs filter
-    "2.44",  # no change to the resources served here
-    "2.45",  # no change to the resources served here
-    "2.46",  # share type view: is_default
-    "2.47",  # no change to the resources served here
-    "2.48",  # no change to the resources served here
-    "2.49",  # no change to the resources served here
-    "2.50",  # share type update (PUT /types/{id})
-    "2.51",  # no change to the resources served here
-    "2.52",  # no change to the resources served here
-    "2.53",  # no change to the resources served here
-    "2.54",  # no change to the resources served here
-    "2.55",  # no change to the resources served here
-    "2.56",  # no change to the resources served here
-    "2.57",  # no change to the resources served here
-    "2.58",  # no change to the resources served here
-    "2.59",  # no change to the resources served here
-    "2.60",  # project_id optional in URLs
-    "2.61",  # no change to the resources served here
-    "2.62",  # no change to the resources served here
-    "2.63",  # no change to the resources served here
-    "2.64",  # no change to the resources served here
-    "2.65",  # no change to the resources served here
-    "2.66",  # no change to the resources served here
-    "2.67",  # no change to the resources served here
-    "2.68",  # no change to the resources served here
-    "2.69",  # recycle bin: is_soft_deleted, scheduled_to_be_deleted_at; soft delete and restore
-    "2.70",  # no change to the resources served here
-    "2.71",  # no change to the resources served here
-    "2.72",  # no change to the resources served here
-    "2.73",  # snapshot metadata (create, view, list filter)
-    "2.74",  # no change to the resources served here
-    "2.75",  # no change to the resources served here
-    "2.76",  # no change to the resources served here
-    "2.77",  # no change to the resources served here
-    "2.78",  # no change to the resources served here
-    "2.79",  # snapshot list: with_count
-    "2.80",  # share backups (experimental); backups/backup_gigabytes quotas; source_backup_id
-    "2.81",  # no change to the resources served here
-    "2.82",  # no change to the resources served here
-    "2.83",  # no change to the resources served here
-    "2.84",  # share mount_point_name
-    "2.85",  # backup_type in the share-backup view
-    "2.86",  # no change to the resources served here
-    "2.87",  # export location metadata
-    "2.88",  # no change to the resources served here
-    "2.89",  # no change to the resources served here
-    "2.90",  # encryption_key_ref on shares; encryption_keys quota
-    "2.91",  # share backup restore into a target share
-]
+# The changelog: every version we honour and what it changes in the resources served here.
+# The route table's windows (routes.py), the actions' windows and the views and schemas gate on
+# these numbers; tests/unit/test_microversions.py checks that every version the code gates on
+# says what it changes.
+NO_CHANGE = "no change to the resources served here"
+CHANGES: dict[str, str] = {
+    "2.0": 'Manila v2 API base: shares, share types, snapshots, quotas (os-quota-sets), limits',
+    "2.1": NO_CHANGE,
+    "2.2": 'share view: snapshot_support',
+    "2.3": NO_CHANGE,
+    "2.4": NO_CHANGE,
+    "2.5": 'share view: task_state (migration fields)',
+    "2.6": "share view: share_type is the type's id, share_type_name added; the last version of the os- names (os-reset_status, os-force_delete, os-extend, os-shrink actions; os-quota-sets, os-quota-class-sets)",
+    "2.7": 'the os- names renamed (reset_status, force_delete, extend, shrink; quota-sets, quota-class-sets); share manage and the unmanage action; share type view: share_type_access:is_public',
+    "2.8": 'share create: is_public',
+    "2.9": 'export locations become their own resource; the share view drops export_location(s)',
+    "2.10": 'share view: access_rules_status',
+    "2.11": 'share view: replication_type, has_replicas',
+    "2.12": 'snapshot view: provider_location (admins)',
+    "2.13": NO_CHANGE,
+    "2.14": 'export location view: preferred',
+    "2.15": NO_CHANGE,
+    "2.16": 'share view: user_id',
+    "2.17": 'snapshot view: user_id, project_id',
+    "2.18": NO_CHANGE,
+    "2.19": NO_CHANGE,
+    "2.20": NO_CHANGE,
+    "2.21": NO_CHANGE,
+    "2.22": 'share action reset_task_state',
+    "2.23": NO_CHANGE,
+    "2.24": 'share view: create_share_from_snapshot_support; share types: snapshot_support no longer defaulted on create nor undeletable',
+    "2.25": 'quota-sets/{project_id}/detail',
+    "2.26": NO_CHANGE,
+    "2.27": 'share action revert; share view: revert_to_snapshot_support',
+    "2.28": NO_CHANGE,
+    "2.29": NO_CHANGE,
+    "2.30": NO_CHANGE,
+    "2.31": 'share view: share_group_id, source_share_group_snapshot_member_id',
+    "2.32": 'share view: mount_snapshot_support; snapshot export locations',
+    "2.33": NO_CHANGE,
+    "2.34": NO_CHANGE,
+    "2.35": 'share list filters: export_location_id, export_location_path',
+    "2.36": 'inexact name~ / description~ filters on shares and snapshots',
+    "2.37": 'user messages API',
+    "2.38": NO_CHANGE,
+    "2.39": 'quotas per share type (a share_type query: refused here, not supported)',
+    "2.40": 'share group quotas and limits',
+    "2.41": 'share type description',
+    "2.42": 'share list: with_count',
+    "2.43": 'share type list: extra_specs filter',
+    "2.44": NO_CHANGE,
+    "2.45": NO_CHANGE,
+    "2.46": 'share type view: is_default',
+    "2.47": NO_CHANGE,
+    "2.48": NO_CHANGE,
+    "2.49": NO_CHANGE,
+    "2.50": 'share type update (PUT /types/{id})',
+    "2.51": NO_CHANGE,
+    "2.52": 'message list: created_since, created_before',
+    "2.53": 'share replica quotas and limits',
+    "2.54": 'share view: progress (below 2.54, creating_from_snapshot shows as creating)',
+    "2.55": NO_CHANGE,
+    "2.56": NO_CHANGE,
+    "2.57": NO_CHANGE,
+    "2.58": NO_CHANGE,
+    "2.59": NO_CHANGE,
+    "2.60": 'project_id optional in URLs',
+    "2.61": NO_CHANGE,
+    "2.62": "quotas: per_share_gigabytes",
+    "2.63": NO_CHANGE,
+    "2.64": 'share action extend: force',
+    "2.65": 'share create: scheduler_hints must be an object',
+    "2.66": NO_CHANGE,
+    "2.67": NO_CHANGE,
+    "2.68": NO_CHANGE,
+    "2.69": 'recycle bin: is_soft_deleted, scheduled_to_be_deleted_at; soft_delete and restore actions',
+    "2.70": NO_CHANGE,
+    "2.71": NO_CHANGE,
+    "2.72": NO_CHANGE,
+    "2.73": 'snapshot metadata (create, view, list filter)',
+    "2.74": NO_CHANGE,
+    "2.75": NO_CHANGE,
+    "2.76": NO_CHANGE,
+    "2.77": NO_CHANGE,
+    "2.78": NO_CHANGE,
+    "2.79": 'snapshot list: with_count',
+    "2.80": 'share backups (experimental); backups/backup_gigabytes quotas; source_backup_id',
+    "2.81": NO_CHANGE,
+    "2.82": NO_CHANGE,
+    "2.83": NO_CHANGE,
+    "2.84": 'share mount_point_name',
+    "2.85": 'backup_type in the share-backup view',
+    "2.86": NO_CHANGE,
+    "2.87": 'export location metadata',
+    "2.88": NO_CHANGE,
+    "2.89": NO_CHANGE,
+    "2.90": 'encryption_key_ref on shares; encryption_keys quota',
+    "2.91": 'share backup restore into a target share',
+}
+VERSIONS = list(CHANGES)
 
 _FORMAT = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 # No version part will ever be this long: a longer one is out of range by its length alone,
@@ -188,43 +191,3 @@ def _shown(text: str) -> str:
 
 def experimental_requested(headers: dict[str, str]) -> bool:
     return headers.get(EXPERIMENTAL_HEADER.upper(), "").strip().lower() in ("1", "true", "yes", "on", "y", "t")
-
-
-class VersionedHandler:
-    """Several implementations of one handler, each for a window of versions."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.windows: list[tuple[APIVersion, APIVersion, object]] = []
-
-    def add(self, minimum: str, maximum: str | None, func) -> None:
-        low = APIVersion.parse(minimum)
-        high = APIVersion.parse(maximum) if maximum else MAX_VERSION
-        for other_low, other_high, _ in self.windows:
-            if low <= other_high and other_low <= high:
-                raise ValueError(f"{self.name}: version windows {low}-{high} and {other_low}-{other_high} overlap")
-        self.windows.append((low, high, func))
-
-    def __call__(self, req, resp, **params):
-        version = req.context.version
-        for low, high, func in self.windows:
-            if low <= version <= high:
-                return func(req, resp, **params)
-        raise Fault(404)
-
-
-_REGISTRY: dict[str, VersionedHandler] = {}
-
-
-def version_handler(minimum: str, maximum: str | None = None):
-    """Decorator: register this function for [minimum, maximum]; a request outside every
-    registered window of the same name gets Manila's 404."""
-
-    def wrap(func):
-        key = f"{func.__module__}.{func.__qualname__}"
-        handler = _REGISTRY.setdefault(key, VersionedHandler(key))
-        handler.add(minimum, maximum, func)
-        functools.update_wrapper(handler, func)
-        return handler
-
-    return wrap

@@ -7,5 +7,4 @@ from sharebackup.policies import availability_zones as policy
 
 def list_availability_zones(req, resp):
     rt = req.context.runtime
-    rt.policy.authorize(req.context.auth, policy.INDEX)
     resp.media = view.index(rt.config.storage_availability_zone)

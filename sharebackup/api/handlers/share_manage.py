@@ -11,9 +11,6 @@ from sharebackup.services import share_manage as service
 
 def manage_share(req, resp, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.MANAGE)
-    if not req.context.version.matches("2.7"):
-        raise Fault(404)
     body = require_body(req)
     if not isinstance(body, dict) or not isinstance(body.get("share"), dict):
         raise Fault(422, "Share entity not found in request body")

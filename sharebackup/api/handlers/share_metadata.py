@@ -11,14 +11,12 @@ from sharebackup.services import share_metadata as service
 
 def list_share_metadata(req, resp, share_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.GET_METADATA)
     resp.media = view.metadata(service.get_metadata(rt, ctx, share_id))
 
 
 def set_share_metadata(req, resp, share_id, **params):
     """PUT: replace all metadata."""
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.UPDATE_METADATA)
     values = schema.metadata_body(require_body(req))
     resp.media = view.metadata(service.write_metadata(rt, ctx, share_id, values, replace=True))
 
@@ -26,14 +24,12 @@ def set_share_metadata(req, resp, share_id, **params):
 def update_share_metadata(req, resp, share_id, **params):
     """POST: merge into the existing metadata."""
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.UPDATE_METADATA)
     values = schema.metadata_body(require_body(req))
     resp.media = view.metadata(service.write_metadata(rt, ctx, share_id, values, replace=False))
 
 
 def show_share_metadata_item(req, resp, share_id, key, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.GET_METADATA)
     values = service.get_metadata(rt, ctx, share_id)
     if key not in values:
         raise Fault(404, "Metadata item was not found")
@@ -42,7 +38,6 @@ def show_share_metadata_item(req, resp, share_id, key, **params):
 
 def update_share_metadata_item(req, resp, share_id, key, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.UPDATE_METADATA)
     body = require_body(req)
     values = schema.metadata_item_body(body)
     if key not in values:
@@ -55,6 +50,5 @@ def update_share_metadata_item(req, resp, share_id, key, **params):
 
 def delete_share_metadata_item(req, resp, share_id, key, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.DELETE_METADATA)
     service.delete_metadata_item(rt, ctx, share_id, key)
     resp.status = 200

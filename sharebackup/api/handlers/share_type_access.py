@@ -1,7 +1,8 @@
 """Private share types: the access list and the addProjectAccess/removeProjectAccess actions."""
 from __future__ import annotations
 
-from sharebackup.api.actions import action_dispatcher
+from sharebackup.api import operations
+from sharebackup.api.operations import Action
 from sharebackup.api.schemas import share_types as schema
 from sharebackup.api.views import share_types as view
 from sharebackup.policies import share_types as policy
@@ -10,13 +11,11 @@ from sharebackup.services import share_types as service
 
 def list_share_type_access(req, resp, share_type_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.LIST_PROJECT_ACCESS)
     resp.media = view.access_list(service.list_access(rt, ctx, share_type_id))
 
 
 def add_project_access(req, resp, value, share_type_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.ADD_PROJECT_ACCESS)
     project = schema.access_request(value, "addProjectAccess")
     service.add_access(rt, ctx, share_type_id, project)
     resp.status = 202
@@ -24,13 +23,12 @@ def add_project_access(req, resp, value, share_type_id, **params):
 
 def remove_project_access(req, resp, value, share_type_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.REMOVE_PROJECT_ACCESS)
     project = schema.access_request(value, "removeProjectAccess")
     service.remove_access(rt, ctx, share_type_id, project)
     resp.status = 202
 
 
-share_type_action = action_dispatcher({
-    "addProjectAccess": ("2.0", None, add_project_access),
-    "removeProjectAccess": ("2.0", None, remove_project_access),
+share_type_action = operations.actions({
+    "addProjectAccess": Action(add_project_access, policy.ADD_PROJECT_ACCESS),
+    "removeProjectAccess": Action(remove_project_access, policy.REMOVE_PROJECT_ACCESS),
 })

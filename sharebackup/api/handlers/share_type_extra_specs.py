@@ -10,13 +10,11 @@ from sharebackup.services import share_types as service
 
 def list_extra_specs(req, resp, share_type_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.SPEC_INDEX)
     resp.media = {"extra_specs": service.get_specs(rt, ctx, share_type_id)}
 
 
 def create_extra_specs(req, resp, share_type_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.SPEC_CREATE)
     body = read_json(req)
     if isinstance(body, dict) and isinstance(body.get("extra_specs"), dict):
         service.get_specs(rt, ctx, share_type_id)  # Manila checks the type before the specs
@@ -27,7 +25,6 @@ def create_extra_specs(req, resp, share_type_id, **params):
 
 def show_extra_spec(req, resp, share_type_id, key, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.SPEC_SHOW)
     specs = service.get_specs(rt, ctx, share_type_id)
     if key not in specs:
         raise Fault(404)
@@ -36,7 +33,6 @@ def show_extra_spec(req, resp, share_type_id, key, **params):
 
 def update_extra_spec(req, resp, share_type_id, key, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.SPEC_UPDATE)
     body = read_json(req)
     if body:
         service.get_specs(rt, ctx, share_type_id)  # Manila checks the type before the body's shape
@@ -46,6 +42,5 @@ def update_extra_spec(req, resp, share_type_id, key, **params):
 
 def delete_extra_spec(req, resp, share_type_id, key, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.SPEC_DELETE)
     service.delete_spec(rt, ctx, share_type_id, key, req.context.version)
     resp.status = 202

@@ -10,7 +10,6 @@ from sharebackup.services import share_listing, shares as service
 
 def _list(req, resp, detailed: bool):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.GET_ALL)
     query = schema.list_query(req, rt.policy.check(ctx, "context_is_admin"), rt.config.osapi_max_limit)
     shares, count = share_listing.list_shares(rt, ctx, query)
     resp.media = view.index(req, shares, detailed, query.limit_given, count)
@@ -26,7 +25,6 @@ def list_shares_detail(req, resp, **params):
 
 def create_share(req, resp, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.CREATE)
     request = schema.create(resource_body(req, "share"), req.context.version)
     share = service.create(rt, ctx, request)
     resp.media = view.show(req, share)  # Manila answers 200, not 202
@@ -34,14 +32,12 @@ def create_share(req, resp, **params):
 
 def show_share(req, resp, share_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.GET)
     share = service.get(rt, ctx, share_id)
     resp.media = view.show(req, share)
 
 
 def update_share(req, resp, share_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.UPDATE)
     values = schema.update(resource_body(req, "share"))
     share = service.update(rt, ctx, share_id, values)
     resp.media = view.show(req, share)
@@ -49,6 +45,5 @@ def update_share(req, resp, share_id, **params):
 
 def delete_share(req, resp, share_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    rt.policy.authorize(ctx, policy.DELETE)
     service.delete(rt, ctx, share_id)
     resp.status = 202
