@@ -8,7 +8,9 @@ import falcon
 from sharebackup.api import middleware
 from sharebackup.api.auth import make_strategy
 from sharebackup.api.auth.noauth import NoAuthReply
+from sharebackup.api.errors import fault_for
 from sharebackup.api.json_media import json_handler
+from sharebackup.core.errors import DomainError
 from sharebackup.faults import Fault
 from sharebackup.api.metrics_middleware import MetricsMiddleware
 from sharebackup.api.operations import responder
@@ -46,6 +48,10 @@ def _send_fault(resp, fault: Fault) -> None:
 
 def _handle_fault(req, resp, ex: Fault, params):
     _send_fault(resp, ex)
+
+
+def _handle_domain_error(req, resp, ex: DomainError, params):
+    _send_fault(resp, fault_for(ex))
 
 
 def _handle_noauth_reply(req, resp, ex: NoAuthReply, params):
@@ -100,5 +106,6 @@ def make_app(runtime: Runtime, registry=None):
     app.add_error_handler(Exception, _handle_unexpected)
     app.add_error_handler(falcon.HTTPError, _handle_http_error)
     app.add_error_handler(Fault, _handle_fault)
+    app.add_error_handler(DomainError, _handle_domain_error)
     app.add_error_handler(NoAuthReply, _handle_noauth_reply)
     return strategy.wrap_wsgi(app, runtime.config)

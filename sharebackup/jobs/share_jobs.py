@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sharebackup.faults import Fault
+from sharebackup.core.errors import DomainError
 from sharebackup.db.models import Share, ShareExportLocation, ShareSnapshot, utcnow
 from sharebackup.jobs.lease_queue import wait_holding_lease
 from sharebackup.jobs.runner import JobRunner, StatusRunner
@@ -138,8 +138,8 @@ class ManageRunner(_Runner):
                 return
             try:
                 quotas.reserve(session, self.rt, row.project_id, row.user_id, {"gigabytes": size})
-            except Fault as fault:
-                LOG.warning("managing share %s: %s", row.id, fault.message)
+            except DomainError as refused:  # over quota: the share cannot be adopted
+                LOG.warning("managing share %s: %s", row.id, refused.message)
                 row.status = "manage_error"
                 row.updated_at = utcnow()
                 return

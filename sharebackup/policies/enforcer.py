@@ -7,7 +7,7 @@ from oslo_config import cfg
 from oslo_policy import opts as policy_opts
 from oslo_policy import policy as oslo_policy
 
-from sharebackup.faults import Fault
+from sharebackup.core.errors import Forbidden
 
 
 def build_enforcer(policy_path: Path | None) -> oslo_policy.Enforcer:
@@ -30,7 +30,7 @@ def build_enforcer(policy_path: Path | None) -> oslo_policy.Enforcer:
 
 
 class Policy:
-    """authorize(ctx, rule) raises Manila's 403; check(ctx, rule) answers True/False."""
+    """authorize(ctx, rule) raises Forbidden (Manila's 403); check(ctx, rule) answers True/False."""
 
     def __init__(self, policy_path: Path | None):
         self.enforcer = build_enforcer(policy_path)
@@ -42,4 +42,4 @@ class Policy:
 
     def authorize(self, ctx, rule: str, target: dict | None = None) -> None:
         if not self.check(ctx, rule, target):
-            raise Fault(403, "Access was denied to this resource.")
+            raise Forbidden()

@@ -6,8 +6,8 @@ malformed boolean, as Manila does wherever it reads one.
 """
 from __future__ import annotations
 
+from sharebackup.core.errors import Invalid
 from sharebackup.core.booleans import bool_from_string, spec_bool
-from sharebackup.faults import Fault
 
 DHSS = "driver_handles_share_servers"
 SNAPSHOT_SUPPORT = "snapshot_support"
@@ -31,8 +31,8 @@ INFERRED_OPTIONAL = {SNAPSHOT_SUPPORT: False, CREATE_FROM_SNAPSHOT: False, REVER
                      MOUNT_SNAPSHOT: False}
 
 
-def invalid_extra_spec(reason: str) -> Fault:
-    return Fault(400, f"Invalid extra_spec: {reason}.")
+def invalid_extra_spec(reason: str) -> Invalid:
+    return Invalid(f"Invalid extra_spec: {reason}.")
 
 
 def parse_boolean_spec(key: str, value) -> bool:
@@ -50,7 +50,7 @@ def spec_is_true(specs: dict, key: str) -> bool:
         return False
     try:
         return parse_boolean_spec(key, specs[key])
-    except Fault:
+    except Invalid:
         return False
 
 
@@ -70,7 +70,7 @@ def required_specs(specs: dict) -> dict:
 def required_specs_or_empty(specs: dict) -> dict:
     try:
         return required_specs(specs)
-    except Fault:
+    except Invalid:
         return {}
 
 

@@ -1,6 +1,8 @@
 """Health of what the service depends on (the database), for /healthcheck."""
 from __future__ import annotations
 
+from sharebackup.core.runtime import Runtime
+
 import logging
 import time
 
@@ -9,7 +11,7 @@ from sqlalchemy import text
 LOG = logging.getLogger(__name__)
 
 
-def check_database(rt) -> tuple[bool, str, float]:
+def check_database(rt: Runtime) -> tuple[bool, str, float]:
     """(ok, reason, elapsed ms). The reason names the kind of failure only (no URL or credentials)."""
     started = time.perf_counter()
     try:

@@ -14,7 +14,9 @@ import datetime as dt
 from sqlalchemy import delete as sql_delete, func, select
 from sqlalchemy.orm import Session
 
-from sharebackup.faults import Fault
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import Runtime
+from sharebackup.core.errors import NotFound
 from sharebackup.db.models import Message, utcnow
 from sharebackup.services.text import display_text
 
@@ -63,7 +65,7 @@ def create_message(session: Session, project_id: str, resource_type: str, resour
     return message
 
 
-def _visible(stmt, ctx):
+def _visible(stmt, ctx: RequestContext):
     stmt = stmt.where(Message.deleted.is_(False),
                       (Message.expires_at.is_(None)) | (Message.expires_at >= utcnow()))
     if not ctx.is_admin:
@@ -71,23 +73,23 @@ def _visible(stmt, ctx):
     return stmt
 
 
-def get(rt, ctx, message_id: str) -> Message:
+def get(rt: Runtime, ctx: RequestContext, message_id: str) -> Message:
     with rt.db.reader() as session:
         message = session.scalars(_visible(select(Message), ctx).where(Message.id == message_id)).first()
     if message is None:
-        raise Fault(404, f"Message {message_id} could not be found.")
+        raise NotFound(f"Message {message_id} could not be found.")
     return message
 
 
-def delete(rt, ctx, message_id: str) -> None:
+def delete(rt: Runtime, ctx: RequestContext, message_id: str) -> None:
     with rt.db.transaction() as session:
         message = session.scalars(_visible(select(Message), ctx).where(Message.id == message_id)).first()
         if message is None:
-            raise Fault(404, f"Message {message_id} could not be found.")
+            raise NotFound(f"Message {message_id} could not be found.")
         session.delete(message)
 
 
-def list_messages(rt, ctx, query: dict) -> tuple[list[Message], int]:
+def list_messages(rt: Runtime, ctx: RequestContext, query: dict) -> tuple[list[Message], int]:
     """The caller's project (every project for an admin), Manila's exact filters, the
     created_since/created_before window, then sort, offset and limit. Returns (page, total)."""
     stmt = _visible(select(Message), ctx)

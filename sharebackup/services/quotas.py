@@ -18,7 +18,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sharebackup.faults import Fault, over_limit
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import Runtime
+from sharebackup.core.errors import Forbidden, Invalid, OverQuota, SizeLimitExceeded
 from sharebackup.db.models import Quota, QuotaClass, QuotaLock, Share, ShareBackup, ShareSnapshot
 
 # The resources this service enforces (usage counted from rows, limits from [quota]).
@@ -70,7 +72,7 @@ def lock_project(session: Session, project_id: str) -> None:
     session.execute(select(QuotaLock).where(QuotaLock.project_id == project_id).with_for_update())
 
 
-def configured_defaults(rt) -> dict[str, int]:
+def configured_defaults(rt: Runtime) -> dict[str, int]:
     """Limits from the configuration ([quota]) and Manila's defaults for the other keys."""
     result = {f.name: getattr(rt.config.quota, f.name) for f in fields(rt.config.quota)}
     for name, value in FIXED_DEFAULTS.items():
@@ -83,7 +85,7 @@ def class_limits(session: Session, class_name: str) -> dict[str, int]:
     return {row.resource: row.hard_limit for row in rows}
 
 
-def default_limits(rt, session: Session | None = None) -> dict[str, int]:
+def default_limits(rt: Runtime, session: Session | None = None) -> dict[str, int]:
     """The defaults every project starts from: configuration, then quota class ``default``."""
     result = configured_defaults(rt)
     if session is not None:
@@ -97,7 +99,7 @@ def _rows(session: Session, project_id: str, user_id: str) -> dict[str, int]:
     return {row.resource: row.hard_limit for row in rows}
 
 
-def limits(session: Session, rt, project_id: str, user_id: str = "") -> dict[str, int]:
+def limits(session: Session, rt: Runtime, project_id: str, user_id: str = "") -> dict[str, int]:
     """Effective limits: user overrides on project overrides on the defaults."""
     result = default_limits(rt, session)
     result.update(_rows(session, project_id, ""))
@@ -143,7 +145,7 @@ def _over_quota_message(resource: str, quota: int, used: int, requested: int) ->
     return f"OverQuota: Quota exceeded for resources: ['{resource}']."
 
 
-def reserve(session: Session, rt, project_id: str, user_id: str, deltas: dict[str, int]) -> None:
+def reserve(session: Session, rt: Runtime, project_id: str, user_id: str, deltas: dict[str, int]) -> None:
     """Lock the project and check that ``deltas`` fit; raise Manila's 413 otherwise.
 
     Call it in the transaction that then writes the rows (and commit both together). Like
@@ -162,10 +164,11 @@ def reserve(session: Session, rt, project_id: str, user_id: str, deltas: dict[st
                     exceeded.append((resource, hard, used.get(resource, 0), delta))
     if exceeded:
         resource, quota, used, requested = sorted(exceeded)[0]
-        raise over_limit(_over_quota_message(resource, quota, used, requested))
+        message = _over_quota_message(resource, quota, used, requested)
+        raise OverQuota(message, resource, quota, used, requested, reason=message.split(": ", 1)[-1])
 
 
-def check_per_share_size(session: Session, rt, project_id: str, user_id: str, size: int) -> None:
+def check_per_share_size(session: Session, rt: Runtime, project_id: str, user_id: str, size: int) -> None:
     """Manila's per_share_gigabytes check (share create and extend): 413 when one share would be
     larger than the project's (or the user's) per_share_gigabytes limit; -1 means no limit."""
     for scope_user in ("", user_id):
@@ -173,8 +176,8 @@ def check_per_share_size(session: Session, rt, project_id: str, user_id: str, si
             continue
         limit = limits(session, rt, project_id, scope_user)["per_share_gigabytes"]
         if limit >= 0 and size > limit:
-            raise over_limit(f"ShareSizeExceedsLimit: Requested share size {size} is larger than maximum "
-                             f"allowed limit {limit}.")
+            raise SizeLimitExceeded(f"ShareSizeExceedsLimit: Requested share size {size} is larger than "
+                                    f"maximum allowed limit {limit}.")
 
 
 def _has_user_quota(session: Session, project_id: str, user_id: str) -> bool:
@@ -184,17 +187,17 @@ def _has_user_quota(session: Session, project_id: str, user_id: str) -> bool:
 
 # -- the quota-set API's rules --------------------------------------------------------------------
 
-def authorize_project(ctx, project_id: str) -> None:
+def authorize_project(ctx: RequestContext, project_id: str) -> None:
     """Manila's authorize_project_context: a non-admin sees only its own project."""
     if not ctx.is_admin and ctx.project_id != project_id:
-        raise Fault(403, "Access was denied to this resource.")
+        raise Forbidden("Access was denied to this resource.")
 
 
 def _detail(limit: dict[str, int], used: dict[str, int]) -> dict[str, dict]:
     return {name: {"in_use": used.get(name, 0), "limit": limit[name], "reserved": 0} for name in limit}
 
 
-def show(rt, ctx, project_id: str, user_id: str = "", detail: bool = False) -> dict:
+def show(rt: Runtime, ctx: RequestContext, project_id: str, user_id: str = "", detail: bool = False) -> dict:
     """{resource: limit}, or {resource: {in_use, limit, reserved}} with ``detail``."""
     authorize_project(ctx, project_id)
     with rt.db.reader() as session:
@@ -204,12 +207,12 @@ def show(rt, ctx, project_id: str, user_id: str = "", detail: bool = False) -> d
         return _detail(limit, usage(session, project_id, user_id))
 
 
-def defaults(rt, ctx) -> dict[str, int]:
+def defaults(rt: Runtime, ctx: RequestContext) -> dict[str, int]:
     with rt.db.reader() as session:
         return default_limits(rt, session)
 
 
-def _settable(session: Session, rt, project_id: str, user_id: str) -> dict[str, tuple[int, int]]:
+def _settable(session: Session, rt: Runtime, project_id: str, user_id: str) -> dict[str, tuple[int, int]]:
     """resource -> (minimum, maximum) a new limit may take without ``force`` (Manila's settable quotas).
 
     Project: at least what is in use and what its users' own limits add up to; no maximum.
@@ -244,14 +247,14 @@ def _settable(session: Session, rt, project_id: str, user_id: str) -> dict[str, 
 def _check_new_limit(key: str, value: int, current: int, in_use: int, minimum: int, maximum: int,
                      force: bool) -> None:
     if not force and value >= 0 and current >= 0 and in_use > value:
-        raise Fault(400, f"Quota value {value} for {key} is smaller than already used and reserved "
+        raise Invalid(f"Quota value {value} for {key} is smaller than already used and reserved "
                          f"{in_use}.")
     if value < -1:
-        raise Fault(400, "Quota limit must be -1 or greater.")
+        raise Invalid("Quota limit must be -1 or greater.")
     if value < minimum and not force and (maximum != -1 or value != -1):
-        raise Fault(400, f"Quota limit must be greater than {minimum}.")
+        raise Invalid(f"Quota limit must be greater than {minimum}.")
     if maximum != -1 and value > maximum and not force:
-        raise Fault(400, f"Quota limit must be less than {maximum}.")
+        raise Invalid(f"Quota limit must be less than {maximum}.")
 
 
 def _upsert(session: Session, model, keys: dict, value: int) -> None:
@@ -261,7 +264,8 @@ def _upsert(session: Session, model, keys: dict, value: int) -> None:
     session.execute(statement)
 
 
-def update(rt, ctx, project_id: str, user_id: str, values: dict[str, int], force: bool) -> dict[str, int]:
+def update(rt: Runtime, ctx: RequestContext, project_id: str, user_id: str, values: dict[str, int],
+           force: bool) -> dict[str, int]:
     """Set limits (all or none), checked against usage under the project's quota lock."""
     authorize_project(ctx, project_id)
     with rt.db.transaction() as session:
@@ -278,7 +282,7 @@ def update(rt, ctx, project_id: str, user_id: str, values: dict[str, int], force
         return limits(session, rt, project_id, user_id)
 
 
-def delete_quotas(rt, ctx, project_id: str, user_id: str = "") -> None:
+def delete_quotas(rt: Runtime, ctx: RequestContext, project_id: str, user_id: str = "") -> None:
     """Back to the defaults: the user's own limits, or the project's and all its users'."""
     authorize_project(ctx, project_id)
     with rt.db.transaction() as session:
@@ -291,7 +295,7 @@ def delete_quotas(rt, ctx, project_id: str, user_id: str = "") -> None:
 
 # -- quota classes --------------------------------------------------------------------------------
 
-def show_class(rt, ctx, class_name: str) -> dict[str, int]:
+def show_class(rt: Runtime, ctx: RequestContext, class_name: str) -> dict[str, int]:
     """A class's limits; what it does not set is the configured default."""
     with rt.db.reader() as session:
         result = configured_defaults(rt)
@@ -299,7 +303,7 @@ def show_class(rt, ctx, class_name: str) -> dict[str, int]:
         return result
 
 
-def update_class(rt, ctx, class_name: str, values: dict[str, int]) -> dict[str, int]:
+def update_class(rt: Runtime, ctx: RequestContext, class_name: str, values: dict[str, int]) -> dict[str, int]:
     with rt.db.transaction() as session:
         for key, value in values.items():
             _upsert(session, QuotaClass, {"class_name": class_name, "resource": key}, value)
@@ -311,7 +315,7 @@ def update_class(rt, ctx, class_name: str, values: dict[str, int]) -> dict[str, 
 
 # -- limits ---------------------------------------------------------------------------------------
 
-def absolute_limits(rt, ctx) -> dict[str, dict[str, int]]:
+def absolute_limits(rt: Runtime, ctx: RequestContext) -> dict[str, dict[str, int]]:
     """The caller's project: {"limit": {...}, "in_use": {...}} (Manila's /limits input)."""
     with rt.db.reader() as session:
         return {"limit": limits(session, rt, ctx.project_id),

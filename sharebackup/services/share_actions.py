@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import Runtime
+from sharebackup.core.errors import Conflict, Forbidden, Invalid, OverQuota
 from sharebackup.db.models import ShareSnapshot, utcnow
-from sharebackup.faults import Fault
 from sharebackup.jobs.lease_queue import enqueue
 from sharebackup.policies import shares as policy
 from sharebackup.services import quotas
@@ -14,49 +16,49 @@ from sharebackup.services.shares import (JOB_EXTEND, JOB_REVERT, JOB_SHRINK, SHR
                                          authorize, caller_is_admin, check_size_for_type)
 
 
-def reset_status(rt, ctx, share_id: str, status: str) -> None:
+def reset_status(rt: Runtime, ctx: RequestContext, share_id: str, status: str) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         authorize(rt, ctx, policy.RESET_STATUS, share)
         if share.is_soft_deleted:
-            raise Fault(403, f"status cannot be reset for share '{share.id}' since it has been soft deleted.")
+            raise Forbidden(f"status cannot be reset for share '{share.id}' since it has been soft deleted.")
         share.status = status
         share.updated_at = utcnow()
 
 
-def reset_task_state(rt, ctx, share_id: str, task_state: str | None) -> None:
+def reset_task_state(rt: Runtime, ctx: RequestContext, share_id: str, task_state: str | None) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         authorize(rt, ctx, policy.RESET_TASK_STATE, share)
         if share.is_soft_deleted:
-            raise Fault(403, f"task state cannot be reset for share '{share.id}' since it has been soft "
+            raise Forbidden(f"task state cannot be reset for share '{share.id}' since it has been soft "
                              "deleted.")
         share.task_state = task_state
         share.updated_at = utcnow()
 
 
-def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
+def extend(rt: Runtime, ctx: RequestContext, share_id: str, new_size: int, force: bool = False) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         authorize(rt, ctx, policy.EXTEND, share)
         if force:
             authorize(rt, ctx, policy.FORCE_EXTEND, share)
         if share.is_soft_deleted:
-            raise Fault(400, f"Invalid share: Share '{share.id}' cannot be extended, since it has been soft "
+            raise Invalid(f"Invalid share: Share '{share.id}' cannot be extended, since it has been soft "
                              "deleted.")
         if share.status != "available":
-            raise Fault(400, f"Invalid share: Share {share.id} status must be 'available' to extend, but "
+            raise Invalid(f"Invalid share: Share {share.id} status must be 'available' to extend, but "
                              f"current status is: {share.status}.")
         if new_size <= share.size:
-            raise Fault(400, "Invalid input received: New size for extend must be greater than current size. "
+            raise Invalid("Invalid input received: New size for extend must be greater than current size. "
                              f"(current: {share.size}, extended: {new_size}).")
         check_size_for_type(share.share_type, new_size, "extend", caller_is_admin(rt, ctx))
         quotas.check_per_share_size(session, rt, share.project_id, share.user_id, new_size)
         # Charged now (the row carries the new size), so concurrent requests cannot overshoot.
         try:
             quotas.reserve(session, rt, share.project_id, share.user_id, {"gigabytes": new_size - share.size})
-        except Fault as fault:  # Manila's extend maps the quota error to 403, without the class name
-            raise Fault(403, fault.message.split(": ", 1)[-1]) from None
+        except OverQuota as exceeded:  # Manila's extend answers 403 with the quota's text alone
+            raise Forbidden(exceeded.reason) from None
         enqueue(session, JOB_EXTEND, share.id, {"old_size": share.size, "new_size": new_size})
         share.status = "extending"
         share.size = new_size
@@ -64,18 +66,18 @@ def extend(rt, ctx, share_id: str, new_size: int, force: bool = False) -> None:
     rt.notify_workers()
 
 
-def shrink(rt, ctx, share_id: str, new_size: int) -> None:
+def shrink(rt: Runtime, ctx: RequestContext, share_id: str, new_size: int) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         authorize(rt, ctx, policy.SHRINK, share)
         if share.is_soft_deleted:
-            raise Fault(400, f"Invalid share: Share '{share.id}' cannot be shrunk, since it has been soft "
+            raise Invalid(f"Invalid share: Share '{share.id}' cannot be shrunk, since it has been soft "
                              "deleted.")
         if share.status not in SHRINKABLE:
-            raise Fault(400, f"Invalid share: Share {share.id} status must in ({', '.join(SHRINKABLE)}) to "
+            raise Invalid(f"Invalid share: Share {share.id} status must in ({', '.join(SHRINKABLE)}) to "
                              f"shrink, but current status is: {share.status}.")
         if new_size <= 0 or new_size >= share.size:
-            raise Fault(400, "Invalid input received: New size for shrink must be less than current size and "
+            raise Invalid("Invalid input received: New size for shrink must be less than current size and "
                              f"greater than 0 (current: {share.size}, new: {new_size}).")
         check_size_for_type(share.share_type, new_size, "shrink")
         share.status = "shrinking"
@@ -84,43 +86,43 @@ def shrink(rt, ctx, share_id: str, new_size: int) -> None:
     rt.notify_workers()
 
 
-def revert_to_snapshot(rt, ctx, share_id: str, snapshot_id: str) -> None:
+def revert_to_snapshot(rt: Runtime, ctx: RequestContext, share_id: str, snapshot_id: str) -> None:
     """Manila's revert: the share's latest snapshot only, both available; the share grows
     back to the snapshot's size if it was shrunk since."""
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         authorize(rt, ctx, policy.REVERT_TO_SNAPSHOT, share)
         if share.is_soft_deleted:
-            raise Fault(403, f"Share '{share.id} cannot revert to snapshot, since it has been soft deleted.")
+            raise Forbidden(f"Share '{share.id} cannot revert to snapshot, since it has been soft deleted.")
         if not _spec_true(share.share_type, "revert_to_snapshot_support"):
-            raise Fault(400, f"Share {share.id} may not be reverted to snapshot {snapshot_id}, because the "
+            raise Invalid(f"Share {share.id} may not be reverted to snapshot {snapshot_id}, because the "
                              "share does not have that capability.")
         snapshot = session.scalars(select(ShareSnapshot).where(
             ShareSnapshot.id == snapshot_id, ShareSnapshot.deleted.is_(False))).first()
         if snapshot is None or not (caller_is_admin(rt, ctx) or snapshot.project_id == ctx.project_id):
-            raise Fault(400, f"Snapshot {snapshot_id} could not be found.")
+            raise Invalid(f"Snapshot {snapshot_id} could not be found.")
         if snapshot.share_id != share.id:
-            raise Fault(400, f"Snapshot {snapshot_id} is not associated with share {share.id}.")
+            raise Invalid(f"Snapshot {snapshot_id} is not associated with share {share.id}.")
         if share.status != "available":
-            raise Fault(409, f"Share {share.id} is in '{share.status}' state, but it must be in 'available' "
+            raise Conflict(f"Share {share.id} is in '{share.status}' state, but it must be in 'available' "
                              "state to be reverted to a snapshot.")
         if snapshot.status != "available":
-            raise Fault(409, f"Snapshot {snapshot_id} is in '{snapshot.status}' state, but it must be in "
+            raise Conflict(f"Snapshot {snapshot_id} is in '{snapshot.status}' state, but it must be in "
                              "'available' state to be restored.")
         latest = session.scalars(select(ShareSnapshot).where(
             ShareSnapshot.share_id == share.id, ShareSnapshot.deleted.is_(False))
             .order_by(ShareSnapshot.created_at.desc(), ShareSnapshot.id.desc()).limit(1)).first()
         if latest is not None and latest.id != snapshot.id:
-            raise Fault(409, f"Snapshot {snapshot_id} may not be restored because it is not the most recent "
+            raise Conflict(f"Snapshot {snapshot_id} may not be restored because it is not the most recent "
                              f"snapshot of share {share.id}. Currently the latest snapshot is {latest.id}.")
         if not snapshot.driver_path or not share.driver_path:
-            raise Fault(400, f"Snapshot {snapshot_id} has no data to revert to.")
+            raise Invalid(f"Snapshot {snapshot_id} has no data to revert to.")
         if snapshot.size > share.size:
             try:
                 quotas.reserve(session, rt, share.project_id, share.user_id,
                                {"gigabytes": snapshot.size - share.size})
-            except Fault as fault:
-                raise Fault(403, fault.message.split(": ", 1)[-1]) from None
+            except OverQuota as exceeded:  # as extend: 403 with the quota's text alone
+                raise Forbidden(exceeded.reason) from None
             share.size = snapshot.size
         share.status = "reverting"
         share.updated_at = utcnow()

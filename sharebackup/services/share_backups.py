@@ -25,7 +25,9 @@ from __future__ import annotations
 from sqlalchemy import Float, String, and_, case, cast, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 
-from sharebackup.faults import Fault
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import Runtime
+from sharebackup.core.errors import Conflict, Forbidden, Invalid, NotFound
 from sharebackup.db.models import Share, ShareBackup, utcnow
 from sharebackup.jobs import kinds, repository_names
 from sharebackup.jobs.lease_queue import enqueue
@@ -46,7 +48,7 @@ def _bad_id(value) -> bool:
     return not isinstance(value, str) or "\x00" in value or len(value) > 255
 
 
-def _find(session: Session, ctx, backup_id: str, lock: bool = False) -> ShareBackup:
+def _find(session: Session, ctx: RequestContext, backup_id: str, lock: bool = False) -> ShareBackup:
     """The live backup: project-scoped for non-admins (Manila's project_only lookup), else 404."""
     backup = None
     if not _bad_id(backup_id):
@@ -57,11 +59,11 @@ def _find(session: Session, ctx, backup_id: str, lock: bool = False) -> ShareBac
             query = query.with_for_update(of=ShareBackup)
         backup = session.scalars(query).first()
     if backup is None:
-        raise Fault(404, f"No backup exists with ID {backup_id}.")
+        raise NotFound(f"No backup exists with ID {backup_id}.")
     return backup
 
 
-def _own_share(session: Session, ctx, share_id: str, lock: bool = True) -> Share | None:
+def _own_share(session: Session, ctx: RequestContext, share_id: str, lock: bool = True) -> Share | None:
     """The live share if it is the caller's (or the caller is admin); public shares of other
     projects do not count (Manila lets anyone back up or overwrite them)."""
     if _bad_id(share_id):
@@ -77,32 +79,32 @@ def _own_share(session: Session, ctx, share_id: str, lock: bool = True) -> Share
 
 # -- create -----------------------------------------------------------------------------------
 
-def _check_backup_type(rt, backup_type: str | None) -> None:
+def _check_backup_type(rt: Runtime, backup_type: str | None) -> None:
     """backup_type names a configured repository (``default``: the local one); else 400."""
     if backup_type is None:
         return
     known = repository_names.repositories(rt.config)
     if backup_type not in known:
-        raise Fault(400, f"Invalid backup_type '{backup_type}': no backup repository of that name is "
+        raise Invalid(f"Invalid backup_type '{backup_type}': no backup repository of that name is "
                          f"configured. Available: {sorted(known)}.")
 
 
-def create(rt, ctx, req: CreateRequest) -> ShareBackup:
+def create(rt: Runtime, ctx: RequestContext, req: CreateRequest) -> ShareBackup:
     _check_backup_type(rt, req.backup_type)
     with rt.db.transaction() as session:
         share = _own_share(session, ctx, req.share_id)
         if share is None:
-            raise Fault(400, f"No share exists with ID {req.share_id}.")
+            raise Invalid(f"No share exists with ID {req.share_id}.")
         if share.is_soft_deleted:
-            raise Fault(403, f"Backup can not be created for share '{share.id}' since it has been soft deleted.")
+            raise Forbidden(f"Backup can not be created for share '{share.id}' since it has been soft deleted.")
         if share.task_state in BUSY_TASK_STATES:
-            raise Fault(409, f"Share is busy with an active task: Share {share.id} is busy as part of an "
+            raise Conflict(f"Share is busy with an active task: Share {share.id} is busy as part of an "
                              f"active task: {share.task_state}.")
         if share.status != "available":
-            raise Fault(400, f"Share {share.id} is in '{share.status}' state, but it must be in 'available' "
+            raise Invalid(f"Share {share.id} is in '{share.status}' state, but it must be in 'available' "
                              "state to create a backup.")
         if snapshots.count_for_share(session, share.id):
-            raise Fault(400, f"Cannot backup share {share.id} while it has snapshots.")
+            raise Invalid(f"Cannot backup share {share.id} while it has snapshots.")
         # Replicas: the local driver has none, so Manila's replica check never fires here.
         quotas.reserve(session, rt, ctx.project_id, ctx.user_id,
                        {"backups": 1, "backup_gigabytes": share.size})
@@ -124,7 +126,7 @@ def create(rt, ctx, req: CreateRequest) -> ShareBackup:
 
 # -- read --------------------------------------------------------------------------------------
 
-def get(rt, ctx, backup_id: str) -> ShareBackup:
+def get(rt: Runtime, ctx: RequestContext, backup_id: str) -> ShareBackup:
     with rt.db.reader() as session:
         return _find(session, ctx, backup_id)
 
@@ -171,7 +173,7 @@ def _after(value, marker_value, row_id, marker_id, descending: bool):
     return or_(value.is_(None), value < marker_value, and_(value == marker_value, row_id < marker_id))
 
 
-def list_backups(rt, ctx, query: ListQuery) -> tuple[list[ShareBackup], bool]:
+def list_backups(rt: Runtime, ctx: RequestContext, query: ListQuery) -> tuple[list[ShareBackup], bool]:
     """(page, whether more rows follow the page). Filtered, sorted and paged in SQL, so the cost
     grows with the page: sorted by the sort key (numeric for the progress fields), then by id;
     NULLs first in ascending order and last in descending order (as MySQL does), the same on
@@ -189,7 +191,7 @@ def list_backups(rt, ctx, query: ListQuery) -> tuple[list[ShareBackup], bool]:
         for key, wanted in query.filters.items():
             if key == "share_id" and wanted:
                 if _own_share(session, ctx, wanted, lock=False) is None:
-                    raise Fault(400, f"No share exists with ID {wanted}.")
+                    raise Invalid(f"No share exists with ID {wanted}.")
             if key.endswith("~"):
                 conditions.append(getattr(ShareBackup, key[:-1]).ilike(_like(wanted), escape="\\"))
             else:
@@ -199,7 +201,7 @@ def list_backups(rt, ctx, query: ListQuery) -> tuple[list[ShareBackup], bool]:
             if not _bad_id(query.marker):
                 found = session.execute(select(value).where(*conditions, ShareBackup.id == query.marker)).first()
             if found is None:
-                raise Fault(400, f"marker [{query.marker}] not found")
+                raise Invalid(f"marker [{query.marker}] not found")
             conditions.append(_after(value, found[0], row_id, query.marker, descending))
             if found[0] is not None and not (descending and nullable):
                 # The same rows, plus a bound an index can start from (the OR above is only a
@@ -221,7 +223,7 @@ def list_backups(rt, ctx, query: ListQuery) -> tuple[list[ShareBackup], bool]:
 
 # -- update / delete / reset ----------------------------------------------------------------------
 
-def update(rt, ctx, backup_id: str, values: dict) -> ShareBackup:
+def update(rt: Runtime, ctx: RequestContext, backup_id: str, values: dict) -> ShareBackup:
     with rt.db.transaction() as session:
         backup = _find(session, ctx, backup_id, lock=True)
         for key, value in values.items():
@@ -230,11 +232,11 @@ def update(rt, ctx, backup_id: str, values: dict) -> ShareBackup:
     return backup
 
 
-def delete(rt, ctx, backup_id: str) -> None:
+def delete(rt: Runtime, ctx: RequestContext, backup_id: str) -> None:
     with rt.db.transaction() as session:
         backup = _find(session, ctx, backup_id, lock=True)
         if backup.status not in DELETABLE:
-            raise Fault(400, f"Invalid backup: Backup {backup.id} status must be available or error.")
+            raise Invalid(f"Invalid backup: Backup {backup.id} status must be available or error.")
         backup.status = "deleting"
         backup.updated_at = utcnow()
         enqueue(session, kinds.BACKUP_DELETE, backup.id, {}, max_attempts=rt.config.backup.job_max_attempts,
@@ -242,7 +244,7 @@ def delete(rt, ctx, backup_id: str) -> None:
     rt.notify_workers()
 
 
-def reset_status(rt, ctx, backup_id: str, status: str) -> None:
+def reset_status(rt: Runtime, ctx: RequestContext, backup_id: str, status: str) -> None:
     """Only the status column, as Manila (no share change, no job)."""
     with rt.db.transaction() as session:
         backup = _find(session, ctx, backup_id, lock=True)
@@ -254,21 +256,21 @@ def reset_status(rt, ctx, backup_id: str, status: str) -> None:
 
 # -- restore ---------------------------------------------------------------------------------------
 
-def restore(rt, ctx, backup_id: str, target_share_id: str | None) -> tuple[str, str]:
+def restore(rt: Runtime, ctx: RequestContext, backup_id: str, target_share_id: str | None) -> tuple[str, str]:
     """Into the backup's own share, or (2.91) into another share of the caller's project.
     Returns (backup id, share id)."""
     with rt.db.transaction() as session:
         backup = _find(session, ctx, backup_id, lock=True)
         if backup.status != "available":
-            raise Fault(400, f"Invalid backup: Backup {backup.id} status must be available.")
+            raise Invalid(f"Invalid backup: Backup {backup.id} status must be available.")
         share_id = target_share_id or backup.share_id
         share = _own_share(session, ctx, share_id)
         if share is None:
-            raise Fault(404, f"ShareNotFound: Share {share_id} could not be found.")
+            raise NotFound(f"ShareNotFound: Share {share_id} could not be found.")
         if share.status != "available" or share.is_soft_deleted:
-            raise Fault(400, "Invalid share: Share to be restored to must be available.")
+            raise Invalid("Invalid share: Share to be restored to must be available.")
         if backup.size > share.size:
-            raise Fault(400, f"Invalid share: Share size {share.size} is too small to restore backup of "
+            raise Invalid(f"Invalid share: Share size {share.size} is too small to restore backup of "
                              f"size {backup.size}.")
         backup.status = "restoring"
         backup.restore_progress = "0"

@@ -11,8 +11,10 @@ import json
 
 from sqlalchemy import and_, func, or_, select
 
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import Runtime
+from sharebackup.core.errors import Invalid
 from sharebackup.db.models import Share, ShareExportLocation
-from sharebackup.faults import Fault
 from sharebackup.policies import shares as policy
 from sharebackup.services.shares import caller_is_admin
 
@@ -28,9 +30,9 @@ def _metadata_filter(raw: str) -> dict:
         try:
             value = ast.literal_eval(raw)
         except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-            raise Fault(400, "Invalid metadata filter.") from None
+            raise Invalid("Invalid metadata filter.") from None
     if not isinstance(value, dict):
-        raise Fault(400, "Invalid metadata filter.")
+        raise Invalid("Invalid metadata filter.")
     return {str(k): str(v) for k, v in value.items()}
 
 
@@ -44,7 +46,7 @@ EXACT = {"display_name": Share.display_name, "display_description": Share.displa
          "encryption_key_ref": Share.encryption_key_ref}
 
 
-def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
+def list_shares(rt: Runtime, ctx: RequestContext, query) -> tuple[list[Share], int | None]:
     stmt, metadata_filter, specs_filter = _filtered(rt, ctx, query)
     column = _share_sort_column(query.sort_key)
     descending = query.sort_dir != "asc"
@@ -63,7 +65,7 @@ def list_shares(rt, ctx, query) -> tuple[list[Share], int | None]:
     return _page_in_python(rows, query)
 
 
-def _filtered(rt, ctx, query):
+def _filtered(rt: Runtime, ctx: RequestContext, query):
     """The visible, filtered shares as a statement, and the metadata and extra_specs filters
     (applied in Python: JSON columns)."""
     is_admin = caller_is_admin(rt, ctx)
@@ -104,7 +106,7 @@ def _page_in_python(rows: list[Share], query) -> tuple[list[Share], int | None]:
     if query.marker:
         position = next((i for i, row in enumerate(rows) if row.id == query.marker), None)
         if position is None:
-            raise Fault(400, f"marker [{query.marker}] not found")
+            raise Invalid(f"marker [{query.marker}] not found")
         rows = rows[position + 1:]
     limit = query.limit if query.limit else None
     page = rows[query.offset:query.offset + limit] if limit else rows[query.offset:]
@@ -134,7 +136,7 @@ def _page_in_sql(session, stmt, column, descending: bool, query) -> tuple[list[S
         found = session.execute(stmt.with_only_columns(column).order_by(None)
                                 .where(Share.id == query.marker)).first()
         if found is None:
-            raise Fault(400, f"marker [{query.marker}] not found")
+            raise Invalid(f"marker [{query.marker}] not found")
         if descending:
             stmt = stmt.where(or_(column < found[0], and_(column == found[0], Share.id < query.marker)))
         else:

@@ -5,8 +5,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import Runtime
+from sharebackup.core.errors import Conflict, Forbidden, Invalid
 from sharebackup.db.models import Share, ShareBackup, ShareSnapshot, utcnow
-from sharebackup.faults import Fault
 from sharebackup.jobs.lease_queue import enqueue
 from sharebackup.policies import shares as policy
 from sharebackup.services import quotas
@@ -15,33 +17,33 @@ from sharebackup.services.shares import (JOB_MANAGE, TRANSITIONAL, _default_shar
 from sharebackup.shares import local
 
 
-def unmanage(rt, ctx, share_id: str) -> None:
+def unmanage(rt: Runtime, ctx: RequestContext, share_id: str) -> None:
     """Forget the share: the row goes, the files stay where they are."""
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         authorize(rt, ctx, policy.UNMANAGE, share)
         if share.status in TRANSITIONAL:
-            raise Fault(403, "Share with transitional state can not be unmanaged. "
+            raise Forbidden("Share with transitional state can not be unmanaged. "
                              f"Share '{share.id}' is in '{share.status}' state.")
         snapshots = session.scalar(select(func.count()).select_from(ShareSnapshot).where(
             ShareSnapshot.share_id == share.id, ShareSnapshot.deleted.is_(False)))
         if snapshots:
-            raise Fault(403, f"Share '{share.id}' can not be unmanaged because it has '{snapshots}' "
+            raise Forbidden(f"Share '{share.id}' can not be unmanaged because it has '{snapshots}' "
                              "dependent snapshot(s).")
         backups = session.scalar(select(func.count()).select_from(ShareBackup).where(
             ShareBackup.share_id == share.id, ShareBackup.deleted.is_(False)))
         if backups:
-            raise Fault(403, f"Share '{share.id}' can not be unmanaged because it has '{backups}' "
+            raise Forbidden(f"Share '{share.id}' can not be unmanaged because it has '{backups}' "
                              "dependent backup(s).")
         share.status = "unmanaged"
         share.deleted = True
         share.deleted_at = utcnow()
 
 
-def manage(rt, ctx, req) -> Share:
+def manage(rt: Runtime, ctx: RequestContext, req) -> Share:
     enabled = [p.upper() for p in rt.config.enabled_share_protocols]
     if req.protocol not in enabled:
-        raise Fault(400, f"Invalid share protocol provided: {req.protocol}. It is either disabled or "
+        raise Invalid(f"Invalid share protocol provided: {req.protocol}. It is either disabled or "
                          f"unsupported. Available protocols: {list(rt.config.enabled_share_protocols)}")
     export_path = req.export_path
     if not export_path.startswith("/") and ":" in export_path:
@@ -50,7 +52,7 @@ def manage(rt, ctx, req) -> Share:
                                          [rt.config.shares_path, rt.config.snapshots_path,
                                           rt.config.repository_path])
     if resolved is None:
-        raise Fault(400, f"Invalid export_path {req.export_path}: it is not an existing directory under "
+        raise Invalid(f"Invalid export_path {req.export_path}: it is not an existing directory under "
                          "a directory allowed for managing (manage_allowed_roots).")
     path = Path(resolved)
     if req.is_public:
@@ -62,13 +64,13 @@ def manage(rt, ctx, req) -> Share:
         taken = session.scalar(select(func.count()).select_from(Share).where(
             Share.deleted.is_(False), Share.driver_path == str(path)))
         if taken:
-            raise Fault(409, "Invalid share: Share already exists.")
+            raise Conflict("Invalid share: Share already exists.")
         managed = session.scalars(select(Share.driver_path).where(
             Share.deleted.is_(False), Share.is_managed.is_(True))).all()
         for other in managed:
             other_path = Path(other)
             if other_path in path.parents or path in other_path.parents:
-                raise Fault(409, f"Invalid share: {path} overlaps the managed share at {other_path}.")
+                raise Conflict(f"Invalid share: {path} overlaps the managed share at {other_path}.")
         quotas.reserve(session, rt, ctx.project_id, ctx.user_id, {"shares": 1})
         share = Share(user_id=ctx.user_id, project_id=ctx.project_id, display_name=req.name,
                       display_description=req.description, size=0, share_proto=req.protocol,

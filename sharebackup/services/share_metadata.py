@@ -5,8 +5,10 @@ anyone else keeps them.
 """
 from __future__ import annotations
 
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import Runtime
+from sharebackup.core.errors import Forbidden, NotFound
 from sharebackup.db.models import Share, utcnow
-from sharebackup.faults import Fault
 from sharebackup.policies import shares as policy
 from sharebackup.services.shares import authorize, load_share, target
 
@@ -14,27 +16,27 @@ from sharebackup.services.shares import authorize, load_share, target
 ADMIN_ONLY_METADATA = ("__affinity_same_host", "__affinity_different_host")
 
 
-def get_metadata(rt, ctx, share_id: str) -> dict:
+def get_metadata(rt: Runtime, ctx: RequestContext, share_id: str) -> dict:
     with rt.db.reader() as session:
         share = _share_for(rt, ctx, session, share_id, policy.GET_METADATA, lock=False)
         return dict(share.metadata_ or {})
 
 
-def _share_for(rt, ctx, session, share_id: str, rule: str, lock: bool = True) -> Share:
+def _share_for(rt: Runtime, ctx: RequestContext, session, share_id: str, rule: str, lock: bool = True) -> Share:
     share = load_share(session, share_id, lock)
     if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
-        raise Fault(404, "Share not found.")
+        raise NotFound("Share not found.")
     authorize(rt, ctx, rule, share)
     return share
 
 
-def write_metadata(rt, ctx, share_id: str, values: dict, replace: bool) -> dict:
+def write_metadata(rt: Runtime, ctx: RequestContext, share_id: str, values: dict, replace: bool) -> dict:
     admin_only = set(ADMIN_ONLY_METADATA)
     with rt.db.transaction() as session:
         share = _share_for(rt, ctx, session, share_id, policy.UPDATE_METADATA)
         if admin_only.intersection(values):
             if not rt.policy.check(ctx, policy.UPDATE_ADMIN_ONLY_METADATA, target(share)):
-                raise Fault(403, "Cannot set or update admin only metadata.")
+                raise Forbidden("Cannot set or update admin only metadata.")
             admin_only = set()
         existing = dict(share.metadata_ or {})
         if replace:  # keys only admins may change survive a replace by anyone else
@@ -47,14 +49,14 @@ def write_metadata(rt, ctx, share_id: str, values: dict, replace: bool) -> dict:
         return dict(current)
 
 
-def delete_metadata_item(rt, ctx, share_id: str, key: str) -> None:
+def delete_metadata_item(rt: Runtime, ctx: RequestContext, share_id: str, key: str) -> None:
     with rt.db.transaction() as session:
         share = _share_for(rt, ctx, session, share_id, policy.DELETE_METADATA)
         if key in ADMIN_ONLY_METADATA:
             authorize(rt, ctx, policy.UPDATE_ADMIN_ONLY_METADATA, share)
         current = dict(share.metadata_ or {})
         if key not in current:
-            raise Fault(404, "Metadata item was not found")
+            raise NotFound("Metadata item was not found")
         del current[key]
         share.metadata_ = current
         share.updated_at = utcnow()

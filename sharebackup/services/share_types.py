@@ -8,12 +8,14 @@ from __future__ import annotations
 from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
-from sharebackup.faults import Fault
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import Runtime
+from sharebackup.core.errors import Conflict, Forbidden, Invalid, NotFound
 from sharebackup.services import extra_specs
 from sharebackup.db.models import Share, ShareType, ShareTypeExtraSpec, ShareTypeProject, utcnow
 
 
-def ensure_default(rt) -> None:
+def ensure_default(rt: Runtime) -> None:
     name = rt.config.default_share_type
     with rt.db.transaction() as session:
         exists_ = session.scalars(select(ShareType).where(ShareType.name == name,
@@ -27,7 +29,7 @@ def ensure_default(rt) -> None:
             session.add(share_type)
 
 
-def _visible(query, ctx):
+def _visible(query, ctx: RequestContext):
     query = query.where(ShareType.deleted.is_(False))
     if ctx.is_admin:
         return query
@@ -36,38 +38,38 @@ def _visible(query, ctx):
     return query.where(or_(ShareType.is_public.is_(True), granted))
 
 
-def find(session: Session, ctx, type_id: str, lock: bool = False) -> ShareType | None:
+def find(session: Session, ctx: RequestContext, type_id: str, lock: bool = False) -> ShareType | None:
     query = _visible(select(ShareType), ctx).where(ShareType.id == type_id)
     if lock:  # writers of a type's specs or access rows queue on the type row
         query = query.with_for_update(of=ShareType)
     return session.scalars(query).first()
 
 
-def find_by_name(session: Session, ctx, name: str) -> ShareType | None:
+def find_by_name(session: Session, ctx: RequestContext, name: str) -> ShareType | None:
     return session.scalars(_visible(select(ShareType), ctx).where(ShareType.name == name)).first()
 
 
-def require(session: Session, ctx, type_id: str, lock: bool = False) -> ShareType:
+def require(session: Session, ctx: RequestContext, type_id: str, lock: bool = False) -> ShareType:
     """The type or ShareTypeNotFound (404)."""
     share_type = find(session, ctx, type_id, lock)
     if share_type is None:
-        raise Fault(404, f"Share type {type_id} could not be found.")
+        raise NotFound(f"Share type {type_id} could not be found.")
     return share_type
 
 
-def get(rt, ctx, type_id: str) -> ShareType:
+def get(rt: Runtime, ctx: RequestContext, type_id: str) -> ShareType:
     with rt.db.reader() as session:
         share_type = find(session, ctx, type_id)
     if share_type is None:
-        raise Fault(404, "Share type not found.")
+        raise NotFound("Share type not found.")
     return share_type
 
 
-def get_default(rt, ctx) -> ShareType:
+def get_default(rt: Runtime, ctx: RequestContext) -> ShareType:
     with rt.db.reader() as session:
         share_type = find_by_name(session, ctx, rt.config.default_share_type)
     if share_type is None:
-        raise Fault(404, "Default share type not found")
+        raise NotFound("Default share type not found")
     return share_type
 
 
@@ -80,7 +82,7 @@ def _spec_matches(stored: str | None, wanted) -> bool:
     return want is not None and want == have
 
 
-def list_types(rt, ctx, is_public, spec_filter: dict) -> list[ShareType]:
+def list_types(rt: Runtime, ctx: RequestContext, is_public, spec_filter: dict) -> list[ShareType]:
     """Manila's get_all_types: is_public True = public plus those granted to the caller's
     project; False = private only; None = all (admins only get to ask)."""
     with rt.db.reader() as session:
@@ -120,11 +122,11 @@ def _name_taken(session: Session, name: str, except_id: str | None = None) -> bo
     return session.scalars(query).first() is not None
 
 
-def create(rt, ctx, request: dict) -> ShareType:
+def create(rt: Runtime, ctx: RequestContext, request: dict) -> ShareType:
     with rt.db.transaction() as session:
         _lock_names(session)
         if _name_taken(session, request["name"]):
-            raise Fault(409, f"Share Type {request['name']} already exists.")
+            raise Conflict(f"Share Type {request['name']} already exists.")
         share_type = ShareType(name=request["name"], description=request["description"],
                                is_public=request["is_public"])
         share_type.extra_specs = [ShareTypeExtraSpec(key=k, value=v) for k, v in request["extra_specs"].items()]
@@ -134,13 +136,13 @@ def create(rt, ctx, request: dict) -> ShareType:
         return share_type
 
 
-def update(rt, ctx, type_id: str, request: dict) -> ShareType:
+def update(rt: Runtime, ctx: RequestContext, type_id: str, request: dict) -> ShareType:
     with rt.db.transaction() as session:
         share_type = require(session, ctx, type_id, lock=True)
         if request["name"]:
             _lock_names(session)
             if _name_taken(session, request["name"], except_id=share_type.id):
-                raise Fault(409, f"Share Type {request['name']} already exists.")
+                raise Conflict(f"Share Type {request['name']} already exists.")
             share_type.name = request["name"]
         if request["description"] == "":
             share_type.description = None
@@ -153,27 +155,27 @@ def update(rt, ctx, type_id: str, request: dict) -> ShareType:
         return share_type
 
 
-def delete(rt, ctx, type_id: str) -> None:
+def delete(rt: Runtime, ctx: RequestContext, type_id: str) -> None:
     with rt.db.transaction() as session:
         share_type = find(session, ctx, type_id)
         if share_type is None:
-            raise Fault(404)
+            raise NotFound()
         in_use = session.scalars(select(Share.id).where(Share.share_type_id == share_type.id,
                                                         Share.deleted.is_(False)).limit(1)).first()
         if in_use is not None:
-            raise Fault(400, "Target share type is still in use.")
+            raise Invalid("Target share type is still in use.")
         share_type.deleted = True
         share_type.deleted_at = utcnow()
 
 
 # -- extra specs -------------------------------------------------------------------------
 
-def get_specs(rt, ctx, type_id: str) -> dict:
+def get_specs(rt: Runtime, ctx: RequestContext, type_id: str) -> dict:
     with rt.db.reader() as session:
         return require(session, ctx, type_id).specs
 
 
-def set_specs(rt, ctx, type_id: str, specs: dict) -> dict:
+def set_specs(rt: Runtime, ctx: RequestContext, type_id: str, specs: dict) -> dict:
     """Create or update the given specs; returns them in stored (string) form."""
     stored = extra_specs.sanitize(specs)
     with rt.db.transaction() as session:
@@ -188,49 +190,49 @@ def set_specs(rt, ctx, type_id: str, specs: dict) -> dict:
     return stored
 
 
-def delete_spec(rt, ctx, type_id: str, key: str, version) -> None:
+def delete_spec(rt: Runtime, ctx: RequestContext, type_id: str, key: str, version) -> None:
     with rt.db.transaction() as session:
         share_type = require(session, ctx, type_id, lock=True)
         if (key == extra_specs.SNAPSHOT_SUPPORT and not version.matches("2.24")) or key in extra_specs.REQUIRED:
-            raise Fault(403, f"Extra spec '{key}' can't be deleted.")
+            raise Forbidden(f"Extra spec '{key}' can't be deleted.")
         spec = next((s for s in share_type.extra_specs if s.key == key), None)
         if spec is None:
-            raise Fault(404, f"Share Type {share_type.id} has no extra specs with key {key}.")
+            raise NotFound(f"Share Type {share_type.id} has no extra specs with key {key}.")
         share_type.extra_specs.remove(spec)
         share_type.updated_at = utcnow()
 
 
 # -- project access ----------------------------------------------------------------------
 
-def list_access(rt, ctx, type_id: str) -> ShareType:
+def list_access(rt: Runtime, ctx: RequestContext, type_id: str) -> ShareType:
     with rt.db.reader() as session:
         share_type = find(session, ctx, type_id)
     if share_type is None:
-        raise Fault(404, f"Share type {type_id} not found.")
+        raise NotFound(f"Share type {type_id} not found.")
     if share_type.is_public:
-        raise Fault(404, "Access list not available for public share types.")
+        raise NotFound("Access list not available for public share types.")
     return share_type
 
 
-def _private_type(session: Session, ctx, type_id: str) -> ShareType:
+def _private_type(session: Session, ctx: RequestContext, type_id: str) -> ShareType:
     share_type = require(session, ctx, type_id, lock=True)
     if share_type.is_public:
-        raise Fault(409, "Type access modification is not applicable to public share type.")
+        raise Conflict("Type access modification is not applicable to public share type.")
     return share_type
 
 
-def add_access(rt, ctx, type_id: str, project_id: str) -> None:
+def add_access(rt: Runtime, ctx: RequestContext, type_id: str, project_id: str) -> None:
     with rt.db.transaction() as session:
         share_type = _private_type(session, ctx, type_id)
         if any(p.project_id == project_id for p in share_type.projects):
-            raise Fault(409, f"Share type access for {share_type.id} / {project_id} combination already exists.")
+            raise Conflict(f"Share type access for {share_type.id} / {project_id} combination already exists.")
         share_type.projects.append(ShareTypeProject(project_id=project_id))
 
 
-def remove_access(rt, ctx, type_id: str, project_id: str) -> None:
+def remove_access(rt: Runtime, ctx: RequestContext, type_id: str, project_id: str) -> None:
     with rt.db.transaction() as session:
         share_type = _private_type(session, ctx, type_id)
         entry = next((p for p in share_type.projects if p.project_id == project_id), None)
         if entry is None:
-            raise Fault(404, f"Share type access not found for {share_type.id} / {project_id} combination.")
+            raise NotFound(f"Share type access not found for {share_type.id} / {project_id} combination.")
         share_type.projects.remove(entry)

@@ -11,7 +11,9 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from sharebackup.faults import Fault
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import Runtime
+from sharebackup.core.errors import Forbidden, Invalid, NotFound
 from sharebackup.db.models import Share, ShareBackup, ShareSnapshot, ShareType, ShareTypeProject, utcnow
 from sharebackup.jobs import kinds
 from sharebackup.jobs.lease_queue import enqueue
@@ -37,7 +39,7 @@ def target(share: Share) -> dict:
     return {"project_id": share.project_id, "user_id": share.user_id}
 
 
-def caller_is_admin(rt, ctx) -> bool:
+def caller_is_admin(rt: Runtime, ctx: RequestContext) -> bool:
     return rt.policy.check(ctx, "context_is_admin")
 
 
@@ -55,17 +57,17 @@ def load_share(session, share_id: str, lock: bool = False) -> Share | None:
     return session.scalars(query).first()
 
 
-def _visible(rt, ctx, session, share_id: str, lock: bool = True) -> Share:
+def _visible(rt: Runtime, ctx: RequestContext, session, share_id: str, lock: bool = True) -> Share:
     """The share if the caller may see it (Manila's share_api.get), else 404."""
     share = load_share(session, share_id, lock)
     if share is None:
-        raise Fault(404)
+        raise NotFound()
     if not share.is_public and not rt.policy.check(ctx, policy.GET, target(share)):
-        raise Fault(404)
+        raise NotFound()
     return share
 
 
-def authorize(rt, ctx, rule: str, share: Share) -> None:
+def authorize(rt: Runtime, ctx: RequestContext, rule: str, share: Share) -> None:
     rt.policy.authorize(ctx, rule, target(share))
 
 
@@ -75,7 +77,7 @@ def _spec_true(share_type: ShareType | None, key: str, default: bool = False) ->
     return share_type.spec_is_true(key, default) if share_type is not None else default
 
 
-def _share_type_visible(session, ctx, is_admin: bool, share_type: ShareType) -> bool:
+def _share_type_visible(session, ctx: RequestContext, is_admin: bool, share_type: ShareType) -> bool:
     if share_type.is_public or is_admin:
         return True
     return session.scalar(select(func.count()).select_from(ShareTypeProject).where(
@@ -83,13 +85,13 @@ def _share_type_visible(session, ctx, is_admin: bool, share_type: ShareType) -> 
         ShareTypeProject.project_id == ctx.project_id)) > 0
 
 
-def find_share_type(session, ctx, is_admin: bool, ident: str) -> ShareType:
+def find_share_type(session, ctx: RequestContext, is_admin: bool, ident: str) -> ShareType:
     query = select(ShareType).where(ShareType.deleted.is_(False))
     found = session.scalars(query.where(ShareType.id == ident)).first()
     if found is None:
         found = session.scalars(query.where(ShareType.name == ident)).first()
     if found is None or not _share_type_visible(session, ctx, is_admin, found):
-        raise Fault(404, "Share type not found.")
+        raise NotFound("Share type not found.")
     return found
 
 
@@ -110,45 +112,45 @@ def check_size_for_type(share_type: ShareType | None, size: int, operation: str 
     name = share_type.name
     minimum = _int_spec(share_type, "provisioning:min_share_size")
     if minimum is not None and size < minimum:
-        raise Fault(400, f"Invalid input received: Specified share size of '{size}' is less than the minimum "
+        raise Invalid(f"Invalid input received: Specified share size of '{size}' is less than the minimum "
                          f"required size of '{minimum}' for share type '{name}'.")
     maximum = _int_spec(share_type, "provisioning:max_share_size")
     if maximum is not None and size > maximum:
-        raise Fault(400, f"Invalid input received: Specified share size of '{size}' is greater than the "
+        raise Invalid(f"Invalid input received: Specified share size of '{size}' is greater than the "
                          f"maximum allowable size of '{maximum}' for share type '{name}'.")
     extend_max = _int_spec(share_type, "provisioning:max_share_extend_size")
     if operation == "extend" and not is_admin and extend_max is not None and size > extend_max:
-        raise Fault(400, f"Invalid input received: Specified share size of '{size}' is greater than the "
+        raise Invalid(f"Invalid input received: Specified share size of '{size}' is greater than the "
                          f"maximum allowable extend size of '{extend_max}' for share type '{name}'.")
 
 
-def _default_share_type(rt, session) -> ShareType | None:
+def _default_share_type(rt: Runtime, session) -> ShareType | None:
     return session.scalars(select(ShareType).where(ShareType.deleted.is_(False),
                                                    ShareType.name == rt.config.default_share_type)).first()
 
 
-def _snapshot(rt, ctx, session, snapshot_id: str, is_admin: bool) -> ShareSnapshot:
+def _snapshot(rt: Runtime, ctx: RequestContext, session, snapshot_id: str, is_admin: bool) -> ShareSnapshot:
     snap = None if _bad_id(snapshot_id) else session.scalars(select(ShareSnapshot).where(
         ShareSnapshot.id == snapshot_id, ShareSnapshot.deleted.is_(False))).first()
     if snap is None or not (is_admin or snap.project_id == ctx.project_id):
-        raise Fault(404, f"Snapshot {snapshot_id} could not be found.")
+        raise NotFound(f"Snapshot {snapshot_id} could not be found.")
     return snap
 
 
 # -- create ----------------------------------------------------------------------------
 
-def create(rt, ctx, req) -> Share:
+def create(rt: Runtime, ctx: RequestContext, req) -> Share:
     enabled = [p.upper() for p in rt.config.enabled_share_protocols]
     if req.share_proto not in enabled:
-        raise Fault(400, f"Invalid share protocol provided: {req.share_proto}. It is either disabled or "
+        raise Invalid(f"Invalid share protocol provided: {req.share_proto}. It is either disabled or "
                          f"unsupported. Available protocols: {list(rt.config.enabled_share_protocols)}")
     zone = rt.config.storage_availability_zone
     if req.availability_zone and req.availability_zone != zone:
-        raise Fault(404, f"Availability zone {req.availability_zone} could not be found.")
+        raise NotFound(f"Availability zone {req.availability_zone} could not be found.")
     if req.share_network_id:
-        raise Fault(404, f"Share network {req.share_network_id} could not be found.")
+        raise NotFound(f"Share network {req.share_network_id} could not be found.")
     if req.share_group_id:
-        raise Fault(404, f"Share group {req.share_group_id} could not be found.")
+        raise NotFound(f"Share group {req.share_group_id} could not be found.")
     if req.is_public:
         rt.policy.authorize(ctx, policy.CREATE_PUBLIC)
     is_admin = caller_is_admin(rt, ctx)
@@ -165,7 +167,7 @@ def create(rt, ctx, req) -> Share:
         check_size_for_type(share_type, size)
         unschedulable = not _zone_allowed(req, share_type, zone)
         if share_type is not None and _spec_true(share_type, "driver_handles_share_servers"):
-            raise Fault(400, "Share network must be set when the driver_handles_share_servers is true.")
+            raise Invalid("Share network must be set when the driver_handles_share_servers is true.")
         quotas.check_per_share_size(session, rt, ctx.project_id, ctx.user_id, size)
         quotas.reserve(session, rt, ctx.project_id, ctx.user_id, {"shares": 1, "gigabytes": size})
         share = Share(user_id=ctx.user_id, project_id=ctx.project_id, display_name=req.name,
@@ -188,29 +190,29 @@ def create(rt, ctx, req) -> Share:
     return share
 
 
-def _from_snapshot(rt, ctx, session, req, share_type, is_admin: bool):
+def _from_snapshot(rt: Runtime, ctx: RequestContext, session, req, share_type, is_admin: bool):
     """(snapshot, share type, size) of a share created from a snapshot, or Manila's 400."""
     snapshot = _snapshot(rt, ctx, session, req.snapshot_id, is_admin)
     parent = session.get(Share, snapshot.share_id)
     if snapshot.status != "available":
-        raise Fault(400, "Invalid share snapshot: status must be 'available'.")
+        raise Invalid("Invalid share snapshot: status must be 'available'.")
     parent_type = parent.share_type if parent is not None else None
     if share_type is None:
         share_type = parent_type
     elif parent_type is not None and share_type.id != parent_type.id:
-        raise Fault(400, "Invalid share type specified: the requested share type must match the "
+        raise Invalid("Invalid share type specified: the requested share type must match the "
                          "type of the source share.")
     snapshot_support = _spec_true(parent_type, "snapshot_support")
     if not _spec_true(parent_type, "create_share_from_snapshot_support", snapshot_support):
-        raise Fault(400, f"A new share may not be created from snapshot '{snapshot.id}', because "
+        raise Invalid(f"A new share may not be created from snapshot '{snapshot.id}', because "
                          "the snapshot's parent share does not have that capability.")
     size = req.size
     if size is None:
         size = snapshot.size
     elif size < snapshot.size:
-        raise Fault(400, f"Share size '{size}' must be equal or greater than snapshot size")
+        raise Invalid(f"Share size '{size}' must be equal or greater than snapshot size")
     if not snapshot.driver_path:
-        raise Fault(400, "Invalid share snapshot: the snapshot has no data.")
+        raise Invalid("Invalid share snapshot: the snapshot has no data.")
     return snapshot, share_type, size
 
 
@@ -221,28 +223,28 @@ def _zone_allowed(req, share_type, zone: str) -> bool:
     if not zones or zone in [z.strip() for z in zones.split(",") if z.strip()]:
         return True
     if req.availability_zone:
-        raise Fault(400, f"Share type {req.share_type or share_type.name} is not supported within "
+        raise Invalid(f"Share type {req.share_type or share_type.name} is not supported within "
                          f"the availability zone chosen {req.availability_zone}.")
     return False
 
 
 # -- read ------------------------------------------------------------------------------
 
-def get(rt, ctx, share_id: str) -> Share:
+def get(rt: Runtime, ctx: RequestContext, share_id: str) -> Share:
     with rt.db.reader() as session:
         return _visible(rt, ctx, session, share_id, lock=False)
 
 
 # -- update / delete ----------------------------------------------------------------------
 
-def update(rt, ctx, share_id: str, values: dict) -> Share:
+def update(rt: Runtime, ctx: RequestContext, share_id: str, values: dict) -> Share:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         authorize(rt, ctx, policy.UPDATE, share)
         if values.get("is_public"):
             rt.policy.authorize(ctx, policy.SET_PUBLIC)
         if share.is_soft_deleted:
-            raise Fault(403, f"Share '{share.id} cannot be updated, since it has been soft deleted.")
+            raise Forbidden(f"Share '{share.id} cannot be updated, since it has been soft deleted.")
         for key, value in values.items():
             setattr(share, key, value)
         share.updated_at = utcnow()
@@ -251,18 +253,18 @@ def update(rt, ctx, share_id: str, values: dict) -> Share:
 
 def _check_deletable(session, share: Share, force: bool = False) -> None:
     if not force and share.status not in DELETABLE:
-        raise Fault(403, "Share status must be one of ('available', 'error', 'inactive')")
+        raise Forbidden("Share status must be one of ('available', 'error', 'inactive')")
     snapshots = session.scalar(select(func.count()).select_from(ShareSnapshot).where(
         ShareSnapshot.share_id == share.id, ShareSnapshot.deleted.is_(False)))
     if snapshots:
-        raise Fault(403, f"Share still has {snapshots} dependent snapshots.")
+        raise Forbidden(f"Share still has {snapshots} dependent snapshots.")
     backups = session.scalar(select(func.count()).select_from(ShareBackup).where(
         ShareBackup.share_id == share.id, ShareBackup.deleted.is_(False)))
     if backups:
-        raise Fault(403, f"Share still has {backups} dependent backups.")
+        raise Forbidden(f"Share still has {backups} dependent backups.")
 
 
-def delete(rt, ctx, share_id: str, force: bool = False) -> None:
+def delete(rt: Runtime, ctx: RequestContext, share_id: str, force: bool = False) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         authorize(rt, ctx, policy.FORCE_DELETE if force else policy.DELETE, share)
@@ -273,12 +275,12 @@ def delete(rt, ctx, share_id: str, force: bool = False) -> None:
     rt.notify_workers()
 
 
-def soft_delete(rt, ctx, share_id: str) -> None:
+def soft_delete(rt: Runtime, ctx: RequestContext, share_id: str) -> None:
     with rt.db.transaction() as session:
         share = _visible(rt, ctx, session, share_id)
         authorize(rt, ctx, policy.SOFT_DELETE, share)
         if share.is_soft_deleted:
-            raise Fault(403, "Invalid share: Share is already in the recycle bin.")
+            raise Forbidden("Invalid share: Share is already in the recycle bin.")
         _check_deletable(session, share)
         share.is_soft_deleted = True
         share.scheduled_to_be_deleted_at = utcnow() + SOFT_DELETE_RETENTION
@@ -288,7 +290,7 @@ def soft_delete(rt, ctx, share_id: str) -> None:
         job.not_before = share.scheduled_to_be_deleted_at
 
 
-def purge_if_expired(rt, share_id: str) -> bool:
+def purge_if_expired(rt: Runtime, share_id: str) -> bool:
     """Delete a soft-deleted share whose retention time has passed (the purge job's work)."""
     with rt.db.transaction() as session:
         share = load_share(session, share_id, lock=True)
@@ -303,17 +305,17 @@ def purge_if_expired(rt, share_id: str) -> bool:
     return True
 
 
-def restore(rt, ctx, share_id: str) -> bool:
+def restore(rt: Runtime, ctx: RequestContext, share_id: str) -> bool:
     """Take a share out of the recycle bin. False: it was not in it (Manila then answers 200)."""
     with rt.db.transaction() as session:
         share = load_share(session, share_id, lock=True)
         if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
-            raise Fault(404, f"No share exists with ID {share_id}.")
+            raise NotFound(f"No share exists with ID {share_id}.")
         authorize(rt, ctx, policy.RESTORE, share)
         if not share.is_soft_deleted:
             return False
         if share.status in ("deleting", "error_deleting"):
-            raise Fault(403, f"Share {share.id} is being deleted or has suffered an error during deletion, "
+            raise Forbidden(f"Share {share.id} is being deleted or has suffered an error during deletion, "
                              "cannot be restored.")
         share.is_soft_deleted = False
         share.scheduled_to_be_deleted_at = None

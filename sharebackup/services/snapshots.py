@@ -10,7 +10,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sharebackup.faults import Fault
+from sharebackup.core.context import RequestContext
+from sharebackup.core.runtime import Runtime
+from sharebackup.core.errors import Forbidden, Invalid, NotFound, Unsupported
 from sharebackup.services import extra_specs
 from sharebackup.db.models import Share, ShareSnapshot, new_id, utcnow
 from sharebackup.jobs import kinds, lease_queue
@@ -25,31 +27,31 @@ def _target(row) -> dict:
     return {"project_id": row.project_id, "user_id": row.user_id}
 
 
-def _visible(query, ctx):
+def _visible(query, ctx: RequestContext):
     query = query.where(ShareSnapshot.deleted.is_(False))
     if not ctx.is_admin:
         query = query.where(ShareSnapshot.project_id == ctx.project_id)
     return query
 
 
-def find(session: Session, ctx, snapshot_id: str) -> ShareSnapshot | None:
+def find(session: Session, ctx: RequestContext, snapshot_id: str) -> ShareSnapshot | None:
     return session.scalars(_visible(select(ShareSnapshot), ctx).where(ShareSnapshot.id == snapshot_id)).first()
 
 
-def get(rt, ctx, snapshot_id: str) -> ShareSnapshot:
+def get(rt: Runtime, ctx: RequestContext, snapshot_id: str) -> ShareSnapshot:
     with rt.db.reader() as session:
         snapshot = find(session, ctx, snapshot_id)
     if snapshot is None:
-        raise Fault(404)
+        raise NotFound()
     return snapshot
 
 
-def _share(session: Session, ctx, share_id: str) -> Share:
+def _share(session: Session, ctx: RequestContext, share_id: str) -> Share:
     # Locked: a concurrent delete (or status change) of the share waits for this snapshot.
     share = session.scalars(select(Share).where(Share.id == share_id, Share.deleted.is_(False))
                             .with_for_update(of=Share)).first()
     if share is None or not (ctx.is_admin or share.project_id == ctx.project_id or share.is_public):
-        raise Fault(404, f"ShareNotFound: Share {share_id} could not be found.")
+        raise NotFound(f"ShareNotFound: Share {share_id} could not be found.")
     return share
 
 
@@ -58,18 +60,18 @@ def snapshot_support(share: Share) -> bool:
     return extra_specs.spec_is_true(specs, extra_specs.SNAPSHOT_SUPPORT)
 
 
-def create(rt, ctx, request: dict) -> ShareSnapshot:
+def create(rt: Runtime, ctx: RequestContext, request: dict) -> ShareSnapshot:
     with rt.db.transaction() as session:
         share = _share(session, ctx, request["share_id"])
         if not snapshot_support(share):
-            raise Fault(422, f"Snapshots cannot be created for share '{share.id}' since it does not have "
+            raise Unsupported(f"Snapshots cannot be created for share '{share.id}' since it does not have "
                              "that capability.")
         if share.is_soft_deleted:
-            raise Fault(403, f"Snapshots cannot be created for share '{share.id}' since it has been soft "
+            raise Forbidden(f"Snapshots cannot be created for share '{share.id}' since it has been soft "
                              "deleted.")
         rt.policy.authorize(ctx, policy.CREATE, _target(share))
         if share.status != "available":
-            raise Fault(400, "Invalid share: Source share status must be available.")
+            raise Invalid("Invalid share: Source share status must be available.")
         quotas.reserve(session, rt, ctx.project_id, ctx.user_id,
                        {"snapshots": 1, "snapshot_gigabytes": share.size})
         snapshot = ShareSnapshot(
@@ -84,11 +86,11 @@ def create(rt, ctx, request: dict) -> ShareSnapshot:
     return snapshot
 
 
-def update(rt, ctx, snapshot_id: str, fields: dict) -> ShareSnapshot:
+def update(rt: Runtime, ctx: RequestContext, snapshot_id: str, fields: dict) -> ShareSnapshot:
     with rt.db.transaction() as session:
         snapshot = find(session, ctx, snapshot_id)
         if snapshot is None:
-            raise Fault(404)
+            raise NotFound()
         rt.policy.authorize(ctx, policy.UPDATE, _target(snapshot))
         for key, value in fields.items():
             setattr(snapshot, key, value)
@@ -97,15 +99,15 @@ def update(rt, ctx, snapshot_id: str, fields: dict) -> ShareSnapshot:
         return snapshot
 
 
-def delete(rt, ctx, snapshot_id: str, force: bool = False) -> None:
+def delete(rt: Runtime, ctx: RequestContext, snapshot_id: str, force: bool = False) -> None:
     with rt.db.transaction() as session:
         snapshot = find(session, ctx, snapshot_id)
         if snapshot is None:
-            raise Fault(404)
+            raise NotFound()
         if not force:
             rt.policy.authorize(ctx, policy.DELETE, _target(snapshot))
             if snapshot.status not in DELETABLE:
-                raise Fault(400, "Invalid share snapshot: Share Snapshot status must be one of "
+                raise Invalid("Invalid share snapshot: Share Snapshot status must be one of "
                                  "('available', 'error').")
         snapshot.status = "deleting"
         snapshot.updated_at = utcnow()
@@ -113,16 +115,16 @@ def delete(rt, ctx, snapshot_id: str, force: bool = False) -> None:
     rt.notify_workers()
 
 
-def reset_status(rt, ctx, snapshot_id: str, status: str) -> None:
+def reset_status(rt: Runtime, ctx: RequestContext, snapshot_id: str, status: str) -> None:
     with rt.db.transaction() as session:
         snapshot = find(session, ctx, snapshot_id)
         if snapshot is None:
-            raise Fault(404, f"Snapshot {snapshot_id} could not be found.")
+            raise NotFound(f"Snapshot {snapshot_id} could not be found.")
         snapshot.status = status
         snapshot.updated_at = utcnow()
 
 
-def list_snapshots(rt, ctx, query: dict) -> tuple[list[ShareSnapshot], int | None]:
+def list_snapshots(rt: Runtime, ctx: RequestContext, query: dict) -> tuple[list[ShareSnapshot], int | None]:
     """Manila's get_all_snapshots: the caller's project (all projects for an admin who asks),
     exact and inexact filters, then sort, offset and limit."""
     stmt = select(ShareSnapshot).where(ShareSnapshot.deleted.is_(False))

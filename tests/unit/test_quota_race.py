@@ -19,7 +19,9 @@ import pytest
 from sqlalchemy import func, select
 
 from sharebackup.core.context import RequestContext
-from sharebackup.faults import Fault
+from sharebackup.faults import Fault  # noqa: F401 - a schema's refusal
+from sharebackup.api.errors import fault_for
+from tests.unit._refusals import REFUSED, status
 from sharebackup.db.models import Share
 from sharebackup.services import quotas
 from tests.conftest import create_pg_database, drop_pg_database, make_runtime, require_pg
@@ -51,7 +53,7 @@ def _run(rt, sizes, pause: float):
                                       share_proto="NFS", status="creating"))
                 with lock:
                     successes.append(size)
-            except Fault as fault:
+            except REFUSED as fault:
                 with lock:
                     faults.append(fault)
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
@@ -83,10 +85,10 @@ def test_concurrent_share_reservations_stop_exactly_at_the_limit(runtime):
     assert count == limit
     assert len(successes) == limit
     assert len(faults) == THREADS * ATTEMPTS - limit
-    assert {fault.code for fault in faults} == {413}
+    assert {status(fault) for fault in faults} == {413}
     assert faults[0].message == (f"ShareLimitExceeded: Maximum number of shares allowed ({limit}) either per "
                                  "project/user or share type quota is exceeded.")
-    assert faults[0].body()["overLimit"]["retryAfter"] == "0"
+    assert fault_for(faults[0]).body()["overLimit"]["retryAfter"] == "0"  # as the client sees it
 
 
 def test_concurrent_gigabyte_reservations_never_exceed_the_limit(runtime):
@@ -100,7 +102,7 @@ def test_concurrent_gigabyte_reservations_never_exceed_the_limit(runtime):
     assert count == len(successes)
     assert total == sum(successes) <= limit
     # Requests for 1G were refused only once the quota had no 1G left at all.
-    assert all(fault.code == 413 and fault.message.startswith("ShareSizeExceedsAvailableQuota") for fault in faults)
+    assert all(status(fault) == 413 and fault.message.startswith("ShareSizeExceedsAvailableQuota") for fault in faults)
     assert len(successes) + len(faults) == THREADS * ATTEMPTS
     assert total >= limit - 3  # filled up: at most a request's worth (4G - 1) may be left over
 

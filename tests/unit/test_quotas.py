@@ -7,7 +7,8 @@ import pytest
 
 from sharebackup.api.app import make_app
 from sharebackup.core.context import RequestContext
-from sharebackup.faults import Fault
+from sharebackup.faults import Fault  # noqa: F401 - a schema's refusal
+from tests.unit._refusals import REFUSED, status
 from sharebackup.db.models import Share, ShareBackup, ShareSnapshot
 from sharebackup.services import quotas
 
@@ -126,14 +127,14 @@ def test_reserve_enforces_project_and_user_limits(runtime):
     with runtime.db.transaction() as session:
         quotas.reserve(session, runtime, "demo", "bob", {"shares": 1, "gigabytes": 1})
         session.add(Share(user_id="bob", project_id="demo", size=1, share_proto="NFS", status="creating"))
-    with pytest.raises(Fault) as bob_again, runtime.db.transaction() as session:
+    with pytest.raises(REFUSED) as bob_again, runtime.db.transaction() as session:
         quotas.reserve(session, runtime, "demo", "bob", {"shares": 1, "gigabytes": 1})
-    assert bob_again.value.code == 413
+    assert status(bob_again.value) == 413
     assert bob_again.value.message == ("ShareLimitExceeded: Maximum number of shares allowed (1) either per "
                                        "project/user or share type quota is exceeded.")
     with runtime.db.transaction() as session:  # alice has no own limit: the project's applies
         quotas.reserve(session, runtime, "demo", "alice", {"shares": 2, "gigabytes": 2})
-    with pytest.raises(Fault) as too_big, runtime.db.transaction() as session:
+    with pytest.raises(REFUSED) as too_big, runtime.db.transaction() as session:
         quotas.reserve(session, runtime, "demo", "alice", {"backups": 1, "backup_gigabytes": 6})
     assert too_big.value.message == ("ShareBackupSizeExceedsAvailableQuota: Requested backup exceeds allowed "
                                      "Backup gigabytes quota. Requested 6G, quota is 5G and 0G has been consumed.")
@@ -144,7 +145,7 @@ def test_reserve_enforces_project_and_user_limits(runtime):
 def test_quota_class_default_drives_reserve(runtime):
     admin = RequestContext.admin()
     quotas.update_class(runtime, admin, "default", {"snapshots": 0})
-    with pytest.raises(Fault) as exceeded, runtime.db.transaction() as session:
+    with pytest.raises(REFUSED) as exceeded, runtime.db.transaction() as session:
         quotas.reserve(session, runtime, "fresh", "u", {"snapshots": 1, "snapshot_gigabytes": 1})
     assert exceeded.value.message == ("SnapshotLimitExceeded: Maximum number of snapshots allowed (0) either per "
                                       "project/user or share type quota is exceeded.")
@@ -157,13 +158,13 @@ def test_per_share_gigabytes(runtime):
     quotas.update(runtime, admin, "demo", "", {"per_share_gigabytes": 5}, force=False)
     with runtime.db.transaction() as session:
         quotas.check_per_share_size(session, runtime, "demo", "u", 5)
-    with pytest.raises(Fault) as too_big, runtime.db.transaction() as session:
+    with pytest.raises(REFUSED) as too_big, runtime.db.transaction() as session:
         quotas.check_per_share_size(session, runtime, "demo", "u", 6)
-    assert too_big.value.code == 413
+    assert status(too_big.value) == 413
     assert too_big.value.message == ("ShareSizeExceedsLimit: Requested share size 6 is larger than maximum "
                                      "allowed limit 5.")
     quotas.update(runtime, admin, "demo", "small", {"per_share_gigabytes": 2}, force=False)
-    with pytest.raises(Fault), runtime.db.transaction() as session:
+    with pytest.raises(REFUSED), runtime.db.transaction() as session:
         quotas.check_per_share_size(session, runtime, "demo", "small", 3)
 
 

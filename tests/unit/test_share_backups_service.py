@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from sharebackup.core.context import RequestContext
-from sharebackup.faults import Fault
+from sharebackup.faults import Fault  # noqa: F401 - a schema's refusal
+from tests.unit._refusals import REFUSED, status
 from sharebackup.api.schemas import share_backups as schema
 from sharebackup.db.models import Job, Share, ShareBackup, ShareSnapshot
 from sharebackup.jobs import backup_jobs
@@ -58,9 +59,9 @@ def _state(rt, share_id):
 
 def _refused(rt, ctx, share_id, code, text, **options):
     before = _state(rt, share_id)
-    with pytest.raises(Fault) as err:
+    with pytest.raises(REFUSED) as err:
         service.create(rt, ctx, _request(share_id, **options))
-    assert err.value.code == code and text in err.value.message, err.value.message
+    assert status(err.value) == code and text in err.value.message, err.value.message
     assert _state(rt, share_id) == before
 
 
@@ -106,7 +107,7 @@ def test_an_error_after_the_reservation_rolls_everything_back(runtime, monkeypat
         raise Fault(400, "queue refused")
 
     monkeypatch.setattr(service, "enqueue", broken_enqueue)
-    with pytest.raises(Fault):
+    with pytest.raises(REFUSED):
         service.create(rt, demo(), _request(share_id))
     assert _state(rt, share_id) == before == ("available", 0, 0, (0, 0))
 
@@ -145,12 +146,12 @@ def test_restore_refusals_change_nothing(runtime):
     cases = [(_share(rt, project="alt"), 404), (_share(rt, project="alt", public=True), 404),
              (_share(rt, status="error"), 400), (_share(rt, size=1), 400), ("nope", 404)]
     for target, code in cases:
-        with pytest.raises(Fault) as err:
+        with pytest.raises(REFUSED) as err:
             service.restore(rt, demo(), backup_id, target)
-        assert err.value.code == code, (target, err.value.message)
-    with pytest.raises(Fault) as err:
+        assert status(err.value) == code, (target, err.value.message)
+    with pytest.raises(REFUSED) as err:
         service.restore(rt, demo("alt"), backup_id, None)
-    assert err.value.code == 404
+    assert status(err.value) == 404
     with rt.db.reader() as session:
         assert session.get(ShareBackup, backup_id).status == "available"
         assert session.scalar(select(func.count()).select_from(Job).where(Job.kind == backup_jobs.RESTORE)) == 0
@@ -202,8 +203,8 @@ def test_concurrent_creates_one_backup_per_share_and_quota_holds(runtime):
         try:
             service.create(rt, demo(), _request(target))
             return 202
-        except Fault as fault:
-            return fault.code
+        except REFUSED as fault:
+            return status(fault)
     with ThreadPoolExecutor(6) as pool:
         codes = list(pool.map(create, [share_id] * 6))
     assert sorted(codes) == [202] + [400] * 5, codes

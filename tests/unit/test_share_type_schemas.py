@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from sharebackup.faults import Fault
+from sharebackup.faults import Fault  # noqa: F401 - a schema's refusal
+from tests.unit._refusals import REFUSED, status
 from sharebackup.api.microversion import APIVersion
 from sharebackup.api.schemas import share_types as schema
 
@@ -19,9 +20,9 @@ def test_boolean_specs(value, expected):
 
 @pytest.mark.parametrize("value", ["maybe", "", "<is> maybe", "2"])
 def test_bad_boolean_specs(value):
-    with pytest.raises(Fault) as err:
+    with pytest.raises(REFUSED) as err:
         schema.parse_boolean_spec("snapshot_support", value)
-    assert err.value.code == 400
+    assert status(err.value) == 400
 
 
 def test_create_request_stores_strings_and_defaults():
@@ -48,9 +49,9 @@ def test_create_request_stores_strings_and_defaults():
     {"name": "t", "extra_specs": DHSS, "share_type_access:is_public": "perhaps"},
 ])
 def test_create_request_refusals(entity):
-    with pytest.raises(Fault) as err:
+    with pytest.raises(REFUSED) as err:
         schema.create_request({"share_type": entity}, V)
-    assert err.value.code == 400
+    assert status(err.value) == 400
 
 
 @pytest.mark.parametrize("value,ok", [("9f3c0d2e-5a1b-4c6d-8e7f-0a1b2c3d4e5f", True),
@@ -65,7 +66,7 @@ def test_extra_specs_filter():
     assert schema.extra_specs_filter("{'snapshot_support': 'True'}", V) == {"snapshot_support": "True"}
     assert schema.extra_specs_filter(None, V) == {}
     for bad in ("[1]", "snapshot_support", "{'a': " * 50):
-        with pytest.raises(Fault):
+        with pytest.raises(REFUSED):
             schema.extra_specs_filter(bad, V)
 
 
@@ -84,8 +85,8 @@ def test_concurrent_creates_of_one_name_make_one_type(runtime):
         try:
             service.create(runtime, RequestContext.admin(), dict(request))
             results.append(200)
-        except Fault as fault:
-            results.append(fault.code)
+        except REFUSED as fault:
+            results.append(status(fault))
 
     threads = [threading.Thread(target=create) for _ in range(10)]
     for thread in threads:
@@ -104,8 +105,8 @@ def _race(n, work):
         try:
             work()
             results.append(200)
-        except Fault as fault:
-            results.append(fault.code)
+        except REFUSED as fault:
+            results.append(status(fault))
 
     threads = [threading.Thread(target=run) for _ in range(n)]
     for thread in threads:

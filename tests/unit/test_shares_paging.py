@@ -11,7 +11,8 @@ import pytest
 from sharebackup.core.context import RequestContext
 from sharebackup.api.schemas.shares import ListQuery
 from sharebackup.db.models import Share
-from sharebackup.faults import Fault
+from sharebackup.faults import Fault  # noqa: F401 - a schema's refusal
+from tests.unit._refusals import REFUSED, status
 from sharebackup.services import share_listing as service
 
 MEMBER = RequestContext(user_id="u", project_id="demo", roles=["member", "reader"])
@@ -56,6 +57,6 @@ def test_offset_and_limit_apply_after_the_marker(runtime):
 
 
 def test_an_unknown_marker_is_a_400(runtime):
-    with pytest.raises(Fault) as caught:
+    with pytest.raises(REFUSED) as caught:
         service.list_shares(runtime, MEMBER, ListQuery(filters={}, marker=str(uuid.uuid4())))
-    assert caught.value.code == 400 and "not found" in caught.value.message
+    assert status(caught.value) == 400 and "not found" in caught.value.message

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from sharebackup.core.context import RequestContext
-from sharebackup.faults import Fault
+from sharebackup.faults import Fault  # noqa: F401 - a schema's refusal
+from tests.unit._refusals import REFUSED, status
 from sharebackup.api.microversion import APIVersion
 from sharebackup.api.schemas import snapshots as schema
 from sharebackup.db.models import Job, Share, ShareSnapshot, ShareType, ShareTypeExtraSpec
@@ -83,21 +84,21 @@ def test_create_then_job_makes_it_available(runtime):
 
 def test_create_refusals(runtime):
     rt = runtime
-    with pytest.raises(Fault) as err:
+    with pytest.raises(REFUSED) as err:
         service.create(rt, demo(), _request(_share(rt, status="error")))
-    assert err.value.code == 400 and "must be available" in err.value.message
-    with pytest.raises(Fault) as err:
+    assert status(err.value) == 400 and "must be available" in err.value.message
+    with pytest.raises(REFUSED) as err:
         service.create(rt, demo(), _request(_share(rt, snapshots=False)))
-    assert err.value.code == 422
-    with pytest.raises(Fault) as err:
+    assert status(err.value) == 422
+    with pytest.raises(REFUSED) as err:
         service.create(rt, demo("alt"), _request(_share(rt)))
-    assert err.value.code == 404
-    with pytest.raises(Fault) as err:  # another project's public share: visible, but not theirs
+    assert status(err.value) == 404
+    with pytest.raises(REFUSED) as err:  # another project's public share: visible, but not theirs
         service.create(rt, demo("alt"), _request(_share(rt, public=True)))
-    assert err.value.code == 403
-    with pytest.raises(Fault) as err:
+    assert status(err.value) == 403
+    with pytest.raises(REFUSED) as err:
         service.create(rt, demo(), _request("no-such-share"))
-    assert err.value.code == 404
+    assert status(err.value) == 404
 
 
 def test_quota_counts_snapshots_and_gigabytes(runtime):
@@ -106,22 +107,22 @@ def test_quota_counts_snapshots_and_gigabytes(runtime):
     rt.config = replace(rt.config, quota=replace(rt.config.quota, snapshots=2, snapshot_gigabytes=6))
     big = _share(rt, size=4)  # 4 + 4 > 6 GiB; then 4 + 1 fits but a third snapshot is one too many
     service.create(rt, demo(), _request(big))
-    with pytest.raises(Fault) as err:
+    with pytest.raises(REFUSED) as err:
         service.create(rt, demo(), _request(big))
-    assert err.value.code == 413 and "SnapshotSizeExceedsAvailableQuota" in err.value.message
+    assert status(err.value) == 413 and "SnapshotSizeExceedsAvailableQuota" in err.value.message
     small = _share(rt, size=1)
     service.create(rt, demo(), _request(small))
-    with pytest.raises(Fault) as err:
+    with pytest.raises(REFUSED) as err:
         service.create(rt, demo(), _request(small))
-    assert err.value.code == 413 and "SnapshotLimitExceeded" in err.value.message
+    assert status(err.value) == 413 and "SnapshotLimitExceeded" in err.value.message
 
 
 def test_delete_removes_copy_and_row(runtime):
     rt = runtime
     snapshot = service.create(rt, demo(), _request(_share(rt)))
-    with pytest.raises(Fault) as err:  # still creating
+    with pytest.raises(REFUSED) as err:  # still creating
         service.delete(rt, demo(), snapshot.id)
-    assert err.value.code == 400
+    assert status(err.value) == 400
     _run_jobs(rt)
     path = Path(_status(rt, snapshot.id).driver_path)
     service.delete(rt, demo(), snapshot.id)
@@ -129,9 +130,9 @@ def test_delete_removes_copy_and_row(runtime):
     _run_jobs(rt)
     row = _status(rt, snapshot.id)
     assert row.deleted and row.status == "deleted" and not path.exists()
-    with pytest.raises(Fault) as err:
+    with pytest.raises(REFUSED) as err:
         service.get(rt, demo(), snapshot.id)
-    assert err.value.code == 404
+    assert status(err.value) == 404
 
 
 def test_force_delete_while_creating(runtime):
@@ -165,9 +166,9 @@ def test_give_up_marks_error(runtime):
 def test_visibility_and_update(runtime):
     rt = runtime
     snapshot = service.create(rt, demo(), _request(_share(rt)))
-    with pytest.raises(Fault) as err:
+    with pytest.raises(REFUSED) as err:
         service.get(rt, demo("alt"), snapshot.id)
-    assert err.value.code == 404
+    assert status(err.value) == 404
     assert service.get(rt, admin(), snapshot.id).id == snapshot.id
     updated = service.update(rt, demo(), snapshot.id, {"display_name": "new", "display_description": "d"})
     assert (updated.display_name, updated.display_description) == ("new", "d")
@@ -192,10 +193,10 @@ def test_list_filters_sort_and_pages(runtime):
     assert names({"share_id": share_id, "status": "creating"})[0].__len__() == 3
     assert names({"all_tenants": "1"})[0].__len__() == 3  # ignored for non-admins
     assert len(names({"all_tenants": "1", "sort_key": "name"}, ctx=admin(), is_admin=True)[0]) == 4
-    with pytest.raises(Fault):
+    with pytest.raises(REFUSED):
         schema.list_query({"sort_key": "nonexistent"}, V, False, 1000)
-    with pytest.raises(Fault):
+    with pytest.raises(REFUSED):
         schema.list_query({"sort_dir": "sideways"}, V, False, 1000)
-    with pytest.raises(Fault):
+    with pytest.raises(REFUSED):
         schema.list_query({"limit": "-1"}, V, False, 1000)
     assert ids

@@ -11,6 +11,7 @@ import re
 import uuid
 
 from sharebackup.faults import Fault
+from sharebackup.core.errors import Invalid
 from sharebackup.services.extra_specs import (  # noqa: F401 - the spec vocabulary, for the API layer too
     DHSS, SNAPSHOT_SUPPORT, CREATE_FROM_SNAPSHOT, REVERT_TO_SNAPSHOT, REPLICATION_TYPE,
     MOUNT_SNAPSHOT, AVAILABILITY_ZONES, MAX_SIZE, MIN_SIZE, MAX_EXTEND_SIZE, REQUIRED, OPTIONAL,
@@ -87,8 +88,8 @@ def create_request(body, version) -> dict:
         for key, value in specs.items():
             if optional_spec_valid(key, value) is False:
                 raise invalid_extra_spec(f"Value of optional extra_spec {key} is not valid.")
-    except Fault as fault:
-        raise Fault(400, f"Invalid share type: {fault.message}.") from None
+    except (Fault, Invalid) as refused:
+        raise Fault(400, f"Invalid share type: {refused.message}.") from None
     return {"name": name, "description": description or None, "is_public": _is_public(raw_public, True),
             "extra_specs": sanitize(specs)}
 
