@@ -26,7 +26,7 @@ import logging
 import threading
 from typing import Iterator
 
-from sharebackup.services.text import display_text
+from sharebackup.core.text import display_text
 
 FIELDS = ("request_id", "job_id", "job_kind", "resource_id", "backup_id")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(log_context)s] %(message)s"

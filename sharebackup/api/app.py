@@ -87,7 +87,7 @@ def make_app(runtime: Runtime, registry=None):
     """
     strategy = make_strategy(runtime.config)
     if registry is None:
-        from sharebackup.jobs.metrics import build_registry
+        from sharebackup.queue.metrics import build_registry
         registry, _job_metrics = build_registry(runtime.db)
     app = falcon.App(middleware=[
         MetricsMiddleware(registry, enabled=runtime.config.metrics_enabled, routes=ROUTES),

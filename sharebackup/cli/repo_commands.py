@@ -52,7 +52,7 @@ def _service_config(args):
 def _location(args) -> str:
     if args.repo:
         return args.repo
-    from sharebackup.jobs import backup_repository
+    from sharebackup.workflows import backup_repository
     return backup_repository.location(_service_config(args), args.name)
 
 
@@ -173,11 +173,11 @@ def cmd_gc(args) -> int:
 
 
 def _gc_under_lease(args) -> dict:
-    """gc of a configured repository through the service's database lease (jobs/gc_jobs.py)."""
+    """gc of a configured repository through the service's database lease (workflows/gc_jobs.py)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from sharebackup.core.runtime import Runtime
-    from sharebackup.jobs import gc_jobs, repository_lease
+    from sharebackup.workflows import gc_jobs, repository_lease
 
     conf = _service_config(args)
     if args.key_file:  # an explicit key file wins over the configured one
@@ -227,7 +227,7 @@ def _opened(func):
 
 def _guard(func):
     from sharebackup.config import ConfigError
-    from sharebackup.jobs.backup_repository import UnknownRepository
+    from sharebackup.workflows.backup_repository import UnknownRepository
 
     def run(args) -> int:
         try:

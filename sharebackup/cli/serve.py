@@ -20,8 +20,8 @@ from sharebackup import logs
 from sharebackup.api.app import make_app
 from sharebackup.core.runtime import build_runtime
 from sharebackup.config import Config
-from sharebackup.jobs.metrics import build_registry
-from sharebackup.jobs.worker_host import WorkerHost
+from sharebackup.queue.metrics import build_registry
+from sharebackup.workflows.worker_host import WorkerHost
 from sharebackup.services.bootstrap import prepare_database
 
 LOG = logging.getLogger(__name__)

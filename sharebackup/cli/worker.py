@@ -14,8 +14,8 @@ import threading
 from sharebackup import logs
 from sharebackup.core.runtime import build_runtime
 from sharebackup.config import Config
-from sharebackup.jobs.metrics import build_registry
-from sharebackup.jobs.worker_host import WorkerHost
+from sharebackup.queue.metrics import build_registry
+from sharebackup.workflows.worker_host import WorkerHost
 from sharebackup.services.bootstrap import prepare_database
 
 LOG = logging.getLogger(__name__)

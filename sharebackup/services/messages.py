@@ -18,7 +18,7 @@ from sharebackup.core.context import RequestContext
 from sharebackup.core.runtime import Runtime
 from sharebackup.core.errors import NotFound
 from sharebackup.db.models import Message, utcnow
-from sharebackup.services.text import display_text
+from sharebackup.core.text import display_text
 
 DEFAULT_TTL = 2592000
 

@@ -9,7 +9,7 @@ from sharebackup.core.context import RequestContext
 from sharebackup.core.runtime import Runtime
 from sharebackup.core.errors import Conflict, Forbidden, Invalid, OverQuota
 from sharebackup.db.models import ShareSnapshot, utcnow
-from sharebackup.jobs.lease_queue import enqueue
+from sharebackup.queue.lease_queue import enqueue
 from sharebackup.policies import shares as policy
 from sharebackup.services import quotas
 from sharebackup.services.shares import (JOB_EXTEND, JOB_REVERT, JOB_SHRINK, SHRINKABLE, _spec_true, _visible,

@@ -1,7 +1,7 @@
 """Share backups: the rules of Manila's share API (create, restore, delete, reset) and listing.
 
 Each request-time state change is written in one transaction together with its job
-(sharebackup/jobs/backup_jobs.py runs it and sets the final states). The quota is
+(sharebackup/workflows/backup_jobs.py runs it and sets the final states). The quota is
 reserved in the transaction that inserts the backup row, so any error after the
 reservation rolls both back; usage is counted from live rows, so marking a backup
 deleted frees its quota (charged to its owner, whoever deletes it).
@@ -29,8 +29,9 @@ from sharebackup.core.context import RequestContext
 from sharebackup.core.runtime import Runtime
 from sharebackup.core.errors import Conflict, Forbidden, Invalid, NotFound
 from sharebackup.db.models import Share, ShareBackup, utcnow
-from sharebackup.jobs import kinds, repository_names
-from sharebackup.jobs.lease_queue import enqueue
+from sharebackup.queue import kinds
+from sharebackup.services import repository_names
+from sharebackup.queue.lease_queue import enqueue
 from sharebackup.policies import share_backups as policy
 from sharebackup.services import quotas, snapshots
 from sharebackup.services.share_backup_requests import NUMERIC_SORT, CreateRequest, ListQuery

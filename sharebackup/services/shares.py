@@ -1,7 +1,7 @@
 """Shares: the rules (Manila's manila/share/api.py and the v2 controllers' checks).
 
 Every write happens in one transaction together with its job (lease queue); the local
-driver's work runs in sharebackup/jobs/share_jobs.py. Visibility follows Manila: a share
+driver's work runs in sharebackup/workflows/share_jobs.py. Visibility follows Manila: a share
 is visible to its project, to admins, and (when public) to everyone; an invisible share
 is a 404, and a visible share the caller may not change is a 403.
 """
@@ -15,8 +15,8 @@ from sharebackup.core.context import RequestContext
 from sharebackup.core.runtime import Runtime
 from sharebackup.core.errors import Forbidden, Invalid, NotFound
 from sharebackup.db.models import Share, ShareBackup, ShareSnapshot, ShareType, ShareTypeProject, utcnow
-from sharebackup.jobs import kinds
-from sharebackup.jobs.lease_queue import enqueue
+from sharebackup.queue import kinds
+from sharebackup.queue.lease_queue import enqueue
 from sharebackup.policies import shares as policy
 from sharebackup.services import quotas
 from sharebackup.shares import local

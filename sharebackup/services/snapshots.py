@@ -15,7 +15,7 @@ from sharebackup.core.runtime import Runtime
 from sharebackup.core.errors import Forbidden, Invalid, NotFound, Unsupported
 from sharebackup.services import extra_specs
 from sharebackup.db.models import Share, ShareSnapshot, new_id, utcnow
-from sharebackup.jobs import kinds, lease_queue
+from sharebackup.queue import kinds, lease_queue
 from sharebackup.policies import share_snapshots as policy
 from sharebackup.services import quotas
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from gabbi import fixture
 
 from sharebackup.api.app import make_app
-from sharebackup.jobs.lease_queue import LeaseQueue
-from sharebackup.jobs.runners import build_runners
-from sharebackup.jobs.worker_pool import WorkerPool
+from sharebackup.queue.lease_queue import LeaseQueue
+from sharebackup.workflows.runners import build_runners
+from sharebackup.queue.worker_pool import WorkerPool
 
 GABBITS = Path(__file__).parent / "gabbits"
 

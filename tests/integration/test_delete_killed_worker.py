@@ -38,8 +38,8 @@ from sharebackup.core.context import RequestContext
 from sharebackup.core.runtime import build_runtime
 from sharebackup.config import load_config
 from sharebackup.db.models import Job, ShareBackup
-from sharebackup.jobs import backup_repository
-from sharebackup.jobs.backup_jobs import DELETE
+from sharebackup.workflows import backup_repository
+from sharebackup.workflows.backup_jobs import DELETE
 from sharebackup.services import share_backups as backup_service
 from sharebackup.services.bootstrap import prepare_database
 from tests.engine.helpers import snapshot_of_tree

@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from sharebackup import engine
 from sharebackup.db.models import Job, ShareBackup
-from sharebackup.jobs import backup_repository, gc_jobs, repository_lease as leases
-from sharebackup.jobs.backup_jobs import CREATE, DELETE, runners as backup_runners
-from sharebackup.jobs.lease_queue import Claim, LeaseQueue, enqueue
-from sharebackup.jobs.runners import build_runners
-from sharebackup.jobs.worker_pool import WorkerPool
+from sharebackup.workflows import backup_repository, gc_jobs, repository_lease as leases
+from sharebackup.workflows.backup_jobs import CREATE, DELETE, runners as backup_runners
+from sharebackup.queue.lease_queue import Claim, LeaseQueue, enqueue
+from sharebackup.workflows.runners import build_runners
+from sharebackup.queue.worker_pool import WorkerPool
 from tests.conftest import make_runtime
 from tests.engine.helpers import snapshot_of_tree
 from tests.unit.test_backup_jobs import _backup, _create, _get, _set, _share

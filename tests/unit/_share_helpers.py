@@ -11,9 +11,9 @@ ADMIN = {"X-Auth-Token": "admin:admin", "X-OpenStack-Manila-API-Version": "2.91"
 
 class Harness:
     def __init__(self, state_dir, **overrides):
-        from sharebackup.jobs.lease_queue import LeaseQueue
-        from sharebackup.jobs.runners import build_runners
-        from sharebackup.jobs.worker_pool import WorkerPool
+        from sharebackup.queue.lease_queue import LeaseQueue
+        from sharebackup.workflows.runners import build_runners
+        from sharebackup.queue.worker_pool import WorkerPool
         from tests.conftest import make_runtime
         self.rt = make_runtime(state_dir, **overrides)
         self.pool = WorkerPool(lambda owner: LeaseQueue(self.rt.db, owner), build_runners(self.rt),

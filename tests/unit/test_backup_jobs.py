@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from sharebackup import engine
 from sharebackup.db.models import Message, Share, ShareBackup
-from sharebackup.jobs import backup_delete_job, backup_jobs, backup_repository
-from sharebackup.jobs.backup_jobs import CREATE, DELETE, RESTORE
-from sharebackup.jobs.lease_queue import Claim, enqueue
+from sharebackup.workflows import backup_delete_job, backup_jobs, backup_repository
+from sharebackup.workflows.backup_jobs import CREATE, DELETE, RESTORE
+from sharebackup.queue.lease_queue import Claim, enqueue
 from tests.engine.helpers import make_rich_tree, snapshot_of_tree
 
 
@@ -256,7 +256,7 @@ def test_progress_is_written_as_the_backup_goes(sqlite_runtime, tmp_path, monkey
     for i in range(12):
         (path / f"f{i}").write_bytes(os.urandom(1024 * 1024))
     share_id = _share(rt, path)
-    from sharebackup.jobs import backup_job_progress
+    from sharebackup.workflows import backup_job_progress
     monkeypatch.setattr(backup_job_progress, "PROGRESS_WRITE_INTERVAL", 0.0)
     monkeypatch.setattr(progress_mod.ProgressTracker.__init__, "__defaults__", (0, 0.0))
     written = []
@@ -353,7 +353,7 @@ def test_a_locked_repository_queues_the_job_again_later(sqlite_runtime, share_di
         raise engine.LockedError("repository is locked (exclusive, gc)")
     monkeypatch.setattr(backup_jobs.engine, "forget", locked)
     monkeypatch.setattr(backup_delete_job, "LOCK_WAIT_SECONDS", 0.0)
-    from sharebackup.jobs.lease_queue import LeaseQueue, Later
+    from sharebackup.queue.lease_queue import LeaseQueue, Later
     with rt.db.transaction() as session:
         enqueue(session, DELETE, backup_id)
     queue = LeaseQueue(rt.db, "worker")
@@ -397,7 +397,7 @@ def test_an_unreadable_share_directory_fails_the_backup(sqlite_runtime, tmp_path
 
 def test_a_dead_workers_job_is_resumed_by_another_worker(runtime, share_dir):
     import time
-    from sharebackup.jobs.lease_queue import LeaseQueue, enqueue
+    from sharebackup.queue.lease_queue import LeaseQueue, enqueue
     rt = runtime
     share_id = _share(rt, share_dir, status="backup_creating")
     backup_id = _backup(rt, share_id)
@@ -464,7 +464,7 @@ def test_a_dead_workers_repository_lock_runs_out_within_three_job_leases(tmp_pat
 
 
 def test_create_and_restore_report_their_bytes_for_the_metrics(sqlite_runtime, tmp_path):
-    from sharebackup.jobs.metrics import JobResult
+    from sharebackup.queue.metrics import JobResult
 
     rt = sqlite_runtime
     src = tmp_path / "bytes-share"

@@ -7,7 +7,7 @@ from dataclasses import replace
 import boto3
 
 from sharebackup.db.models import ShareBackup
-from sharebackup.jobs import backup_repository
+from sharebackup.workflows import backup_repository
 from tests.conftest import make_runtime
 from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY, make_bucket, moto_server, s3_url
 from tests.unit.test_backup_jobs import _create, _get, _share, share_dir  # noqa: F401 - share_dir is a fixture

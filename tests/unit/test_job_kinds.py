@@ -1,10 +1,10 @@
-"""Every job kind is named once (jobs/kinds.py), in one scheme, and has exactly one runner."""
+"""Every job kind is named once (queue/kinds.py), in one scheme, and has exactly one runner."""
 from __future__ import annotations
 
 import re
 
-from sharebackup.jobs import kinds
-from sharebackup.jobs.runners import build_runners
+from sharebackup.queue import kinds
+from sharebackup.workflows.runners import build_runners
 
 
 def test_kinds_follow_one_naming_scheme():

@@ -7,9 +7,9 @@ import time
 from sqlalchemy import select, update
 
 from sharebackup.db.models import Job, utcnow
-from sharebackup.jobs import job_retention
-from sharebackup.jobs.lease_queue import LeaseQueue, enqueue
-from sharebackup.jobs.worker_pool import WorkerPool
+from sharebackup.queue import job_retention
+from sharebackup.queue.lease_queue import LeaseQueue, enqueue
+from sharebackup.queue.worker_pool import WorkerPool
 
 
 def _jobs(rt) -> dict[str, str]:

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from sharebackup.db.models import Job, ShareBackup
-from sharebackup.jobs import backup_jobs
-from sharebackup.jobs.lease_queue import LeaseQueue, enqueue
+from sharebackup.workflows import backup_jobs
+from sharebackup.queue.lease_queue import LeaseQueue, enqueue
 from tests.unit.test_backup_jobs import _backup, _get, _share
 
 LEASE = 0.3

@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from sharebackup import engine
 from sharebackup.db.models import Job, Share, ShareBackup
-from sharebackup.jobs import backup_jobs, backup_repository
-from sharebackup.jobs.backup_jobs import CREATE, DELETE, RESTORE
-from sharebackup.jobs.lease_queue import FAILED, LeaseQueue, enqueue
-from sharebackup.jobs.worker_pool import WorkerPool
+from sharebackup.workflows import backup_jobs, backup_repository
+from sharebackup.workflows.backup_jobs import CREATE, DELETE, RESTORE
+from sharebackup.queue.lease_queue import FAILED, LeaseQueue, enqueue
+from sharebackup.queue.worker_pool import WorkerPool
 from sharebackup.services import messages
 from tests.unit.test_backup_jobs import _backup, _create, _get, _give_up, _messages, _restore, _run, _share
 

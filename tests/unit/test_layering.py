@@ -1,6 +1,6 @@
 """The layers import downwards only: nothing below the HTTP layer imports sharebackup.api.
 
-services/, jobs/, db/, shares/ and policies/ are used by the worker processes, which serve no
+services/, queue/, workflows/, db/, shares/ and policies/ are used by the worker processes, which serve no
 HTTP; an import of the API from there would tie them to Falcon and to the request schemas.
 (The engine has a stricter rule of its own: tests/engine/test_engine_contract.py.)
 """
@@ -24,7 +24,7 @@ def _imports(path: pathlib.Path) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("layer", ["services", "jobs", "db", "shares", "policies"])
+@pytest.mark.parametrize("layer", ["services", "queue", "workflows", "db", "shares", "policies"])
 def test_layer_imports_nothing_of_the_api(layer):
     files = sorted((PACKAGE / layer).rglob("*.py"))
     assert files
@@ -62,27 +62,41 @@ def test_there_is_one_lease_keeper_and_one_lease_lost():
     assert defined == ["core/lease_keeper.py: LeaseLost", "core/lease_keeper.py: LeaseKeeper"]
 
 
-SERVICE_FACING_JOB_MODULES = {"sharebackup.jobs.kinds", "sharebackup.jobs.lease_queue",
-                              "sharebackup.jobs.repository_names"}
+SERVICE_FACING_QUEUE_MODULES = {"sharebackup.queue.kinds", "sharebackup.queue.lease_queue"}
+
+
+def _modules_used(path: pathlib.Path, package: str) -> set[str]:
+    """The modules of ``package`` that ``path`` imports (``from package import m`` counts as package.m)."""
+    used = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == package:
+            used |= {f"{package}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package + "."):
+            used.add(node.module)
+        elif isinstance(node, ast.Import):
+            used |= {a.name for a in node.names if a.name.startswith(package + ".")}
+    return used
 
 
 def test_services_use_only_the_queue_and_the_kind_names_of_jobs():
-    """Services queue work; they never import the runners (and, through them, the engine's
-    backup and restore) just to name a job kind."""
+    """Services queue work (the queue's enqueue, the kinds' names); they never import the
+    workflows (and, through them, the engine's backup and restore)."""
     offenders = []
     for path in sorted((PACKAGE / "services").rglob("*.py")):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "sharebackup.jobs":
-                used = {f"sharebackup.jobs.{alias.name}" for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sharebackup.jobs."):
-                used = {node.module}
-            elif isinstance(node, ast.Import):
-                used = {a.name for a in node.names if a.name.startswith("sharebackup.jobs.")}
-            else:
-                continue
-            offenders += [f"{path.relative_to(PACKAGE)} imports {name}"
-                          for name in sorted(used - SERVICE_FACING_JOB_MODULES)]
+        used = _modules_used(path, "sharebackup.queue") | _modules_used(path, "sharebackup.workflows")
+        offenders += [f"{path.relative_to(PACKAGE)} imports {name}"
+                      for name in sorted(used - SERVICE_FACING_QUEUE_MODULES)]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("other", ["sharebackup.workflows", "sharebackup.services", "sharebackup.engine",
+                                   "sharebackup.shares", "sharebackup.api"])
+def test_the_queue_knows_no_resource(other):
+    """queue/ is generic: leases, the runner contract, the pool, the kinds by name. The
+    resources' runners (workflows/) build on it, never the other way round."""
+    offenders = [f"{path.relative_to(PACKAGE)} imports {name}"
+                 for path in sorted((PACKAGE / "queue").rglob("*.py")) for name in _imports(path)
+                 if name == other or name.startswith(other + ".")]
     assert offenders == []
 
 
@@ -102,7 +116,7 @@ def test_nothing_but_the_api_and_its_entry_points_imports_the_api():
     assert offenders == []
 
 
-@pytest.mark.parametrize("layer", ["services", "policies", "jobs", "shares", "engine", "core"])
+@pytest.mark.parametrize("layer", ["services", "policies", "queue", "workflows", "shares", "engine", "core"])
 def test_below_the_api_nothing_raises_http_faults(layer):
     """Issue 9: services raised Fault(http_code) and workers caught HTTP faults. Below the API
     they raise core.errors' domain errors; api/errors.py is the one place that maps them."""

@@ -177,7 +177,7 @@ def test_the_keeper_thread_sees_the_callers_context_variables():
 
 
 def test_there_is_one_lease_lost_class():
-    from sharebackup.jobs import backup_job_progress
+    from sharebackup.workflows import backup_job_progress
     from sharebackup.shares import local_snapshots
 
     assert backup_job_progress.LeaseLost is LeaseLost

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from sharebackup.db.models import Job, Message, Share, ShareBackup
-from sharebackup.jobs import backup_jobs
-from sharebackup.jobs.lease_queue import DONE, FAILED, QUEUED, LeaseQueue, enqueue
-from sharebackup.jobs.runners import build_runners
-from sharebackup.jobs.worker_pool import WorkerPool
+from sharebackup.workflows import backup_jobs
+from sharebackup.queue.lease_queue import DONE, FAILED, QUEUED, LeaseQueue, enqueue
+from sharebackup.workflows.runners import build_runners
+from sharebackup.queue.worker_pool import WorkerPool
 from sharebackup.services import share_backups as service
 from tests.unit.test_share_backups_service import _request, _share, demo
 
@@ -136,7 +136,7 @@ def _concurrency_runners(kinds, hold=0.3):
 
 @pytest.mark.parametrize("limit", [1, 2])
 def test_a_worker_runs_at_most_max_operations_backups_at_once(sqlite_runtime, limit):
-    from sharebackup.jobs.worker_host import WorkerHost as Worker
+    from sharebackup.workflows.worker_host import WorkerHost as Worker
     rt = sqlite_runtime
     _configure(rt, max_operations=limit)
     kinds = [backup_jobs.CREATE, backup_jobs.RESTORE, backup_jobs.DELETE, "test.share"]
@@ -160,7 +160,7 @@ def test_a_worker_runs_at_most_max_operations_backups_at_once(sqlite_runtime, li
 
 
 def test_no_limit_by_default(sqlite_runtime):
-    from sharebackup.jobs.worker_host import WorkerHost as Worker
+    from sharebackup.workflows.worker_host import WorkerHost as Worker
     rt = sqlite_runtime
     assert rt.config.backup.max_operations == 0
     runners, peaks, done = _concurrency_runners([backup_jobs.CREATE], hold=0.5)
@@ -177,7 +177,7 @@ def test_no_limit_by_default(sqlite_runtime):
 
 
 def test_a_slot_is_given_back_when_the_job_failed(sqlite_runtime):
-    from sharebackup.jobs.claim_limits import queue_factory
+    from sharebackup.workflows.claim_limits import queue_factory
     rt = sqlite_runtime
     _configure(rt, max_operations=1)
     with rt.db.transaction() as session:
@@ -221,7 +221,7 @@ def test_jobs_carry_the_zone_of_their_share(runtime):
 
 
 def test_a_zone_bound_worker_claims_only_jobs_of_its_zone(runtime):
-    from sharebackup.jobs.claim_limits import queue_factory
+    from sharebackup.workflows.claim_limits import queue_factory
     rt = runtime
     in_az1 = service.create(rt, demo(), _request(_zone_share(rt, "az1"))).id
     in_az2 = service.create(rt, demo(), _request(_zone_share(rt, "az2"))).id

@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from sharebackup.api.app import make_app
 from sharebackup.db.models import Job, ShareBackup, utcnow
-from sharebackup.jobs.backup_jobs import CREATE
-from sharebackup.jobs.lease_queue import QUEUED, RUNNING, LeaseQueue, enqueue
-from sharebackup.jobs.metrics import build_registry
-from sharebackup.jobs.runners import build_runners
-from sharebackup.jobs.worker_pool import WorkerPool
+from sharebackup.workflows.backup_jobs import CREATE
+from sharebackup.queue.lease_queue import QUEUED, RUNNING, LeaseQueue, enqueue
+from sharebackup.queue.metrics import build_registry
+from sharebackup.workflows.runners import build_runners
+from sharebackup.queue.worker_pool import WorkerPool
 from tests.conftest import make_runtime
 from tests.unit.test_backup_jobs import _backup, _get, _share, queue_small_backup
 
@@ -197,7 +197,7 @@ def test_queue_gauges_are_read_from_the_database_at_scrape_time(rt, process):
 
 def test_an_idle_queue_exports_zeros_for_every_kind(rt, process):
     """Issue 10: with nothing queued the gauge had no samples at all (no series to alert or graph on)."""
-    from sharebackup.jobs import kinds
+    from sharebackup.queue import kinds
     _registry, _jobs, client = process
     samples = _scrape(client)
     for kind in kinds.ALL:
@@ -280,7 +280,7 @@ def test_a_worker_process_serves_its_metrics_on_worker_metrics_port(tmp_path):
 
 
 def test_job_results_move_the_byte_counters_by_repository(rt, process):
-    from sharebackup.jobs.metrics import JobResult
+    from sharebackup.queue.metrics import JobResult
 
     _registry, job_metrics, client = process
     summary = {"bytes_read": 700, "data_added": 300, "data_added_stored": 120, "total_bytes": 1000}
@@ -297,8 +297,8 @@ def test_job_results_move_the_byte_counters_by_repository(rt, process):
 
 
 def test_the_pool_hands_a_runners_result_to_the_metrics(rt, process, caplog):
-    from sharebackup.jobs.metrics import JobResult
-    caplog.set_level("INFO", logger="sharebackup.jobs.worker_pool")
+    from sharebackup.queue.metrics import JobResult
+    caplog.set_level("INFO", logger="sharebackup.queue.worker_pool")
 
     _registry, job_metrics, client = process
     with rt.db.transaction() as session:
@@ -326,8 +326,8 @@ def test_the_pool_hands_a_runners_result_to_the_metrics(rt, process, caplog):
 
 
 def test_a_job_that_defers_its_work_is_counted_as_deferred_not_completed(rt, process):
-    from sharebackup.jobs import repository_lease
-    from sharebackup.jobs.backup_jobs import RESTORE
+    from sharebackup.workflows import repository_lease
+    from sharebackup.workflows.backup_jobs import RESTORE
 
     _registry, job_metrics, client = process
     repository_lease.acquire(rt.db, "default", "gc:elsewhere", "gc", 60.0)  # a collection runs

@@ -10,9 +10,9 @@ import threading
 import time
 
 from sharebackup.db.models import Job
-from sharebackup.jobs.lease_queue import DONE, FAILED, QUEUED, LeaseQueue, Later, enqueue, hand_back
-from sharebackup.jobs.worker_host import WorkerHost
-from sharebackup.jobs.worker_pool import WorkerPool
+from sharebackup.queue.lease_queue import DONE, FAILED, QUEUED, LeaseQueue, Later, enqueue, hand_back
+from sharebackup.workflows.worker_host import WorkerHost
+from sharebackup.queue.worker_pool import WorkerPool
 
 KIND = "test.thing"
 

@@ -7,9 +7,9 @@ import pytest
 from sharebackup import engine
 from sharebackup.cli import repo_commands
 from sharebackup.db.models import ShareBackup
-from sharebackup.jobs import backup_repository, repository_lease as leases
-from sharebackup.jobs.backup_jobs import DELETE, runners as backup_runners
-from sharebackup.jobs.lease_queue import Claim
+from sharebackup.workflows import backup_repository, repository_lease as leases
+from sharebackup.workflows.backup_jobs import DELETE, runners as backup_runners
+from sharebackup.queue.lease_queue import Claim
 from tests.unit.test_backup_jobs import _create, _get, _set, _share
 from tests.unit.test_repository_gc import _files
 

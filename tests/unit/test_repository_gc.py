@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 
 from sharebackup import engine
 from sharebackup.db.models import Job, RepositoryLease, Share, ShareBackup, utcnow
-from sharebackup.jobs import backup_repository, gc_jobs, gc_scheduler, repository_lease as leases
-from sharebackup.jobs.backup_jobs import CREATE, DELETE, RESTORE, runners as backup_runners
-from sharebackup.jobs.lease_queue import Claim, LeaseQueue, Later, enqueue
+from sharebackup.workflows import backup_repository, gc_jobs, gc_scheduler, repository_lease as leases
+from sharebackup.workflows.backup_jobs import CREATE, DELETE, RESTORE, runners as backup_runners
+from sharebackup.queue.lease_queue import Claim, LeaseQueue, Later, enqueue
 from tests.unit.test_backup_jobs import _backup, _create, _get, _set, _share
 
 
@@ -312,6 +312,6 @@ def test_automatic_gc_off_and_a_worker_claims_the_gc_job(sqlite_runtime):
     rt = _with_backup(sqlite_runtime, gc_interval_seconds=3600.0)
     with rt.db.transaction() as session:
         enqueue(session, gc_jobs.KIND, "default", {"repository": "default"})
-    from sharebackup.jobs.runners import build_runners
+    from sharebackup.workflows.runners import build_runners
     claim = LeaseQueue(rt.db, "w").claim(list(build_runners(rt)))
     assert claim is not None and claim.kind == gc_jobs.KIND

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from sharebackup.db.models import RepositoryLease, utcnow
-from sharebackup.jobs import repository_lease as leases
+from sharebackup.workflows import repository_lease as leases
 
 
 def _expire(rt, name):

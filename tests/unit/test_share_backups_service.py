@@ -17,7 +17,7 @@ from sharebackup.faults import Fault  # noqa: F401 - a schema's refusal
 from tests.unit._refusals import REFUSED, status
 from sharebackup.api.schemas import share_backups as schema
 from sharebackup.db.models import Job, Share, ShareBackup, ShareSnapshot
-from sharebackup.jobs import backup_jobs
+from sharebackup.workflows import backup_jobs
 from sharebackup.services import quotas
 from sharebackup.services import share_backup_requests as backup_requests
 from sharebackup.services import share_backups as service

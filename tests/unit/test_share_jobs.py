@@ -57,8 +57,8 @@ def test_a_failing_create_ends_in_error(h, monkeypatch):
 
 
 def test_give_up_leaves_the_share_in_error(h):
-    from sharebackup.jobs.lease_queue import Claim
-    from sharebackup.jobs.share_jobs import runners
+    from sharebackup.queue.lease_queue import Claim
+    from sharebackup.workflows.share_jobs import runners
     share_id = h.create()
     h.wait(share_id, "available")
     h.action(share_id, {"reset_status": {"status": "deleting"}}, ADMIN)

@@ -13,7 +13,8 @@ from tests.unit._refusals import REFUSED, status
 from sharebackup.api.microversion import APIVersion
 from sharebackup.api.schemas import snapshots as schema
 from sharebackup.db.models import Job, Share, ShareSnapshot, ShareType, ShareTypeExtraSpec
-from sharebackup.jobs import lease_queue, snapshot_jobs
+from sharebackup.queue import lease_queue
+from sharebackup.workflows import snapshot_jobs
 from sharebackup.services import snapshots as service
 
 V = APIVersion.parse("2.91")

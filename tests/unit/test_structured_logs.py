@@ -15,8 +15,8 @@ from falcon import testing
 from sharebackup import logs
 from sharebackup.api.app import make_app
 from sharebackup.config import ConfigError, load_config
-from sharebackup.jobs.lease_queue import LeaseQueue, enqueue
-from sharebackup.jobs.worker_pool import WorkerPool
+from sharebackup.queue.lease_queue import LeaseQueue, enqueue
+from sharebackup.queue.worker_pool import WorkerPool
 from tests.conftest import make_runtime
 
 
@@ -113,7 +113,7 @@ def test_every_line_of_a_job_carries_the_job_and_backup_ids(rt):
         job = enqueue(session, "share_backup.create", "backup-1")
         session.flush()
         job_id = job.id
-    from sharebackup.jobs.backup_jobs import _BackupJob  # the backup runners name the backup in their lines
+    from sharebackup.workflows.backup_jobs import _BackupJob  # the backup runners name the backup in their lines
     backup_runner = _BackupJob(rt, runner, lambda claim, reason: None)
     pool = WorkerPool(lambda owner: LeaseQueue(rt.db, owner, 30.0),
                       {"share_backup.create": backup_runner, "share.create": after}, threads=1, poll_seconds=0.02)
@@ -134,12 +134,12 @@ def test_every_line_of_a_job_carries_the_job_and_backup_ids(rt):
     working = next(line for line in lines if line["message"] == "working on it")
     assert (working["job_id"], working["job_kind"], working["resource_id"], working["backup_id"]) == (
         job_id, "share_backup.create", "backup-1", "backup-1")
-    failed = next(line for line in lines if line["logger"] == "sharebackup.jobs.worker_pool" and "exception" in line)
+    failed = next(line for line in lines if line["logger"] == "sharebackup.queue.worker_pool" and "exception" in line)
     assert failed["job_id"] == job_id and "RuntimeError: and failing" in failed["exception"]
     share = next(line for line in lines if line["message"] == "share job")
     assert share["resource_id"] == "share-1" and "backup_id" not in share and "request_id" not in share
     # issue 10: every job says when it starts and how it ended, with its ids, duration and attempt
-    pool_lines = [(line["message"], line["job_id"]) for line in lines if line["logger"] == "sharebackup.jobs.worker_pool"
+    pool_lines = [(line["message"], line["job_id"]) for line in lines if line["logger"] == "sharebackup.queue.worker_pool"
                   and line["message"].startswith("job ")]
     started = [m for m, j in pool_lines if j == job_id and m.startswith("job started: share_backup.create of backup-1")]
     ended = [m for m, j in pool_lines if j == job_id and m.startswith("job failed: share_backup.create of backup-1 after")]

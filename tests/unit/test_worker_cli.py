@@ -13,7 +13,7 @@ import time
 from sqlalchemy import select
 
 from sharebackup.db.models import Job, Share, ShareBackup
-from sharebackup.jobs.lease_queue import QUEUED, RUNNING, enqueue
+from sharebackup.queue.lease_queue import QUEUED, RUNNING, enqueue
 from tests.unit.test_backup_jobs import _get, queue_small_backup
 
 
@@ -43,7 +43,7 @@ def test_worker_process_runs_a_backup_and_stops_on_sigterm(tmp_path):
 
 
 def test_stop_hands_unfinished_jobs_back(sqlite_runtime):
-    from sharebackup.jobs.worker_host import WorkerHost as Worker
+    from sharebackup.workflows.worker_host import WorkerHost as Worker
     rt = sqlite_runtime
     started, release = threading.Event(), threading.Event()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from sharebackup.db.models import Share, ShareSnapshot, utcnow
-from sharebackup.jobs.runner import StatusRunner
+from sharebackup.queue.runner import StatusRunner
 from sharebackup.services.snapshots import CREATE_JOB, DELETE_JOB
 from sharebackup.shares.local_snapshots import remove_snapshot, take_snapshot
 

@@ -31,8 +31,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from sharebackup.db.models import Job
-from sharebackup.jobs import kinds
-from sharebackup.jobs.lease_queue import QUEUED, RUNNING
+from sharebackup.queue import kinds
+from sharebackup.queue.lease_queue import QUEUED, RUNNING
 
 LOG = logging.getLogger(__name__)
 

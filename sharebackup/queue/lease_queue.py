@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from sharebackup.db.database import Database
 from sharebackup.db.models import Job, utcnow
-from sharebackup.services.text import display_text
+from sharebackup.core.text import display_text
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 

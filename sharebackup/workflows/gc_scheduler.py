@@ -21,9 +21,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from sharebackup.db.models import Job, RepositoryLease, utcnow
-from sharebackup.jobs import backup_repository, gc_jobs
-from sharebackup.jobs.lease_queue import QUEUED, RUNNING, enqueue
-from sharebackup.jobs.repository_lease import lock_row
+from sharebackup.workflows import backup_repository, gc_jobs
+from sharebackup.queue.lease_queue import QUEUED, RUNNING, enqueue
+from sharebackup.workflows.repository_lease import lock_row
 
 LOG = logging.getLogger(__name__)
 

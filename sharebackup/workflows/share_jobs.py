@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sharebackup.core.errors import DomainError
 from sharebackup.db.models import Share, ShareExportLocation, ShareSnapshot, utcnow
-from sharebackup.jobs.lease_queue import wait_holding_lease
-from sharebackup.jobs.runner import JobRunner, StatusRunner
+from sharebackup.queue.lease_queue import wait_holding_lease
+from sharebackup.queue.runner import JobRunner, StatusRunner
 from sharebackup.services import quotas
 from sharebackup.services import shares as share_service
 from sharebackup.services.shares import (JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_MANAGE, JOB_PURGE,

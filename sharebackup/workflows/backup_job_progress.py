@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sharebackup.core.lease_keeper import LeaseKeeper, LeaseLost  # noqa: F401 - LeaseLost: the jobs' name for it
 from sharebackup.db.models import ShareBackup
 from sharebackup.services import messages
-from sharebackup.services.text import display_text
+from sharebackup.core.text import display_text
 
 PROGRESS_WRITE_INTERVAL = 1.0  # seconds between progress writes to the database
 MAX_LISTED_PROBLEMS = 5

@@ -31,10 +31,11 @@ from sqlalchemy import select
 
 from sharebackup import engine
 from sharebackup.db.models import Job, ShareBackup
-from sharebackup.jobs import backup_repository, kinds, repository_lease
-from sharebackup.jobs.lease_queue import Later
-from sharebackup.jobs.repository_lease import HeldLease, LeaseHeld
-from sharebackup.jobs.runner import JobRunner
+from sharebackup.workflows import backup_repository, repository_lease
+from sharebackup.queue import kinds
+from sharebackup.queue.lease_queue import Later
+from sharebackup.workflows.repository_lease import HeldLease, LeaseHeld
+from sharebackup.queue.runner import JobRunner
 
 LOG = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import uuid
 from typing import Callable, Protocol
 
 from sharebackup import logs
-from sharebackup.jobs.lease_queue import Claim, LeaseQueue, Later
-from sharebackup.jobs.metrics import JobResult
-from sharebackup.jobs.runner import as_runner
-from sharebackup.services.text import display_text
+from sharebackup.queue.lease_queue import Claim, LeaseQueue, Later
+from sharebackup.queue.metrics import JobResult
+from sharebackup.queue.runner import as_runner
+from sharebackup.core.text import display_text
 
 LOG = logs.escaping_logger(__name__)  # engine text and runner errors may quote undecodable names
 

@@ -1,7 +1,7 @@
 """Every job kind, in one place, as `<resource>.<verb>`.
 
 Services queue jobs by these names and the workers' runners are registered under them
-(jobs/runners.py), so the API process imports this module, not the runners and the engine
+(workflows/runners.py), so the API process imports this module, not the runners and the engine
 behind them.
 """
 from __future__ import annotations

@@ -7,10 +7,10 @@ import re
 
 from sharebackup import engine, logs
 from sharebackup.db.models import Share
-from sharebackup.jobs import backup_repository
-from sharebackup.jobs.backup_job_progress import JobFailed
+from sharebackup.workflows import backup_repository
+from sharebackup.workflows.backup_job_progress import JobFailed
 from sharebackup.services import messages
-from sharebackup.services.text import display_text
+from sharebackup.core.text import display_text
 
 LOG = logs.escaping_logger(__name__)
 

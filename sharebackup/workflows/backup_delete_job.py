@@ -9,8 +9,8 @@ import time
 from sharebackup import engine
 from sharebackup.core.lease_keeper import LeaseLost
 from sharebackup.db.models import ShareBackup, utcnow
-from sharebackup.jobs import backup_repository
-from sharebackup.jobs.backup_job_progress import JobFailed
+from sharebackup.workflows import backup_repository
+from sharebackup.workflows.backup_job_progress import JobFailed
 from sharebackup.services import messages
 
 LOCK_WAIT_SECONDS = 10.0  # how long delete waits in place for a backup or restore holding the repository

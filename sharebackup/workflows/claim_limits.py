@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from sharebackup.jobs.backup_jobs import CREATE, RESTORE
-from sharebackup.jobs.lease_queue import Claim, LeaseQueue
+from sharebackup.workflows.backup_jobs import CREATE, RESTORE
+from sharebackup.queue.lease_queue import Claim, LeaseQueue
 
 LIMITED_KINDS = (CREATE, RESTORE)
 

@@ -30,15 +30,16 @@ from sqlalchemy import select
 
 from sharebackup import engine, logs
 from sharebackup.db.models import Share, ShareBackup, utcnow
-from sharebackup.jobs import backup_repository, kinds, repository_lease
-from sharebackup.jobs.backup_job_failures import describe as _describe, share_dir as _share_dir
-from sharebackup.jobs.backup_job_progress import JobFailed, JobProgress, LeaseLost, Problems  # noqa: F401
-from sharebackup.jobs.lease_queue import Later, wait_holding_lease
-from sharebackup.jobs.metrics import JobResult
-from sharebackup.jobs.backup_delete_job import BackupDeletes
-from sharebackup.jobs.runner import JobRunner
+from sharebackup.workflows import backup_repository, repository_lease
+from sharebackup.queue import kinds
+from sharebackup.workflows.backup_job_failures import describe as _describe, share_dir as _share_dir
+from sharebackup.workflows.backup_job_progress import JobFailed, JobProgress, LeaseLost, Problems  # noqa: F401
+from sharebackup.queue.lease_queue import Later, wait_holding_lease
+from sharebackup.queue.metrics import JobResult
+from sharebackup.workflows.backup_delete_job import BackupDeletes
+from sharebackup.queue.runner import JobRunner
 from sharebackup.services import messages
-from sharebackup.services.text import display_text
+from sharebackup.core.text import display_text
 
 LOG = logs.escaping_logger(__name__)  # engine text and runner errors may quote undecodable names
 

@@ -2,7 +2,7 @@
 
 ``[backup] repositories = name=location, ...`` names them; ``default`` is always the local
 repository at ``<state_dir>/repository``; ``backup_options.backup_type`` picks one by name.
-The API process checks a backup_type with this module; jobs/backup_repository.py opens the
+The API process checks a backup_type with this module; workflows/backup_repository.py opens the
 repository itself.
 """
 from __future__ import annotations

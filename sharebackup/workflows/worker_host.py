@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from sharebackup.jobs import claim_limits, job_retention
-from sharebackup.jobs.gc_scheduler import start_gc_scheduler
-from sharebackup.jobs.lease_queue import LeaseQueue, hand_back
-from sharebackup.jobs.runners import build_runners
-from sharebackup.jobs.worker_pool import WorkerPool
+from sharebackup.workflows import claim_limits
+from sharebackup.queue import job_retention
+from sharebackup.workflows.gc_scheduler import start_gc_scheduler
+from sharebackup.queue.lease_queue import LeaseQueue, hand_back
+from sharebackup.workflows.runners import build_runners
+from sharebackup.queue.worker_pool import WorkerPool
 
 LOG = logging.getLogger(__name__)
 

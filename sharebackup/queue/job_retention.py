@@ -14,7 +14,7 @@ from typing import Callable
 from sqlalchemy import delete, select
 
 from sharebackup.db.models import Job, utcnow
-from sharebackup.jobs.lease_queue import DONE, FAILED
+from sharebackup.queue.lease_queue import DONE, FAILED
 
 LOG = logging.getLogger(__name__)
 

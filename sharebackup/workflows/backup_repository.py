@@ -17,7 +17,7 @@ from sharebackup import engine
 from sharebackup.config import Config
 # which repository a backup goes to is configuration only (repository_names, which the API
 # process imports without the engine); re-exported here for the jobs
-from sharebackup.jobs.repository_names import (DEFAULT, UnknownRepository, repositories,  # noqa: F401
+from sharebackup.services.repository_names import (DEFAULT, UnknownRepository, repositories,  # noqa: F401
                                                repository_name)
 
 _init_lock = threading.Lock()

@@ -1,1 +1,0 @@
-"""The job queue (rows in the database, claimed under a lease) and the worker pool that runs them."""
