@@ -61,13 +61,15 @@ def serve(conf: Config, grace: float = 0.0) -> int:
     rt.wake_workers = workers.wake if workers else None
     _print_banner(conf, token)
 
-    def _graceful(signum, _frame):
-        LOG.info("signal %s: stopping", signum)
+    def _graceful():
         # server.stop() waits for the serve loop, which this handler interrupted: stop from a thread
         threading.Thread(target=server.stop, name="sharebackup-stop", daemon=True).start()
 
-    signal.signal(signal.SIGTERM, _graceful)
-    signal.signal(signal.SIGINT, _graceful)
+    if workers is not None:
+        workers.on_stop_signals(_graceful, "serve")
+    else:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: _graceful())
     try:
         server.serve()
     finally:

@@ -8,7 +8,6 @@ over at once instead of waiting for the lease to run out.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 
 from sharebackup import logs
@@ -34,13 +33,7 @@ def run_worker(conf: Config, threads: int | None = None, grace: float = 20.0) ->
         start_http_server(conf.worker_metrics_port, addr=conf.host, registry=registry)
         print(f"sharebackup worker: metrics at http://{conf.host}:{conf.worker_metrics_port}/metrics", flush=True)
     stop = threading.Event()
-
-    def _graceful(signum, _frame):
-        LOG.info("signal %s: stopping (finishing running jobs for up to %s s)", signum, grace)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _graceful)
-    signal.signal(signal.SIGINT, _graceful)
+    worker.on_stop_signals(stop.set, "worker")
     worker.start()
     print(f"sharebackup worker: {count} thread(s) on {worker.host} "
           f"(database: {rt.db.engine.url.render_as_string(hide_password=True)})", flush=True)

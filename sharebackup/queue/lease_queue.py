@@ -13,7 +13,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sharebackup.db.database import Database
@@ -76,6 +76,15 @@ def hand_back(db: Database, owners: list[str]) -> int:
         result = session.execute(update(Job).where(Job.lease_owner.in_(owners), Job.state == RUNNING)
                                  .values(**_queued_again("handed back by a stopping worker")))
         return result.rowcount
+
+
+def running(db: Database, owners: list[str]) -> int:
+    """How many jobs these lease owners are running now."""
+    if not owners:
+        return 0
+    with db.reader() as session:
+        return session.scalar(select(func.count()).select_from(Job).where(Job.lease_owner.in_(owners),
+                                                                          Job.state == RUNNING))
 
 
 def _queued_again(reason: str) -> dict:

@@ -10,12 +10,15 @@ expired.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
 import threading
 
 from sharebackup.workflows import claim_limits
 from sharebackup.queue import job_retention
 from sharebackup.workflows.gc_scheduler import start_gc_scheduler
-from sharebackup.queue.lease_queue import LeaseQueue, hand_back
+from sharebackup.queue.lease_queue import LeaseQueue, hand_back, running
 from sharebackup.workflows.runners import build_runners
 from sharebackup.queue.worker_pool import WorkerPool
 
@@ -65,3 +68,30 @@ class WorkerHost:
         if handed:
             LOG.warning("handed %d unfinished job(s) back to the queue", handed)
         return handed
+
+    def running(self) -> int:
+        return running(self.rt.db, self.owners)
+
+    def on_stop_signals(self, first, label: str) -> None:
+        """SIGINT/SIGTERM: the first says what the stop waits for and calls ``first()``; a second
+        hands the running jobs back at once and ends the process (exit 130), as an impatient
+        Ctrl-C expects. Before, a stop waited for its jobs without a word."""
+        signals = []
+
+        def handler(signum, _frame):
+            signals.append(signum)
+            if len(signals) == 1:
+                busy = self.running()
+                wait = (f"handing {busy} running job(s) back to the queue" if not self.grace or not busy else
+                        f"waiting up to {self.grace:g} s for {busy} running job(s), then handing them back")
+                print(f"sharebackup {label}: stopping ({signal.Signals(signum).name}): {wait}; "
+                      "Ctrl-C again to stop at once", file=sys.stderr, flush=True)
+                first()
+                return
+            handed = hand_back(self.rt.db, self.owners)
+            print(f"sharebackup {label}: stopping now: {handed} job(s) handed back to the queue",
+                  file=sys.stderr, flush=True)
+            os._exit(130)
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)

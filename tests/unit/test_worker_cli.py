@@ -129,3 +129,34 @@ def test_a_second_serve_on_a_busy_port_says_so_in_one_line_and_claims_nothing(tm
     assert (job.state, job.lease_owner, job.attempts) == (QUEUED, None, 0)
     assert _get(rt, ShareBackup, backup_id).status == "creating"
     rt.db.dispose()
+
+
+def test_ctrl_c_says_what_the_stop_waits_for_and_a_second_one_stops_at_once(tmp_path):
+    """Issue 10: Ctrl-C with a long job waited without a word. The first says what it waits
+    for; a second hands the job back at once and ends the process."""
+    rt, state, share_id, backup_id = queue_small_backup(tmp_path)
+    env = {**os.environ, "SHAREBACKUP_BACKUP__JOB_LEASE_SECONDS": "300", "SHAREBACKUP_BACKUP_CREATE_DELAY": "120",
+           "SHAREBACKUP_ENABLE_TEST_HOOKS": "true"}
+    proc = subprocess.Popen([sys.executable, "-m", "sharebackup.cli.main", "worker", "--state-dir", str(state),
+                             "--threads", "1", "--grace", "60"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(lambda: _job(rt, backup_id).state == RUNNING)
+        proc.send_signal(signal.SIGINT)
+        first = ""
+        while "stopping (" not in first:  # the log lines come on stderr too
+            first = proc.stderr.readline()
+            assert first, "the worker ended without saying why"
+        assert "stopping (SIGINT): waiting up to 60 s for 1 running job(s), then handing them back" in first
+        assert "Ctrl-C again to stop at once" in first
+        assert proc.poll() is None  # still waiting for its job
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 130
+        assert "stopping now: 1 job(s) handed back to the queue" in proc.stderr.read()
+        job = _job(rt, backup_id)
+        assert (job.state, job.lease_owner, job.attempts) == (QUEUED, None, 0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        rt.db.dispose()
