@@ -86,3 +86,39 @@ def test_restored_symlinks_are_not_followed_by_later_entries(mem_repo, tmp_path,
     engine.restore(mem_repo, snap, str(tmp_path / "target"))
     assert os.readlink(tmp_path / "target" / "a-link") == str(outside)
     assert listing(outside) == [("keep", b"untouched")]
+
+
+def test_a_hostile_tree_comes_back_exactly_and_nothing_lands_outside(repo, tmp_path, outside):
+    """Issue 10: absolute and escaping symlinks, hard links, a device file, a FIFO, names with a
+    newline and with bytes that are not UTF-8: the restore writes them as they were, inside the
+    target only (the links are recreated, never followed)."""
+    import stat
+
+    from .helpers import snapshot_of_tree
+    src = tmp_path / "src"
+    (src / "dir").mkdir(parents=True)
+    os.symlink("/etc/passwd", src / "absolute-link")
+    os.symlink("../../outside/keep", src / "dir" / "escaping-link")
+    os.symlink("../outside", src / "escaping-dir-link")
+    (src / "dir" / "file").write_bytes(b"data")
+    os.link(src / "dir" / "file", src / "hard-link")
+    os.mkfifo(src / "fifo")
+    with open(os.fsencode(src) + b"/line\nbreak \xff name", "wb") as f:
+        f.write(b"odd name")
+    has_device = os.geteuid() == 0
+    if has_device:
+        os.mknod(src / "null-device", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    snap = engine.backup(repo, str(src))
+    before = listing(outside)
+    target = tmp_path / "target"
+    summary = engine.restore(repo, snap, str(target))
+    assert summary["errors"] == []
+    assert snapshot_of_tree(str(target)) == snapshot_of_tree(str(src))
+    assert listing(outside) == before  # the escaping links were made, not followed
+    assert os.readlink(target / "absolute-link") == "/etc/passwd"
+    assert os.stat(target / "hard-link").st_ino == os.stat(target / "dir" / "file").st_ino
+    if has_device:
+        assert stat.S_ISCHR(os.lstat(target / "null-device").st_mode)
+    # and a merge over a target that already holds those links writes through none of them
+    summary = engine.restore(repo, snap, str(target), mode="merge")
+    assert summary["errors"] == [] and listing(outside) == before

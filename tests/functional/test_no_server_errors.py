@@ -61,9 +61,10 @@ def test_malformed_bodies(client, template, method, name):
     _assert_fault(result, f"{method} {template} with {name}")
 
 
+@pytest.mark.parametrize("size", [200_000, 10 * 1024 * 1024])
 @pytest.mark.parametrize("template,method", WRITE_ROUTES)
-def test_oversized_body_is_413(client, template, method):
-    body = b'{"x": "' + b"a" * 200_000 + b'"}'
+def test_oversized_body_is_413(client, template, method, size):
+    body = b'{"x": "' + b"a" * size + b'"}'
     result = client.simulate_request(method, concrete_path(template), headers={
         **ADMIN, "Content-Type": "application/json"}, body=body)
     assert result.status_code == 413, f"{method} {template}: {result.status_code}"
