@@ -327,7 +327,9 @@ def _bootstrap(bin_dir: Path, workdir: Path, admin_password: str, url: str, log:
     _run(manage + ["db_sync"], log, timeout=300)
     _run(manage + ["fernet_setup"] + owner, log, timeout=120)
     _run(manage + ["credential_setup"] + owner, log, timeout=120)
-    _run(manage + ["bootstrap", "--bootstrap-password", admin_password,
+    # --opt=value: a random password may begin with "-" (token_urlsafe), which argparse would
+    # take for an option and refuse ("expected one argument"), as it did in one CI run
+    _run(manage + ["bootstrap", f"--bootstrap-password={admin_password}",
                    "--bootstrap-username", "admin", "--bootstrap-project-name", "admin",
                    "--bootstrap-role-name", "admin", "--bootstrap-service-name", "keystone",
                    "--bootstrap-region-id", REGION, "--bootstrap-admin-url", url,
