@@ -122,3 +122,14 @@ def test_admin_follows_the_context_is_admin_policy(tmp_path):
     assert client.simulate_put(path, json=body, headers={**headers, "X-Auth-Token": admin}).status_code == 403
     assert client.simulate_put(path, json=body, headers={**headers, "X-Auth-Token": superuser}).status_code == 200
     rt.db.dispose()
+
+
+def test_a_token_never_begins_with_a_dash(monkeypatch):
+    """The Try: line pastes the admin token after --os-token; one begun with "-" would be taken
+    for an option by the openstack CLI (token_urlsafe gave one in 64 such)."""
+    from sharebackup.api.auth import tokens
+    made = iter(["-looks-like-an-option", "--also", "fine-token"])
+    monkeypatch.setattr(tokens.secrets, "token_urlsafe", lambda n: next(made))
+    assert tokens.new_token() == "fine-token"
+    monkeypatch.undo()
+    assert not any(tokens.new_token().startswith("-") for _ in range(2000))

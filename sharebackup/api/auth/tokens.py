@@ -31,6 +31,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_token() -> str:
+    """A random token that never begins with "-": pasted after `--os-token`, such a token is
+    taken for an option (argparse: "expected one argument"), one time in 64 with token_urlsafe."""
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not token.startswith("-"):
+            return token
+
+
 class TokenFile:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -66,7 +75,7 @@ class TokenFile:
 
     def create(self, project_id: str, user_id: str, roles: list[str]) -> str:
         """Add a new random token; return it (the only time it exists in clear)."""
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         entry = {"sha256": hash_token(token), "project_id": project_id, "user_id": user_id,
                  "roles": sorted(set(roles))}
         self.path.parent.mkdir(parents=True, exist_ok=True)
