@@ -6,15 +6,12 @@ from sharebackup.core.context import RequestContext
 from sharebackup.core.runtime import Runtime
 from sharebackup.core.errors import Forbidden, NotFound
 from sharebackup.db.models import ShareExportLocation
-from sharebackup.policies import shares as policy
-from sharebackup.services.shares import authorize, caller_is_admin, load_share, target
+from sharebackup.services.shares import authorize, caller_is_admin, visible_share
 
 
 def _share_for(rt: Runtime, ctx: RequestContext, session, share_id: str, rule: str):
     """The share if the caller may see it (404 otherwise, as Manila) and passes ``rule``."""
-    share = load_share(session, share_id)
-    if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
-        raise NotFound(f"Share '{share_id}' not found.")
+    share = visible_share(rt, ctx, session, share_id, not_found=f"Share '{share_id}' not found.")
     authorize(rt, ctx, rule, share)
     return share
 

@@ -10,7 +10,7 @@ from sharebackup.core.runtime import Runtime
 from sharebackup.core.errors import Forbidden, NotFound
 from sharebackup.db.models import Share, utcnow
 from sharebackup.policies import shares as policy
-from sharebackup.services.shares import authorize, load_share, target
+from sharebackup.services.shares import authorize, target, visible_share
 
 # Metadata keys only admins may set (Manila's AdminOnlyMetadata.SCHEDULER_FILTERS).
 ADMIN_ONLY_METADATA = ("__affinity_same_host", "__affinity_different_host")
@@ -23,9 +23,7 @@ def get_metadata(rt: Runtime, ctx: RequestContext, share_id: str) -> dict:
 
 
 def _share_for(rt: Runtime, ctx: RequestContext, session, share_id: str, rule: str, lock: bool = True) -> Share:
-    share = load_share(session, share_id, lock)
-    if share is None or (not share.is_public and not rt.policy.check(ctx, policy.GET, target(share))):
-        raise NotFound("Share not found.")
+    share = visible_share(rt, ctx, session, share_id, lock, not_found="Share not found.")
     authorize(rt, ctx, rule, share)
     return share
 
