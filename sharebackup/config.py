@@ -230,7 +230,7 @@ def _refuse_unknown(sections: Mapping[str, Mapping[str, str]], origin: Mapping[t
             continue
         known = _fields(cls)
         problems += [f"unknown option {option} in [{section}] ({origin[section, option]})"
-                     for option in options if option not in known or option in SECTIONS]
+                     for option in options if option not in known]
     if problems:
         raise ConfigError("; ".join(problems) + f"; known sections: DEFAULT, {', '.join(SECTIONS)}, "
                           f"{', '.join(PASSTHROUGH_SECTIONS)}")

@@ -32,10 +32,8 @@ def read_json(req) -> object:
     cached = getattr(req.context, "_json_body", _NO_BODY)
     if cached is not _NO_BODY:
         return cached
+    refuse_oversized(req)
     limit = req.context.runtime.config.api.max_request_body_bytes
-    length = req.content_length
-    if length is not None and length > limit:
-        raise Fault(413, "Request is too large.")
     content_type = (req.content_type or "").split(";")[0].strip().lower()
     raw = req.bounded_stream.read(limit + 1)
     if len(raw) > limit:

@@ -15,8 +15,3 @@ def fault_for(error: errors.DomainError) -> Fault:
         if isinstance(error, kind):
             return Fault(code, error.message)
     return Fault(400, error.message)
-
-
-def http_status(error: errors.DomainError) -> int:
-    """The status a client sees for ``error`` (for tests that call services directly)."""
-    return fault_for(error).code

@@ -10,6 +10,7 @@ then the handler. Handlers check only what needs the resource itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 from sharebackup.api.body import action_body, refuse_oversized
@@ -26,7 +27,7 @@ class Operation:
     since: str = EARLIEST
     until: str | None = None
 
-    @property
+    @cached_property  # parsed once, not on every request
     def window(self) -> tuple[APIVersion, APIVersion]:
         return APIVersion.parse(self.since), APIVersion.parse(self.until) if self.until else MAX_VERSION
 

@@ -86,6 +86,9 @@ _BUCKETS = (
 )
 
 
+_NONE = object()  # "no bucket kept yet" for a rule
+
+
 @dataclass(frozen=True)
 class Decision:
     id: str
@@ -119,9 +122,6 @@ def apply(snapshots: list[tuple[str, dt.datetime]], policy: Retention,
                 reasons.append(reason)
         decisions.append(Decision(snap_id, moment, bool(reasons), tuple(reasons)))
     return decisions
-
-
-_NONE = object()
 
 
 def _within_text(within: Within) -> str:

@@ -12,13 +12,13 @@ from sharebackup.db.models import ShareSnapshot, utcnow
 from sharebackup.queue.lease_queue import enqueue
 from sharebackup.policies import shares as policy
 from sharebackup.services import quotas
-from sharebackup.services.shares import (JOB_EXTEND, JOB_REVERT, JOB_SHRINK, SHRINKABLE, _spec_true, _visible,
+from sharebackup.services.shares import (JOB_EXTEND, JOB_REVERT, JOB_SHRINK, SHRINKABLE, _spec_true, visible_share,
                                          authorize, caller_is_admin, check_size_for_type)
 
 
 def reset_status(rt: Runtime, ctx: RequestContext, share_id: str, status: str) -> None:
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
+        share = visible_share(rt, ctx, session, share_id, lock=True)
         authorize(rt, ctx, policy.RESET_STATUS, share)
         if share.is_soft_deleted:
             raise Forbidden(f"status cannot be reset for share '{share.id}' since it has been soft deleted.")
@@ -28,7 +28,7 @@ def reset_status(rt: Runtime, ctx: RequestContext, share_id: str, status: str) -
 
 def reset_task_state(rt: Runtime, ctx: RequestContext, share_id: str, task_state: str | None) -> None:
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
+        share = visible_share(rt, ctx, session, share_id, lock=True)
         authorize(rt, ctx, policy.RESET_TASK_STATE, share)
         if share.is_soft_deleted:
             raise Forbidden(f"task state cannot be reset for share '{share.id}' since it has been soft "
@@ -39,7 +39,7 @@ def reset_task_state(rt: Runtime, ctx: RequestContext, share_id: str, task_state
 
 def extend(rt: Runtime, ctx: RequestContext, share_id: str, new_size: int, force: bool = False) -> None:
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
+        share = visible_share(rt, ctx, session, share_id, lock=True)
         authorize(rt, ctx, policy.EXTEND, share)
         if force:
             authorize(rt, ctx, policy.FORCE_EXTEND, share)
@@ -68,7 +68,7 @@ def extend(rt: Runtime, ctx: RequestContext, share_id: str, new_size: int, force
 
 def shrink(rt: Runtime, ctx: RequestContext, share_id: str, new_size: int) -> None:
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
+        share = visible_share(rt, ctx, session, share_id, lock=True)
         authorize(rt, ctx, policy.SHRINK, share)
         if share.is_soft_deleted:
             raise Invalid(f"Invalid share: Share '{share.id}' cannot be shrunk, since it has been soft "
@@ -90,7 +90,7 @@ def revert_to_snapshot(rt: Runtime, ctx: RequestContext, share_id: str, snapshot
     """Manila's revert: the share's latest snapshot only, both available; the share grows
     back to the snapshot's size if it was shrunk since."""
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
+        share = visible_share(rt, ctx, session, share_id, lock=True)
         authorize(rt, ctx, policy.REVERT_TO_SNAPSHOT, share)
         if share.is_soft_deleted:
             raise Forbidden(f"Share '{share.id} cannot revert to snapshot, since it has been soft deleted.")

@@ -12,7 +12,7 @@ from sharebackup.db.models import Share, ShareBackup, ShareSnapshot, utcnow
 from sharebackup.queue.lease_queue import enqueue
 from sharebackup.policies import shares as policy
 from sharebackup.services import quotas
-from sharebackup.services.shares import (JOB_MANAGE, TRANSITIONAL, _default_share_type, _visible, authorize,
+from sharebackup.services.shares import (JOB_MANAGE, TRANSITIONAL, _default_share_type, visible_share, authorize,
                                          caller_is_admin, find_share_type)
 from sharebackup.shares import local
 
@@ -20,7 +20,7 @@ from sharebackup.shares import local
 def unmanage(rt: Runtime, ctx: RequestContext, share_id: str) -> None:
     """Forget the share: the row goes, the files stay where they are."""
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
+        share = visible_share(rt, ctx, session, share_id, lock=True)
         authorize(rt, ctx, policy.UNMANAGE, share)
         if share.status in TRANSITIONAL:
             raise Forbidden("Share with transitional state can not be unmanaged. "

@@ -72,9 +72,6 @@ def visible_share(rt: Runtime, ctx: RequestContext, session, share_id: str, lock
     return share
 
 
-def _visible(rt: Runtime, ctx: RequestContext, session, share_id: str, lock: bool = True) -> Share:
-    return visible_share(rt, ctx, session, share_id, lock)
-
 
 def authorize(rt: Runtime, ctx: RequestContext, rule: str, share: Share) -> None:
     rt.policy.authorize(ctx, rule, target(share))
@@ -241,14 +238,14 @@ def _zone_allowed(req, share_type, zone: str) -> bool:
 
 def get(rt: Runtime, ctx: RequestContext, share_id: str) -> Share:
     with rt.db.reader() as session:
-        return _visible(rt, ctx, session, share_id, lock=False)
+        return visible_share(rt, ctx, session, share_id)
 
 
 # -- update / delete ----------------------------------------------------------------------
 
 def update(rt: Runtime, ctx: RequestContext, share_id: str, values: dict) -> Share:
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
+        share = visible_share(rt, ctx, session, share_id, lock=True)
         authorize(rt, ctx, policy.UPDATE, share)
         if values.get("is_public"):
             rt.policy.authorize(ctx, policy.SET_PUBLIC)
@@ -275,7 +272,7 @@ def _check_deletable(session, share: Share, force: bool = False) -> None:
 
 def delete(rt: Runtime, ctx: RequestContext, share_id: str, force: bool = False) -> None:
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
+        share = visible_share(rt, ctx, session, share_id, lock=True)
         authorize(rt, ctx, policy.FORCE_DELETE if force else policy.DELETE, share)
         _check_deletable(session, share, force)
         share.status = "deleting"
@@ -286,7 +283,7 @@ def delete(rt: Runtime, ctx: RequestContext, share_id: str, force: bool = False)
 
 def soft_delete(rt: Runtime, ctx: RequestContext, share_id: str) -> None:
     with rt.db.transaction() as session:
-        share = _visible(rt, ctx, session, share_id)
+        share = visible_share(rt, ctx, session, share_id, lock=True)
         authorize(rt, ctx, policy.SOFT_DELETE, share)
         if share.is_soft_deleted:
             raise Forbidden("Invalid share: Share is already in the recycle bin.")

@@ -17,13 +17,6 @@ _TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
 _MAX_ID = 255
 
 
-def check_body_size(req) -> None:
-    """Manila's sizelimit filter answers 413 before anything else looks at the request."""
-    length = req.content_length
-    if length is not None and length > req.context.runtime.config.api.max_request_body_bytes:
-        raise Fault(413, "Request is too large.")
-
-
 def query_value(req, name: str) -> str:
     """The first non-blank value of a query parameter, or '' (Manila's parse_qs(...)[0])."""
     values = req.get_param_as_list(name) or []
