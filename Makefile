@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast tempest venv clean distclean sample-config bench
+.PHONY: run test test-scale tempest venv clean distclean sample-config bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ run: $(STAMP)
 	$(BIN)/sharebackup serve
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q -rfEs --tb=short
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -rfEs --tb=short -m "not scale"
+
+# the scale tier (minutes of real time: policies on 2 API + 2 worker processes, a simulated
+# month of schedules); kept out of `make test`'s 10 minutes, run by .ci/run after it
+test-scale: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist load -q -rfEs --tb=short -m scale
 
 # manila-tempest-plugin's 11 share-backup tests against a real Keystone and `sharebackup serve`
 tempest: $(STAMP)

@@ -10,7 +10,13 @@ from sharebackup.core.context import new_request_id
 from sharebackup.faults import Fault
 
 # Paths that are open without auth and ignore version headers (version discovery).
-DISCOVERY_PATHS = {"/", "/v2", "/healthcheck"}
+DISCOVERY_PATHS = {"/", "/v2", "/healthcheck", "/sharebackup", "/sharebackup/v1"}
+# Our own API (/sharebackup/v1): the same auth as Manila's, no microversions.
+EXTENSION_PREFIX = "/sharebackup/"
+
+
+def needs_auth(path: str) -> bool:
+    return (path.startswith("/v2") or path.startswith(EXTENSION_PREFIX)) and path not in DISCOVERY_PATHS
 
 ACCESS_LOG = logging.getLogger("sharebackup.access")
 
@@ -92,7 +98,7 @@ class AuthMiddleware:
 
     def process_request(self, req, resp):
         req.context.auth = None
-        if not req.path.startswith("/v2") or req.path in DISCOVERY_PATHS:
+        if not needs_auth(req.path):
             return
         ctx = self.strategy.authenticate(req)
         ctx.request_id = req.context.request_id

@@ -8,14 +8,15 @@ the method lists one operation per window; outside every window the answer is 40
 """
 from __future__ import annotations
 
-from sharebackup.api.handlers import (availability_zones, healthcheck, limits, messages, metrics,
+from sharebackup.api.handlers import (availability_zones, backup_policies, extension_versions, healthcheck, limits, messages, metrics,
                                       quota_class_sets, quota_sets,
                                       share_actions, share_backups, share_export_locations, share_manage,
                                       share_metadata, share_replicas, share_type_access,
                                       share_type_extra_specs, share_types, shares, snapshots,
                                       versions)
 from sharebackup.api.operations import op
-from sharebackup.policies import (availability_zones as az_rules, messages as message_rules,
+from sharebackup.policies import (availability_zones as az_rules, backup_policies as policy_rules,
+                                  messages as message_rules,
                                   quota_sets as quota_rules, share_backups as backup_rules,
                                   share_export_locations as export_rules, share_replicas as replica_rules,
                                   share_snapshots as snapshot_rules, share_types as type_rules,
@@ -132,6 +133,24 @@ ROUTES: dict[str, dict] = {
     "/v2/os-availability-zone": {"GET": op(availability_zones.list_availability_zones, az_rules.INDEX)},
     "/v2/share-replicas": {"GET": op(share_replicas.list_share_replicas, replica_rules.GET_ALL)},
     "/v2/share-replicas/detail": {"GET": op(share_replicas.list_share_replicas, replica_rules.GET_ALL)},
+
+    # our own API (docs/api-ext.md): the same auth, no microversions, policies sharebackup:*
+    "/sharebackup": {"GET": op(extension_versions.list_extension_versions, None)},
+    "/sharebackup/v1": {"GET": op(extension_versions.list_extension_versions, None)},
+    "/sharebackup/v1/backup-policies": {
+        "GET": op(backup_policies.list_backup_policies, policy_rules.GET_ALL),
+        "POST": op(backup_policies.create_backup_policy, policy_rules.CREATE)},
+    "/sharebackup/v1/backup-policies/detail": {
+        "GET": op(backup_policies.list_backup_policies_detail, policy_rules.GET_ALL)},
+    "/sharebackup/v1/backup-policies/{policy_id}": {
+        "GET": op(backup_policies.show_backup_policy, policy_rules.GET),
+        "PUT": op(backup_policies.update_backup_policy, policy_rules.UPDATE),
+        "DELETE": op(backup_policies.delete_backup_policy, policy_rules.DELETE)},
+    "/sharebackup/v1/backup-policies/{policy_id}/shares": {
+        "POST": op(backup_policies.attach_share, policy_rules.ATTACH)},
+    "/sharebackup/v1/backup-policies/{policy_id}/shares/{share_id}": {
+        "DELETE": op(backup_policies.detach_share, policy_rules.DETACH)},
+    "/sharebackup/v1/backup-policies/{policy_id}/runs": {"GET": op(backup_policies.list_runs, policy_rules.RUNS)},
 }
 
 

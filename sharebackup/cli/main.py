@@ -7,11 +7,12 @@ Start with `sharebackup serve`; `sharebackup repo --help` works on a backup repo
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import logging
 import sys
 
-from sharebackup.config import ConfigError, load_config, sample_config
+from sharebackup.config import ConfigError, load_config
+from sharebackup.config_sample import sample_config
+from sharebackup.core.release import release
 
 
 def _add_config_flags(parser: argparse.ArgumentParser, state_dir: bool = True) -> None:
@@ -70,7 +71,7 @@ TOKEN_ROLES = ("member", "reader", "admin")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sharebackup", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {release()}")
     parser.add_argument("--debug", action="store_true", help="verbose logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -118,13 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
     from sharebackup.cli.repo_commands import add_repo_parser
     add_repo_parser(sub)
     return parser
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("sharebackup")
-    except importlib.metadata.PackageNotFoundError:  # run from a tree that was never installed
-        return "(not installed)"
 
 
 def main(argv: list[str] | None = None) -> None:

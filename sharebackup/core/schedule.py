@@ -3,8 +3,9 @@ ISO 8601 interval ("PT6H").
 
 Cron slots are wall-clock times in the zone (croniter walks them on naive local times), then
 placed on the time line with zoneinfo: a slot in the spring-forward gap (02:30 on the night
-clocks jump from 02:00 to 03:00) lands just after the jump, and a slot in the repeated hour
-of autumn is taken once (its first occurrence). So a daily run is neither skipped nor doubled
+clocks jump from 02:00 to 03:00) is read with the offset in force before the jump, so it runs
+at 03:30 (the same instant as 02:30 "winter time"), and a slot in the repeated hour of autumn
+is taken once (its first occurrence). So a daily run is neither skipped nor doubled
 by a DST change. Interval slots are absolute: anchor + k x interval.
 
 A slot's UTC instant is the run's identity (the database keeps one backup per policy, share
@@ -49,6 +50,8 @@ class Schedule:
         if schedule.interval is None and (len(text.split()) != 5 or not croniter.is_valid(text)):
             raise ValueError(f"schedule {text!r} is neither a 5-field cron expression (minute hour day month "
                              "weekday, e.g. 0 2 * * *) nor an ISO 8601 interval (e.g. PT6H)")
+        if min_interval_seconds <= 0:
+            return schedule  # a stored schedule, checked when it was written: no sampling of its gaps
         shortest = schedule.shortest_gap()
         if shortest.total_seconds() < min_interval_seconds:
             raise ValueError(f"schedule {text!r} runs every {_human(shortest)}; the shortest interval allowed is "

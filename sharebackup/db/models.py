@@ -175,6 +175,10 @@ class ShareBackup(TimestampMixin, Base):
     # configured repository it lives in.
     engine_snapshot_id: Mapped[str | None] = mapped_column(String(64))
     repository: Mapped[str | None] = mapped_column(String(64))
+    # Set when a backup policy's run made this backup (only /sharebackup/v1 shows them); cleared
+    # when the policy is deleted, which makes it a plain backup that no retention prunes.
+    policy_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    policy_run_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Quota(Base):
@@ -256,3 +260,55 @@ class Message(TimestampMixin, Base):
     user_message: Mapped[str] = mapped_column(Text, nullable=False)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+
+class BackupPolicy(TimestampMixin, Base):
+    """A schedule and a retention for the shares attached to it (/sharebackup/v1/backup-policies)."""
+    __tablename__ = "backup_policies"
+    __table_args__ = (Index("ix_backup_policies_listing", "project_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    schedule: Mapped[str] = mapped_column(String(255), nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
+    backup_type: Mapped[str | None] = mapped_column(String(32))
+    retention: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
+    shares: Mapped[list[BackupPolicyShare]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="BackupPolicyShare.created_at")
+
+
+class BackupPolicyShare(Base):
+    """A share attached to a policy; created_at is when its protection began (no run before it)."""
+    __tablename__ = "backup_policy_shares"
+    __table_args__ = (UniqueConstraint("policy_id", "share_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    policy_id: Mapped[str] = mapped_column(ForeignKey("backup_policies.id"), nullable=False)
+    share_id: Mapped[str] = mapped_column(ForeignKey("shares.id"), nullable=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    # The newest slot run for this share (written with the run), so a look at what is due
+    # reads the attachments, not the run history.
+    last_scheduled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class BackupPolicyRun(TimestampMixin, Base):
+    """One scheduled slot of one (policy, share): the backup it made, or why it made none, and
+    what retention pruned after it. The unique key is the exactly-once guarantee: whatever the
+    number of schedulers, a second insert of the same slot fails in the database."""
+    __tablename__ = "backup_policy_runs"
+    __table_args__ = (UniqueConstraint("policy_id", "share_id", "scheduled_at",
+                                       name="uq_backup_policy_runs_slot"),
+                      Index("ix_backup_policy_runs_history", "policy_id", "scheduled_at", "id"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    policy_id: Mapped[str] = mapped_column(ForeignKey("backup_policies.id"), nullable=False)
+    share_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    scheduled_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)  # naive UTC
+    state: Mapped[str] = mapped_column(String(32), nullable=False)  # backup_created | skipped
+    reason: Mapped[str | None] = mapped_column(String(1023))
+    backup_id: Mapped[str | None] = mapped_column(String(36))
+    pruned_backup_ids: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
+    # False until retention has looked at (policy, share) with this run's backup available: the
+    # scheduler prunes only where something changed, not every group on every look.
+    retention_done: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)

@@ -30,6 +30,7 @@ SHARE_BACKUP = "SHARE_BACKUP"
 RESTORE_BACKUP = ("028", "restore share backup")
 CREATE_BACKUP = ("101", "create share backup")
 DELETE_BACKUP = ("102", "delete share backup")
+SCHEDULED_BACKUP = ("103", "run scheduled share backup")
 
 # detail ids
 UNKNOWN_ERROR = "001"
@@ -39,6 +40,7 @@ FILES_SKIPPED = "103"
 RESTORE_INCOMPLETE = "104"
 JOB_INTERRUPTED = "105"
 BACKUP_DATA_MISSING = "106"
+POLICY_RUN_SKIPPED = "107"
 
 ERROR, WARNING = "ERROR", "WARNING"
 

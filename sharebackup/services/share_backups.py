@@ -93,35 +93,41 @@ def _check_backup_type(rt: Runtime, backup_type: str | None) -> None:
 def create(rt: Runtime, ctx: RequestContext, req: CreateRequest) -> ShareBackup:
     _check_backup_type(rt, req.backup_type)
     with rt.db.transaction() as session:
-        share = _own_share(session, ctx, req.share_id)
-        if share is None:
-            raise Invalid(f"No share exists with ID {req.share_id}.")
-        if share.is_soft_deleted:
-            raise Forbidden(f"Backup can not be created for share '{share.id}' since it has been soft deleted.")
-        if share.task_state in BUSY_TASK_STATES:
-            raise Conflict(f"Share is busy with an active task: Share {share.id} is busy as part of an "
-                             f"active task: {share.task_state}.")
-        if share.status != "available":
-            raise Invalid(f"Share {share.id} is in '{share.status}' state, but it must be in 'available' "
-                             "state to create a backup.")
-        if snapshots.count_for_share(session, share.id):
-            raise Invalid(f"Cannot backup share {share.id} while it has snapshots.")
-        # Replicas: the local driver has none, so Manila's replica check never fires here.
-        quotas.reserve(session, rt, ctx.project_id, ctx.user_id,
-                       {"backups": 1, "backup_gigabytes": share.size})
-        backup = ShareBackup(user_id=ctx.user_id, project_id=ctx.project_id, share_id=share.id,
-                             size=share.size, host=None, topic=TOPIC, display_name=req.name,
-                             display_description=req.description, progress="0", restore_progress="0",
-                             status="creating", backup_type=req.backup_type,
-                             availability_zone=share.availability_zone)
-        session.add(backup)
-        session.flush()
-        share.status = "backup_creating"
-        share.updated_at = utcnow()
-        enqueue(session, kinds.BACKUP_CREATE, backup.id,
-                {"share_id": share.id, "backup_options": dict(req.backup_options)},
-                max_attempts=rt.config.backup.job_max_attempts, availability_zone=share.availability_zone)
+        backup = create_in(session, rt, ctx, req)
     rt.notify_workers()
+    return backup
+
+
+def create_in(session: Session, rt: Runtime, ctx: RequestContext, req: CreateRequest) -> ShareBackup:
+    """The create in the caller's transaction (a policy run records itself in the same one);
+    the caller checked backup_type and wakes the workers after the commit."""
+    share = _own_share(session, ctx, req.share_id)
+    if share is None:
+        raise Invalid(f"No share exists with ID {req.share_id}.")
+    if share.is_soft_deleted:
+        raise Forbidden(f"Backup can not be created for share '{share.id}' since it has been soft deleted.")
+    if share.task_state in BUSY_TASK_STATES:
+        raise Conflict(f"Share is busy with an active task: Share {share.id} is busy as part of an "
+                       f"active task: {share.task_state}.")
+    if share.status != "available":
+        raise Invalid(f"Share {share.id} is in '{share.status}' state, but it must be in 'available' "
+                      "state to create a backup.")
+    if snapshots.count_for_share(session, share.id):
+        raise Invalid(f"Cannot backup share {share.id} while it has snapshots.")
+    # Replicas: the local driver has none, so Manila's replica check never fires here.
+    quotas.reserve(session, rt, ctx.project_id, ctx.user_id, {"backups": 1, "backup_gigabytes": share.size})
+    backup = ShareBackup(user_id=ctx.user_id, project_id=ctx.project_id, share_id=share.id,
+                         size=share.size, host=None, topic=TOPIC, display_name=req.name,
+                         display_description=req.description, progress="0", restore_progress="0",
+                         status="creating", backup_type=req.backup_type,
+                         availability_zone=share.availability_zone)
+    session.add(backup)
+    session.flush()
+    share.status = "backup_creating"
+    share.updated_at = utcnow()
+    enqueue(session, kinds.BACKUP_CREATE, backup.id,
+            {"share_id": share.id, "backup_options": dict(req.backup_options)},
+            max_attempts=rt.config.backup.job_max_attempts, availability_zone=share.availability_zone)
     return backup
 
 
@@ -235,14 +241,21 @@ def update(rt: Runtime, ctx: RequestContext, backup_id: str, values: dict) -> Sh
 
 def delete(rt: Runtime, ctx: RequestContext, backup_id: str) -> None:
     with rt.db.transaction() as session:
-        backup = _find(session, ctx, backup_id, lock=True)
-        if backup.status not in DELETABLE:
-            raise Invalid(f"Invalid backup: Backup {backup.id} status must be available or error.")
-        backup.status = "deleting"
-        backup.updated_at = utcnow()
-        enqueue(session, kinds.BACKUP_DELETE, backup.id, {}, max_attempts=rt.config.backup.job_max_attempts,
-                availability_zone=backup.availability_zone)
+        delete_in(session, rt, ctx, backup_id)
     rt.notify_workers()
+
+
+def delete_in(session: Session, rt: Runtime, ctx: RequestContext, backup_id: str,
+              deletable: tuple[str, ...] = DELETABLE) -> ShareBackup:
+    """The delete in the caller's transaction (retention records what it pruned in the same one)."""
+    backup = _find(session, ctx, backup_id, lock=True)
+    if backup.status not in deletable:
+        raise Invalid(f"Invalid backup: Backup {backup.id} status must be {' or '.join(deletable)}.")
+    backup.status = "deleting"
+    backup.updated_at = utcnow()
+    enqueue(session, kinds.BACKUP_DELETE, backup.id, {}, max_attempts=rt.config.backup.job_max_attempts,
+            availability_zone=backup.availability_zone)
+    return backup
 
 
 def reset_status(rt: Runtime, ctx: RequestContext, backup_id: str, status: str) -> None:

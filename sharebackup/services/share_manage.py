@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sharebackup.core.context import RequestContext
 from sharebackup.core.runtime import Runtime
 from sharebackup.core.errors import Conflict, Forbidden, Invalid
+from sharebackup.services.backup_policies import detach_share
 from sharebackup.db.models import Share, ShareBackup, ShareSnapshot, utcnow
 from sharebackup.queue.lease_queue import enqueue
 from sharebackup.policies import shares as policy
@@ -36,6 +37,7 @@ def unmanage(rt: Runtime, ctx: RequestContext, share_id: str) -> None:
             raise Forbidden(f"Share '{share.id}' can not be unmanaged because it has '{backups}' "
                              "dependent backup(s).")
         share.status = "unmanaged"
+        detach_share(session, share.id)  # an unmanaged share leaves every backup policy
         share.deleted = True
         share.deleted_at = utcnow()
 

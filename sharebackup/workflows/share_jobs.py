@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from sharebackup.core.errors import DomainError
+from sharebackup.services.backup_policies import detach_share
 from sharebackup.db.models import Share, ShareExportLocation, ShareSnapshot, utcnow
 from sharebackup.queue.lease_queue import wait_holding_lease
 from sharebackup.queue.runner import JobRunner, StatusRunner
@@ -85,6 +86,7 @@ class DeleteRunner(_Runner):
             if row is None or row.deleted or row.status != "deleting":
                 return
             row.status = "deleted"
+            detach_share(session, row.id)  # a deleted share leaves every backup policy
             row.deleted = True
             row.deleted_at = utcnow()
             row.updated_at = row.deleted_at

@@ -1,8 +1,8 @@
 """The worker side of a process, assembled once for `sharebackup serve` and `sharebackup worker`.
 
-A WorkerHost is the pool of worker threads, the repository-gc scheduler and the rule for
-stopping: stop claiming, give running jobs ``grace`` seconds, then hand the unfinished ones
-back to the queue (lease_queue.hand_back) so another process takes them over at once
+A WorkerHost is the pool of worker threads, the repository-gc and backup-policy schedulers
+and the rule for stopping: stop claiming, give running jobs ``grace`` seconds, then hand the
+unfinished ones back to the queue (lease_queue.hand_back) so another process takes them over at once
 instead of waiting for their leases to run out. Before, `serve` assembled its own pool and
 handed nothing back: a job running when it was stopped sat in `creating` until its lease
 expired.
@@ -18,6 +18,7 @@ import threading
 from sharebackup.workflows import claim_limits
 from sharebackup.queue import job_retention
 from sharebackup.workflows.gc_scheduler import start_gc_scheduler
+from sharebackup.workflows.policy_scheduler import start_policy_scheduler
 from sharebackup.queue.lease_queue import LeaseQueue, hand_back, running
 from sharebackup.workflows.runners import build_runners
 from sharebackup.queue.worker_pool import WorkerPool
@@ -30,9 +31,10 @@ class WorkerHost:
                  metrics=None):
         self.rt = rt
         self.grace = grace
-        self.gc = runners is None  # the gc scheduler queues jobs only the full set of runners runs
+        # the schedulers queue jobs only the full set of runners runs
+        self.gc = runners is None
         self.owners: list[str] = []  # the lease owner names of this process's threads
-        self._gc_scheduler = None
+        self._schedulers: list = []
         make_queue = claim_limits.queue_factory(rt)  # [backup] max_operations, worker_availability_zone
 
         def queue(owner: str) -> LeaseQueue:
@@ -52,15 +54,16 @@ class WorkerHost:
 
     def start(self) -> "WorkerHost":
         self.pool.start()
-        if self.gc:  # queues repository gc jobs ([backup] gc_interval_seconds)
-            self._gc_scheduler = start_gc_scheduler(self.rt, self.pool.wake)
+        if self.gc:  # repository gc jobs ([backup] gc_interval_seconds) and backup policies' runs
+            gc = start_gc_scheduler(self.rt, self.pool.wake)
+            self._schedulers = [s for s in (gc, start_policy_scheduler(self.rt, self.pool.wake)) if s is not None]
         return self
 
     def stop(self) -> int:
         """Stop claiming, wait up to ``grace`` seconds for running jobs, hand back the rest;
         returns how many were handed back."""
-        if self._gc_scheduler is not None:
-            self._gc_scheduler.stop()
+        for scheduler in self._schedulers:
+            scheduler.stop()
         stopper = threading.Thread(target=self.pool.stop, args=(self.grace,), name="sharebackup-stop", daemon=True)
         stopper.start()
         stopper.join(self.grace)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sharebackup.config import ConfigError, load_config, sample_config
+from sharebackup.config import ConfigError, load_config
+from sharebackup.config_sample import sample_config
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,1 @@
+"""OpenStackClient plugin for sharebackup's own API: `openstack share backup policy ...`."""

@@ -1,0 +1,1 @@
+"""The commands of /sharebackup/v1."""
