@@ -8,7 +8,8 @@ the method lists one operation per window; outside every window the answer is 40
 """
 from __future__ import annotations
 
-from sharebackup.api.handlers import (availability_zones, backup_policies, extension_versions, healthcheck, limits, messages, metrics,
+from sharebackup.api.handlers import (availability_zones, backup_policies, extension_backups,
+                                      extension_versions, healthcheck, limits, messages, metrics,
                                       quota_class_sets, quota_sets,
                                       share_actions, share_backups, share_export_locations, share_manage,
                                       share_metadata, share_replicas, share_type_access,
@@ -16,6 +17,7 @@ from sharebackup.api.handlers import (availability_zones, backup_policies, exten
                                       versions)
 from sharebackup.api.operations import op
 from sharebackup.policies import (availability_zones as az_rules, backup_policies as policy_rules,
+                                  extension_backups as extension_backup_rules,
                                   messages as message_rules,
                                   quota_sets as quota_rules, share_backups as backup_rules,
                                   share_export_locations as export_rules, share_replicas as replica_rules,
@@ -151,6 +153,8 @@ ROUTES: dict[str, dict] = {
     "/sharebackup/v1/backup-policies/{policy_id}/shares/{share_id}": {
         "DELETE": op(backup_policies.detach_share, policy_rules.DETACH)},
     "/sharebackup/v1/backup-policies/{policy_id}/runs": {"GET": op(backup_policies.list_runs, policy_rules.RUNS)},
+    "/sharebackup/v1/share-backups/{backup_id}": {
+        "GET": op(extension_backups.show_extension_backup, extension_backup_rules.GET)},
 }
 
 

@@ -13,11 +13,13 @@ from sharebackup.policies import base
 
 def _modules():
     # Imported here so that adding a resource module means adding it to this one list.
-    from sharebackup.policies import (availability_zones, backup_policies, messages, quota_sets, share_backups,
+    from sharebackup.policies import (availability_zones, backup_policies, extension_backups, messages,
+                                      quota_sets, share_backups,
                                       share_export_locations, share_replicas, share_snapshots,
                                       share_types, shares)
     return [base, shares, share_export_locations, share_types, share_snapshots, share_replicas,
-            availability_zones, quota_sets, share_backups, messages, backup_policies]
+            availability_zones, quota_sets, share_backups, messages, backup_policies,
+            extension_backups]
 
 
 def list_rules():

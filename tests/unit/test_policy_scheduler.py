@@ -246,3 +246,29 @@ def test_retention_never_prunes_manual_or_restoring_backups_and_deleting_the_pol
         plain = session.scalar(select(func.count()).select_from(ShareBackup).where(
             ShareBackup.share_id == share, ShareBackup.deleted.is_(False), ShareBackup.policy_id.is_(None)))
     assert plain == 3  # the manual one and the policy's two, now plain backups
+
+
+def test_the_extension_api_shows_which_policy_and_run_made_a_backup(tmp_path):
+    from tests.functional.api_client import client_for
+    rt = _runtime(tmp_path)
+    start = dt.datetime(2026, 8, 1, tzinfo=UTC)
+    (share,) = _shares(rt, 1)
+    policy = _policy(rt, [share], start, name="nightly", schedule="PT1H")
+    (run,) = PolicyScheduler(rt, clock=Clock(start + dt.timedelta(minutes=1))).run_once()
+    with rt.db.transaction() as session:
+        manual = ShareBackup(user_id="alice", project_id="demo", share_id=share, size=1, status="available")
+        session.add(manual)
+        session.flush()
+        manual_id = manual.id
+    client = client_for(rt)
+    shown = client.simulate_get(f"/sharebackup/v1/share-backups/{run.backup_id}",
+                                headers={"X-Auth-Token": "alice:demo"}).json["share_backup"]
+    assert (shown["policy_id"], shown["policy_run_id"], shown["name"]) == (policy, run.id, "nightly-20260801T000000Z")
+    plain = client.simulate_get(f"/sharebackup/v1/share-backups/{manual_id}", headers={"X-Auth-Token": "alice:demo"})
+    assert (plain.json["share_backup"]["policy_id"], plain.json["share_backup"]["policy_run_id"]) == (None, None)
+    other = client.simulate_get(f"/sharebackup/v1/share-backups/{run.backup_id}", headers={"X-Auth-Token": "bob:beta"})
+    assert other.status_code == 404
+    # the Manila view is unchanged: no policy fields on /v2
+    manila = client.simulate_get(f"/v2/share-backups/{run.backup_id}", headers={
+        "X-Auth-Token": "alice:demo", "X-OpenStack-Manila-API-Version": "2.91"}).json["share_backup"]
+    assert "policy_id" not in manila and manila["name"] == "nightly-20260801T000000Z"

@@ -12,5 +12,5 @@ def list_extension_versions(req, resp, **params):
         "service": "sharebackup",
         "release": release(),
         "links": [{"rel": "self", "href": base + "v1/"}],
-        "resources": ["backup-policies"],
+        "resources": ["backup-policies", "share-backups"],
     }]}
