@@ -15,6 +15,7 @@ FAULT_NAMES = {
     409: "conflictingRequest",
     413: "overLimit",
     415: "badMediaType",
+    416: "requestedRangeNotSatisfiable",
     501: "notImplemented",
     503: "serviceUnavailable",
 }
@@ -29,6 +30,7 @@ DEFAULT_MESSAGES = {
     409: "There is a conflict with the current state of the resource.",
     413: "Request is too large.",
     415: "Unsupported Content-Type",
+    416: "The requested range is not satisfiable.",
     422: "Unable to process the contained instructions",
     500: "The server has either erred or is incapable of performing the requested operation.",
 }

@@ -8,7 +8,7 @@ the method lists one operation per window; outside every window the answer is 40
 """
 from __future__ import annotations
 
-from sharebackup.api.handlers import (availability_zones, backup_policies, extension_backups,
+from sharebackup.api.handlers import (availability_zones, backup_files, backup_policies, extension_backups,
                                       extension_versions, healthcheck, limits, messages, metrics,
                                       quota_class_sets, quota_sets,
                                       share_actions, share_backups, share_export_locations, share_manage,
@@ -155,6 +155,16 @@ ROUTES: dict[str, dict] = {
     "/sharebackup/v1/backup-policies/{policy_id}/runs": {"GET": op(backup_policies.list_runs, policy_rules.RUNS)},
     "/sharebackup/v1/share-backups/{backup_id}": {
         "GET": op(extension_backups.show_extension_backup, extension_backup_rules.GET)},
+    "/sharebackup/v1/share-backups/{backup_id}/files": {
+        "GET": op(backup_files.list_backup_files, extension_backup_rules.BROWSE)},
+    "/sharebackup/v1/share-backups/{backup_id}/files/stat": {
+        "GET": op(backup_files.stat_backup_file, extension_backup_rules.BROWSE)},
+    "/sharebackup/v1/share-backups/{backup_id}/content": {
+        "GET": op(backup_files.download_backup_file, extension_backup_rules.DOWNLOAD)},
+    "/sharebackup/v1/share-backups/{backup_id}/archive": {
+        "GET": op(backup_files.download_backup_archive, extension_backup_rules.DOWNLOAD)},
+    "/sharebackup/v1/share-backups/{backup_id}/restore": {
+        "POST": op(backup_files.restore_backup_paths, extension_backup_rules.RESTORE_PARTIAL)},
 }
 
 

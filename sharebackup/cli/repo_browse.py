@@ -2,14 +2,14 @@
 habits), on sharebackup/engine/browse.py."""
 from __future__ import annotations
 
-import datetime as dt
 import fnmatch
 import json
 import stat
 import sys
-import tarfile
 
 from sharebackup.engine import browse
+from sharebackup.engine.archive import write_tar
+from sharebackup.engine.browse import entry
 from sharebackup.cli.repo_output import human_bytes
 
 
@@ -25,15 +25,6 @@ def add_parsers(command) -> None:
     p = command("dump", cmd_dump, "write a file of a snapshot to stdout (a directory: as a tar archive)")
     p.add_argument("snapshot", help="snapshot id, prefix, or latest")
     p.add_argument("path", help="a path inside the snapshot")
-
-
-def entry(path: str, node: dict) -> dict:
-    """What a listing says of a node (the same fields as the service's file listing)."""
-    out = {"path": path, "name": node["name"], "type": _kind(node["type"]), "size": node.get("size", 0),
-           "mode": node.get("mode", 0), "mtime": _time(node.get("mtime_ns"))}
-    if node["type"] == "symlink":
-        out["target"] = node.get("target", "")
-    return out
 
 
 def cmd_ls(args, repo) -> int:
@@ -81,39 +72,6 @@ def cmd_dump(args, repo) -> int:
     return 0
 
 
-def write_tar(repo, node: dict, out) -> None:
-    """A streamed tar of the subtree at ``node`` (names relative to it); no file in memory whole."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as archive:
-        for path, child in list(browse.walk(repo, node))[1:]:
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.mode, info.mtime = child.get("mode", 0o644), (child.get("mtime_ns") or 0) / 1e9
-            if child["type"] == "dir":
-                info.type = tarfile.DIRTYPE
-                archive.addfile(info)
-            elif child["type"] == "symlink":
-                info.type, info.linkname = tarfile.SYMTYPE, child.get("target", "")
-                archive.addfile(info)
-            elif child["type"] == "file":
-                info.size = child.get("size", 0)
-                archive.addfile(info, _Reader(browse.read_range(repo, child)))
-
-
-class _Reader:
-    """A file-like view of a chunk iterator, for tarfile."""
-
-    def __init__(self, pieces):
-        self.pieces, self.buffer = pieces, b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.buffer) < size:
-            piece = next(self.pieces, None)
-            if piece is None:
-                break
-            self.buffer += piece
-        data, self.buffer = (self.buffer, b"") if size < 0 else (self.buffer[:size], self.buffer[size:])
-        return data
-
-
 def _print(items: list[dict], as_json: bool) -> None:
     if as_json:
         print(json.dumps({"event": "result", "entries": items}))
@@ -140,9 +98,3 @@ def _mode(item: dict) -> str:
     return stat.filemode(kind | item["mode"])
 
 
-def _kind(node_type: str) -> str:
-    return node_type if node_type in ("file", "dir", "symlink") else "other"
-
-
-def _time(ns) -> str | None:
-    return dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ns else None

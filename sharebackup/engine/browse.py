@@ -10,6 +10,7 @@ one blob (plus the blobs of the directories on its path), whatever the size of t
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 from typing import Iterator
 
 from sharebackup.engine.errors import EngineError, IntegrityError, UnsafePathError
@@ -39,6 +40,23 @@ def split_path(path: str) -> list[str]:
         if part in (".", "..") or "\x00" in part:
             raise UnsafePathError(f"unsafe path component {part!r}: give a plain path such as /dir/file")
     return parts
+
+
+def entry(path: str, node: dict) -> dict:
+    """What a listing says of a node: the engine CLI's `ls --json` and the service's file listing."""
+    out = {"path": path, "name": node["name"], "type": _kind(node["type"]), "size": node.get("size", 0),
+           "mode": node.get("mode", 0), "mtime": _time(node.get("mtime_ns"))}
+    if node["type"] == "symlink":
+        out["target"] = node.get("target", "")
+    return out
+
+
+def _kind(node_type: str) -> str:
+    return node_type if node_type in ("file", "dir", "symlink") else "other"
+
+
+def _time(ns) -> str | None:
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ns else None
 
 
 def root_node(snap: dict) -> dict:

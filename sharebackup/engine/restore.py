@@ -41,7 +41,7 @@ from sharebackup.engine.tree import decode_tree
 from sharebackup.engine.context_pool import ContextThreadPool
 from sharebackup.engine.deep_recursion import allow_deep_trees
 from sharebackup.engine.restore_links import LinkGroups
-from sharebackup.engine.browse import node_at
+from sharebackup.engine.browse import node_at, split_path
 from sharebackup.engine.selection import INSIDE, OUT, WAY, Selection
 
 MODES = ("merge", "replace")
@@ -242,6 +242,30 @@ class _RestoreRun:
         self.blob_pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _open_target(target: str, subdir: str) -> int:
+    os.makedirs(target, exist_ok=True)
+    root_fd = safe_fs.open_root(target)  # the service's or operator's path, not tenant content
+    return _descend(root_fd, split_path(subdir))
+
+
+def _descend(dir_fd: int, parts: list[str]) -> int:
+    """The directory ``parts`` below ``dir_fd`` (made 0o755 where missing), by fd, never through a
+    symlink (``parts`` may be tenant content: a share cannot point the restore elsewhere);
+    closes ``dir_fd`` and returns the new fd."""
+    for part in parts:
+        name = os.fsencode(part)
+        try:
+            try:
+                safe_fs.mkdir(dir_fd, name, 0o755)
+            except FileExistsError:
+                pass
+            child = safe_fs.open_dir(dir_fd, name)  # O_NOFOLLOW | O_DIRECTORY: a symlink is refused
+        finally:
+            os.close(dir_fd)
+        dir_fd = child
+    return dir_fd
+
+
 def restore(
     repo,
     snap_id: str,
@@ -255,8 +279,10 @@ def restore(
     exclude_names: tuple = (),
     include: list[str] | tuple = (),
     exclude: list[str] | tuple = (),
+    target_subdir: str = "",
 ) -> dict:
-    """Restore snapshot `snap_id` into `target`; returns a summary with an `errors` list.
+    """Restore snapshot `snap_id` into `target` (or its directory ``target_subdir``, see _descend);
+    returns a summary with an `errors` list.
 
     ``include``: only these paths of the snapshot (and the directories leading to them);
     ``exclude``: glob patterns matched against each name and each /path. Replace mode then
@@ -275,8 +301,7 @@ def restore(
                           exclude_names, selection)
         try:
             tracker.total = run.plan(snap["tree"])
-            os.makedirs(target, exist_ok=True)
-            root_fd = safe_fs.open_root(target)  # the service's or operator's path, not tenant content
+            root_fd = _open_target(target, target_subdir)
             root_before = os.fstat(root_fd)
             try:
                 root = DirHandle(os.dup(root_fd))

@@ -270,8 +270,10 @@ def reset_status(rt: Runtime, ctx: RequestContext, backup_id: str, status: str) 
 
 # -- restore ---------------------------------------------------------------------------------------
 
-def restore(rt: Runtime, ctx: RequestContext, backup_id: str, target_share_id: str | None) -> tuple[str, str]:
+def restore(rt: Runtime, ctx: RequestContext, backup_id: str, target_share_id: str | None,
+            selection: dict | None = None) -> tuple[str, str]:
     """Into the backup's own share, or (2.91) into another share of the caller's project.
+    ``selection`` (/sharebackup/v1's partial restore): paths, target_path and mode, for the job.
     Returns (backup id, share id)."""
     with rt.db.transaction() as session:
         backup = _find(session, ctx, backup_id, lock=True)
@@ -292,7 +294,7 @@ def restore(rt: Runtime, ctx: RequestContext, backup_id: str, target_share_id: s
         share.status = "backup_restoring"
         share.source_backup_id = backup.id
         share.updated_at = utcnow()
-        enqueue(session, kinds.BACKUP_RESTORE, backup.id, {"share_id": share.id},
+        enqueue(session, kinds.BACKUP_RESTORE, backup.id, {"share_id": share.id, **(selection or {})},
                 max_attempts=rt.config.backup.job_max_attempts, availability_zone=share.availability_zone)
         result = (backup.id, share.id)
     rt.notify_workers()

@@ -301,7 +301,8 @@ class BackupRunners(BackupDeletes):
             share = session.get(Share, target_id)
             target_root = share.driver_path if share is not None else None
         ok, summary = self._guarded(claim, f"restore of backup {backup.id} into share {target_id}",
-                                    lambda: self._write_share(backup.id, target_id, snap_id, name, heartbeat),
+                                    lambda: self._write_share(backup.id, target_id, snap_id, name, heartbeat,
+                                                              claim.payload),
                                     lambda failure: self._restore_failed(backup.id, target_id, failure),
                                     "the share directory could not be written", snapshot=snap_id,
                                     share_root=target_root)
@@ -315,8 +316,10 @@ class BackupRunners(BackupDeletes):
             self._release_share(session, target_id, "backup_restoring", "available")
         return JobResult(name, restored=int(summary.get("bytes", 0)))
 
-    def _write_share(self, backup_id: str, target_id: str, snap_id: str | None, name: str, heartbeat) -> dict:
-        """The engine's restore into the target share; its summary."""
+    def _write_share(self, backup_id: str, target_id: str, snap_id: str | None, name: str, heartbeat,
+                     payload: dict) -> dict:
+        """The engine's restore into the target share; its summary. A partial restore
+        (/sharebackup/v1) names paths, a directory of the share to restore into, and a mode."""
         if not snap_id:
             raise JobFailed("the backup holds no data to restore", messages.RESTORE_INCOMPLETE)
         with self.rt.db.reader() as session:
@@ -324,8 +327,9 @@ class BackupRunners(BackupDeletes):
         repo = backup_repository.open_repository(self.rt.config, name)
         problems = Problems()
         with JobProgress(self.rt, backup_id, "restore_progress", "restoring", heartbeat) as progress:
-            summary = engine.restore(repo, snap_id, target, mode="merge", progress=progress, report=problems,
-                                     exclude_names=self.exclude)
+            summary = engine.restore(repo, snap_id, target, mode=payload.get("mode") or "merge", progress=progress,
+                                     report=problems, exclude_names=self.exclude, include=payload.get("paths") or (),
+                                     target_subdir=payload.get("target_path") or "")
             progress.check()
         if summary["errors"]:
             errors = [Problems.entry(e["path"], e["kind"], e["message"]) for e in summary["errors"]]
