@@ -13,7 +13,7 @@ from sharebackup.workflows import backup_browse
 
 def list_backup_files(req, resp, backup_id, **params):
     rt, ctx = req.context.runtime, req.context.auth
-    path, marker, limit = schema.listing(req, rt.config.osapi_max_limit)
+    path, marker, limit = schema.listing(req)
     entries, more = backup_browse.list_directory(rt, ctx, backup_id, path, marker, limit)
     body = {"files": entries}
     if more and entries:

@@ -12,6 +12,9 @@ from sharebackup.faults import Fault
 
 MAX_PATH_BYTES = 4096
 MAX_PATHS = 1000
+# A directory's page: 1,000 entries unless asked, at most 10,000 (one tree blob holds them all:
+# a bigger page costs JSON, not reads), whatever osapi_max_limit says of resource lists.
+DEFAULT_FILES_PAGE, MAX_FILES_PAGE = 1000, 10_000
 MODES = ("merge", "replace")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -32,9 +35,11 @@ def query_path(req) -> str:
     return path(_params(req).get("path", "/"))
 
 
-def listing(req, max_limit: int) -> tuple[str, str | None, int]:
+def listing(req) -> tuple[str, str | None, int]:
     """(path, marker: the name after which the page starts, limit)."""
-    marker, limit, _ = page(req, max_limit)
+    marker, limit, _ = page(req, MAX_FILES_PAGE)
+    if "limit" not in _params(req):
+        limit = DEFAULT_FILES_PAGE
     if marker is not None and ("/" in marker or len(marker) > 1024):
         raise Fault(400, "marker must be the name of an entry of the directory (no '/').")
     return query_path(req), marker, limit
