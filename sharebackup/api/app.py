@@ -8,6 +8,8 @@ import falcon
 from sharebackup.api import middleware
 from sharebackup.api.auth import make_strategy
 from sharebackup.api.auth.noauth import NoAuthReply
+from sharebackup.api.console import routes as console_routes
+from sharebackup.api.console.session import cookie_to_header
 from sharebackup.api.errors import fault_for
 from sharebackup.api.json_media import json_handler
 from sharebackup.core.errors import DomainError
@@ -103,9 +105,11 @@ def make_app(runtime: Runtime, registry=None):
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler()  # survives stored surrogates
     for path, methods in ROUTES.items():
         app.add_route(path, _Route(methods))
+    console_routes.mount(app, strategy)  # /console/: pages over the same services and rules
     app.add_error_handler(Exception, _handle_unexpected)
     app.add_error_handler(falcon.HTTPError, _handle_http_error)
     app.add_error_handler(Fault, _handle_fault)
     app.add_error_handler(DomainError, _handle_domain_error)
     app.add_error_handler(NoAuthReply, _handle_noauth_reply)
-    return strategy.wrap_wsgi(app, runtime.config)
+    # the console's cookie becomes X-Auth-Token before anything (Keystone's auth_token too) sees it
+    return cookie_to_header(strategy.wrap_wsgi(app, runtime.config))

@@ -51,6 +51,9 @@ class UrlMiddleware:
             path = path.rstrip("/") or "/"
         req.context.url_project_id = None
         parts = path.split("/")
+        if parts[1] in ("console", "sharebackup"):  # our own pages and API: no Manila URL forms
+            req.path = path
+            return
         if parts[1] != "v2" and (parts[1] in self.collections or (len(parts) > 2 and parts[2] in self.collections)):
             raise _outside_v2(req)
         # ['', 'v2', X, ...]: X is a project id when it is not one of our collections.
@@ -98,8 +101,19 @@ class AuthMiddleware:
 
     def process_request(self, req, resp):
         req.context.auth = None
+        if req.path == "/console" or req.path.startswith("/console/"):
+            # the console's pages decide themselves: a missing or dead session goes to the login form
+            if req.get_header("X-Auth-Token"):
+                try:
+                    req.context.auth = self._context(req)
+                except Fault:
+                    req.context.auth = None
+            return
         if not needs_auth(req.path):
             return
+        req.context.auth = self._context(req)
+
+    def _context(self, req):
         ctx = self.strategy.authenticate(req)
         ctx.request_id = req.context.request_id
         if self.strategy.admin_from_policy:
@@ -108,4 +122,4 @@ class AuthMiddleware:
         url_project = req.context.url_project_id
         if url_project is not None and url_project != ctx.project_id:
             raise Fault(400, "Malformed request url")
-        req.context.auth = ctx
+        return ctx

@@ -59,6 +59,15 @@ def cmd_token_create(args) -> int:
     return 0
 
 
+def cmd_token_revoke(args) -> int:
+    from sharebackup.api.auth.tokens import TokenFile
+    if not TokenFile(_conf(args).token_path).revoke(args.token):
+        print("sharebackup: no such token", file=sys.stderr)
+        return 1
+    print("token revoked: every request with it is refused from now on (console sessions end)")
+    return 0
+
+
 def cmd_config_sample(args) -> int:
     sys.stdout.write(sample_config())
     return 0
@@ -110,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a role of the token; repeat for more. Without --role: member and reader "
                              "(member always implies reader, as Keystone's implied roles do)")
     create.set_defaults(func=cmd_token_create)
+    revoke = token_sub.add_parser("revoke", help="remove a token: requests with it get 401 from now on")
+    _add_config_flags(revoke)
+    revoke.add_argument("token", help="the token itself, as create printed it")
+    revoke.set_defaults(func=cmd_token_revoke)
 
     config = sub.add_parser("config", help="configuration helpers")
     config_sub = config.add_subparsers(dest="config_command", required=True)

@@ -22,6 +22,7 @@ from croniter import croniter
 
 UTC = dt.timezone.utc
 _INTERVAL = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+LONGEST_INTERVAL = dt.timedelta(days=3660)  # beyond this a date computation can leave the calendar
 _SAMPLED_CRON_SLOTS = 400  # enough to see the shortest gap of any 5-field expression over a year
 
 
@@ -96,7 +97,12 @@ def _interval(text: str) -> dt.timedelta | None:
     if not match or text.upper() in ("P", "PT") or text.upper().endswith("T"):
         return None
     weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    value = dt.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        value = dt.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        value = None
+    if value is None or value > LONGEST_INTERVAL:
+        raise ValueError(f"schedule {text!r} is longer than the longest interval allowed (P3660D, about ten years)")
     if not value:
         raise ValueError(f"schedule {text!r} is an empty interval")
     return value

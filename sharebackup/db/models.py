@@ -312,3 +312,15 @@ class BackupPolicyRun(TimestampMixin, Base):
     # False until retention has looked at (policy, share) with this run's backup available: the
     # scheduler prunes only where something changed, not every group on every look.
     retention_done: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+
+class WorkerHeartbeat(Base):
+    """A worker process that is alive: it writes seen_at every few seconds (the console's
+    "workers" list); its row goes when it stops cleanly, and grows old when it dies."""
+    __tablename__ = "worker_heartbeats"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)  # host:pid
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    threads: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)

@@ -18,6 +18,7 @@ import threading
 from sharebackup.workflows import claim_limits
 from sharebackup.queue import job_retention
 from sharebackup.workflows.gc_scheduler import start_gc_scheduler
+from sharebackup.workflows.heartbeat import Heartbeat
 from sharebackup.workflows.policy_scheduler import start_policy_scheduler
 from sharebackup.queue.lease_queue import LeaseQueue, hand_back, running
 from sharebackup.workflows.runners import build_runners
@@ -35,6 +36,7 @@ class WorkerHost:
         self.gc = runners is None
         self.owners: list[str] = []  # the lease owner names of this process's threads
         self._schedulers: list = []
+        self.heartbeat = Heartbeat(rt, threads)
         make_queue = claim_limits.queue_factory(rt)  # [backup] max_operations, worker_availability_zone
 
         def queue(owner: str) -> LeaseQueue:
@@ -54,6 +56,7 @@ class WorkerHost:
 
     def start(self) -> "WorkerHost":
         self.pool.start()
+        self.heartbeat.start()
         if self.gc:  # repository gc jobs ([backup] gc_interval_seconds) and backup policies' runs
             gc = start_gc_scheduler(self.rt, self.pool.wake)
             self._schedulers = [s for s in (gc, start_policy_scheduler(self.rt, self.pool.wake)) if s is not None]
@@ -64,6 +67,7 @@ class WorkerHost:
         returns how many were handed back."""
         for scheduler in self._schedulers:
             scheduler.stop()
+        self.heartbeat.stop()
         stopper = threading.Thread(target=self.pool.stop, args=(self.grace,), name="sharebackup-stop", daemon=True)
         stopper.start()
         stopper.join(self.grace)

@@ -87,6 +87,20 @@ class TokenFile:
             self._version = None
         return token
 
+    def revoke(self, token: str) -> bool:
+        """Remove a token: every process refuses it from its next request on. False: not known."""
+        digest = hash_token(token)
+        with self._exclusive():
+            data = json.loads(self.path.read_text() or "{}") if self.path.exists() else {}
+            kept = [entry for entry in data.get("tokens", []) if not hmac.compare_digest(entry["sha256"], digest)]
+            if len(kept) == len(data.get("tokens", [])):
+                return False
+            data["tokens"] = kept
+            self._replace(data)
+        with self._lock:
+            self._version = None
+        return True
+
     @contextlib.contextmanager
     def _exclusive(self):
         """Hold the writers' lock (across processes, and across threads: one open file each)."""
