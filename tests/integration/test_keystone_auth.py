@@ -326,3 +326,39 @@ def test_context_from_auth_token_headers():
     member = strategy.authenticate(FakeReq(X_Identity_Status="Confirmed", X_User_Id="u", X_Project_Id="p",
                                            X_Roles="reader, member"))
     assert member.roles == ["reader", "member"] and not member.is_admin
+
+
+# -- the web console's Keystone login -------------------------------------------------------------
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _console_post(server: Api, path: str, form: dict, cookie: str | None = None):
+    from urllib.parse import urlencode
+    request = urllib.request.Request(server.base + path, data=urlencode(form).encode(), method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded",
+                                              **({"Cookie": cookie} if cookie else {})})
+    try:
+        answer = urllib.request.build_opener(_NoRedirect).open(request, timeout=30)
+    except urllib.error.HTTPError as exc:
+        answer = exc
+    return answer.status if hasattr(answer, "status") else answer.code, answer.headers, answer.read().decode()
+
+
+@slow
+def test_the_console_logs_in_with_keystone_user_password_and_project(server: Api, people):
+    member = people["member"]
+    status, headers, _ = _console_post(server, "/console/login", {
+        "username": member.name, "password": member.password, "project": member.project_name, "domain": "Default"})
+    assert status == 303 and headers["Location"].endswith("/console/shares")
+    cookie = headers["Set-Cookie"].split(";")[0]
+    assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
+    page = urllib.request.urlopen(urllib.request.Request(server.base + "/console/shares", headers={"Cookie": cookie}),
+                                  timeout=30)
+    text = page.read().decode()
+    assert page.status == 200 and f"project {member.project_id}" in text and "Log out" in text
+    refused, _, body = _console_post(server, "/console/login", {
+        "username": member.name, "password": "wrong", "project": member.project_name})
+    assert refused == 401 and "Keystone refused" in body
