@@ -36,16 +36,22 @@ class Within:
         text = text.strip()
         restic = _RESTIC_DURATION.match(text)
         if restic and text:
-            return cls(*(int(part or 0) for part in restic.groups()))
+            return cls(*(int(part or 0) for part in restic.groups()))._bounded(text)
         iso = _ISO_DURATION.match(text.upper())
         if iso and text.upper() not in ("P", "PT") and not text.upper().endswith("T"):
             years, months, weeks, days, hours = (int(part or 0) for part in iso.groups())
-            return cls(years, months, weeks * 7 + days, hours)
+            return cls(years, months, weeks * 7 + days, hours)._bounded(text)
         raise ValueError(f"{text!r} is not a duration: give e.g. 30d, 1y6m or P30D, PT12H (years, months, "
                          "weeks, days and hours)")
 
     def __bool__(self) -> bool:
         return any((self.years, self.months, self.days, self.hours))
+
+    def _bounded(self, text: str) -> "Within":
+        """At most 1,000 years in all: a longer one cannot be subtracted from a date."""
+        if self.years * 366 + self.months * 31 + self.days + self.hours / 24 > 1000 * 366:
+            raise ValueError(f"{text!r} is longer than 1000 years")
+        return self
 
     def before(self, moment: dt.datetime) -> dt.datetime:
         """`moment` minus this duration, as Go's t.AddDate(-y, -m, -d).Add(-h)."""

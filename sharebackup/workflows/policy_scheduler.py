@@ -203,7 +203,11 @@ class PolicyScheduler:
             groups.setdefault((policy_id, share_id), []).append(run_id)
         pruned = []
         for (policy_id, share_id), run_ids in groups.items():
-            pruned.extend(self._prune(policy_id, share_id))
+            try:
+                pruned.extend(self._prune(policy_id, share_id))
+            except Exception:  # one policy's trouble must not stop the others' retention
+                LOG.exception("backup policy %s: retention of share %s failed", policy_id, share_id)
+                continue
             with self.rt.db.transaction() as session:
                 session.execute(update(BackupPolicyRun).where(BackupPolicyRun.id.in_(run_ids))
                                 .values(retention_done=True))
