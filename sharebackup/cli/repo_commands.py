@@ -210,7 +210,23 @@ def cmd_check(args) -> int:
     lines.append(("no errors found" if result.ok else f"{len(result.errors)} error(s) found") +
                  " (" + ", ".join(f"{k} {v}" for k, v in result.stats.items()) + ")")
     out.result({"ok": result.ok, "errors": result.errors, "warnings": result.warnings, "stats": result.stats}, lines)
+    if args.name:
+        _record_check(args, "ok" if result.ok else f"{len(result.errors)} error(s)")
     return 0 if result.ok else 1
+
+
+def _record_check(args, verdict: str) -> None:
+    """A configured repository's check is remembered in the service's database (the console's
+    "last check"); a database that cannot be reached only costs that record."""
+    from sharebackup.core.runtime import Runtime
+    from sharebackup.workflows import repository_lease
+    rt = Runtime.for_tools(_service_config(args))
+    try:
+        repository_lease.record_check(rt.db, args.name, verdict)
+    except Exception as exc:  # noqa: BLE001 - the check itself is done and printed
+        print(f"sharebackup: the check was not recorded in the database ({type(exc).__name__})", file=sys.stderr)
+    finally:
+        rt.db.dispose()
 
 
 def cmd_stats(args) -> int:

@@ -244,6 +244,9 @@ class RepositoryLease(Base):
     acquired_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # `sharebackup repo check --name` records its end and its verdict here (the console shows it)
+    last_check_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_check_result: Mapped[str | None] = mapped_column(String(255))
 
 
 class Message(TimestampMixin, Base):

@@ -78,9 +78,10 @@ def lease_age(job: Job, lease_seconds: float) -> float | None:
     return max(0.0, (utcnow() - renewed).total_seconds())
 
 
-def last_collections(rt: Runtime) -> dict[str, dt.datetime | None]:
+def repository_records(rt: Runtime) -> dict[str, RepositoryLease]:
+    """Each repository's lease row: its last gc, its last check and the check's verdict."""
     with rt.db.reader() as session:
-        return {row.name: row.last_finished_at for row in session.scalars(select(RepositoryLease))}
+        return {row.name: row for row in session.scalars(select(RepositoryLease))}
 
 
 def daily_activity(rt: Runtime, days: int = 30) -> list[dict]:

@@ -185,3 +185,13 @@ class HeldLease:
     def _renew(self) -> bool:
         alive = renew(self.db, self.name, self.holder, self.seconds)
         return alive and (self.heartbeat is None or bool(self.heartbeat()))
+
+
+def record_check(db, name: str, result: str) -> None:
+    """The end of a check of repository ``name`` and its verdict ("ok", "3 errors")."""
+    with db.transaction() as session:
+        row = lock_row(session, db, name)
+        if row is None:
+            row = RepositoryLease(name=name)
+            session.add(row)
+        row.last_check_at, row.last_check_result = utcnow(), result[:255]

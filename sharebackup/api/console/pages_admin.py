@@ -14,10 +14,12 @@ ADMIN = "context_is_admin"
 
 
 def _repository_rows(rt) -> list[dict]:
-    gc = console_queries.last_collections(rt)
+    records = console_queries.repository_records(rt)
     rows = []
     for name in backup_repository.repositories(rt.config):
-        row = {"name": name, "last_gc": gc.get(name), "stats": None, "problem": None}
+        record = records.get(name)
+        row = {"name": name, "last_gc": record and record.last_finished_at, "stats": None, "problem": None,
+               "last_check": record and record.last_check_at, "check_result": record and record.last_check_result}
         try:
             repo = backup_repository.open_existing_repository(rt.config, name)
             if repo is not None:

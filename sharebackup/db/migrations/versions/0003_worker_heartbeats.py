@@ -1,4 +1,5 @@
-"""worker heartbeats: which worker processes are alive (the console's workers list)
+"""worker heartbeats: which worker processes are alive (the console's workers list); the last
+check of each repository
 
 Revision ID: 0003
 Revises: 0002
@@ -24,7 +25,13 @@ def upgrade() -> None:
     sa.Column('seen_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
+    with op.batch_alter_table('repository_leases', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_check_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('last_check_result', sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('repository_leases', schema=None) as batch_op:
+        batch_op.drop_column('last_check_result')
+        batch_op.drop_column('last_check_at')
     op.drop_table('worker_heartbeats')
