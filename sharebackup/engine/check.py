@@ -11,7 +11,7 @@ trailer must agree with the index, and every blob must decode and match its id.
 from __future__ import annotations
 
 import dataclasses
-import json
+import struct
 import random
 
 from sharebackup.engine.codec import Codec
@@ -48,9 +48,10 @@ def _check_index(repo, result: CheckResult) -> None:
     index = Index()
     for delta_id in repo.index_ids():
         try:
-            index.merge_delta(delta_id, json.loads(repo.read_file("index", delta_id, INDEX_AAD)))
-        except (EngineError, ValueError, KeyError, TypeError) as exc:
+            index.merge_delta(delta_id, repo.read_file("index", delta_id, INDEX_AAD))
+        except (EngineError, ValueError, KeyError, TypeError, struct.error) as exc:
             result.errors.append(f"index {delta_id}: unreadable or damaged: {exc}")
+    index.seal()
     repo.index = index  # check the rest against what is readable
     result.stats["index_files"] = len(index.delta_ids)
     result.stats["blobs"] = len(index.blobs)

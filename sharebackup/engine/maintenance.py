@@ -150,7 +150,8 @@ def _merge_index(repo, plan: _Plan, written: list, delete) -> int:
                  for p, e in kept.items()]
     survivors += written
     old_deltas = set(repo.index_ids())
-    new_delta = repo.write_file("index", INDEX_AAD, delta_document(survivors, sorted(old_deltas)))
+    new_delta = repo.write_file("index", INDEX_AAD, delta_document(survivors, sorted(old_deltas),
+                                                                   version=repo.index_format))
     merged = 0
     for delta_id in old_deltas - {new_delta}:
         delete(f"index/{delta_id}", "merging the index")
@@ -209,14 +210,13 @@ def stats(repo) -> dict:
     packs = list(repo.store.list("data/"))
     snaps = repo.list_snapshots()
     logical = sum(s.get("summary", {}).get("total_bytes", 0) for s in snaps)
-    unique_plain = sum(loc.plain_len for loc in repo.index.blobs.values())
-    unique_stored = sum(loc.length for loc in repo.index.blobs.values())
+    blobs, unique_plain, unique_stored = repo.index.totals()
     return {
         "snapshots": len(snaps),
         "packs": len(packs),
         "repository_bytes": sum(p.size for p in packs),
         "index_files": len(repo.index_ids()),
-        "blobs": len(repo.index.blobs),
+        "blobs": blobs,
         "unique_plain_bytes": unique_plain,
         "unique_stored_bytes": unique_stored,
         "snapshots_logical_bytes": logical,

@@ -40,3 +40,12 @@ def tune_malloc() -> bool:
             ok = False
         _done = True
         return ok
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (after a big, short-lived peak such as the
+    index's merge); a no-op where glibc is absent."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

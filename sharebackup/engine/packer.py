@@ -88,7 +88,7 @@ class BlobWriter:
             self._write_index(write)
 
     def _write_index(self, packs) -> None:
-        delta_id = self.repo.write_file("index", INDEX_AAD, delta_document(packs))
+        delta_id = self.repo.write_file("index", INDEX_AAD, delta_document(packs, version=self.repo.index_format))
         self.index.delta_ids.add(delta_id)
 
     def flush(self) -> None:

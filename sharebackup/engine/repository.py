@@ -30,13 +30,15 @@ from sharebackup.engine.errors import (
     WrongKeyError,
 )
 from sharebackup.engine.index import INDEX_AAD, Index, delta_document
+from sharebackup.engine.malloc_tuning import release_free_memory
 from sharebackup.engine.locks import RepoLock
 from sharebackup.engine.pack import BLOB_TREE, pack_name, read_trailer_from_store
 from sharebackup.engine.stores.base import Store
 from sharebackup.engine.context_pool import ContextThreadPool
 
 FORMAT_NAME = "sharebackup-repository"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # new repositories: binary index deltas (engine/index.py); version 1 stays readable
+READABLE_VERSIONS = (1, 2)
 SNAPSHOT_AAD = b"snapshot"
 
 DEFAULTS = {
@@ -115,7 +117,7 @@ class Repository:
             raise RepositoryError("repository config is not valid JSON") from None
         if config.get("format") != FORMAT_NAME:
             raise RepositoryError("not a sharebackup repository")
-        if config.get("version") != FORMAT_VERSION:
+        if config.get("version") not in READABLE_VERSIONS:
             raise RepositoryError(f"unsupported repository format version {config.get('version')}")
         master = None
         if config["encryption"] != "none":
@@ -152,12 +154,19 @@ class Repository:
         ids = self.index_ids()
 
         def fetch(delta_id):
-            return delta_id, json.loads(self.read_file("index", delta_id, INDEX_AAD))
+            return delta_id, self.read_file("index", delta_id, INDEX_AAD)
 
         with ContextThreadPool(4) as pool:
-            for delta_id, doc in pool.map(fetch, ids):
-                index.merge_delta(delta_id, doc)
+            for delta_id, payload in pool.map(fetch, ids):
+                index.merge_delta(delta_id, payload)
+        index.seal()
+        release_free_memory()  # the merge's temporaries: only the sorted columns stay
         self.index = index
+
+    @property
+    def index_format(self) -> int:
+        """The index delta format this repository writes: its format version's (1 JSON, 2 binary)."""
+        return 2 if self.config.get("version", 1) >= 2 else 1
 
     def recover_unindexed_packs(self, *, min_age: float = 0.0) -> int:
         """Index packs that a crashed backup uploaded but never indexed; returns how many.
@@ -177,7 +186,7 @@ class Repository:
                 continue  # a damaged orphan; check reports it
             found.append((pack_id, info.size, entries))
         if found:
-            delta_id = self.write_file("index", INDEX_AAD, delta_document(found))
+            delta_id = self.write_file("index", INDEX_AAD, delta_document(found, version=self.index_format))
             self.index.delta_ids.add(delta_id)
             for pack_id, size, entries in found:
                 self.index.add_pack(pack_id, size, entries)

@@ -3,15 +3,22 @@
 Every request carries the CLI's token (the session's auth plugin adds X-Auth-Token). A non-2xx
 answer becomes an HttpError, a CommandError whose text is the message of the server's Manila-style
 fault body ({"badRequest": {"code": 400, "message": "..."}}), so the CLI prints it and exits 1.
+Names of backups and shares are looked up in Manila's API (its endpoint given by the caller), as
+manilaclient looks them up; a file's content is streamed to its destination a chunk at a time.
 """
 from __future__ import annotations
 
 from urllib.parse import parse_qs, quote, urlsplit
 
+import requests
 from keystoneauth1 import exceptions as ksa_exceptions
 from osc_lib import exceptions
 
 POLICIES = "backup-policies"
+BACKUPS = "share-backups"
+MANILA_VERSION_HEADER = "X-OpenStack-Manila-API-Version"
+MANILA_VERSION = "2.80"  # the first with share backups
+CHUNK = 256 * 1024  # bytes a download reads and writes at a time
 
 
 class HttpError(exceptions.CommandError):
@@ -59,23 +66,47 @@ class Client:
         self.endpoint = endpoint.rstrip("/")
 
     # -- transport --
+    def send(self, url: str, method: str, *, headers=None, **kwargs):
+        """The response of a 2xx answer from the absolute `url`; HttpError for 4xx/5xx."""
+        headers = {"Accept": "application/json", **(headers or {})}
+        try:
+            response = self.session.request(url, method, headers=headers, raise_exc=False, **kwargs)
+        except ksa_exceptions.ConnectionError as exc:
+            raise exceptions.CommandError(f"Unable to reach the sharebackup API: {exc}") from None
+        if response.status_code >= 400:  # a streamed answer too: reading its small fault body releases it
+            raise HttpError(response.status_code, fault_message(response.status_code, _json(response)))
+        return response
+
     def request(self, method: str, path: str, *, body=None, params=None):
         """The parsed JSON answer (None for an empty one); HttpError for 4xx/5xx."""
-        url = f"{self.endpoint}/{path.lstrip('/')}"
-        kwargs = {"headers": {"Accept": "application/json"}, "raise_exc": False}
+        kwargs = {}
         if body is not None:
             kwargs["json"] = body
         if params:
             kwargs["params"] = params
-        try:
-            response = self.session.request(url, method, **kwargs)
-        except ksa_exceptions.ConnectionError as exc:
-            raise exceptions.CommandError(f"Unable to reach the sharebackup API: {exc}") from None
-        if response.status_code >= 400:
-            raise HttpError(response.status_code, fault_message(response.status_code, _json(response)))
+        response = self.send(f"{self.endpoint}/{path.lstrip('/')}", method, **kwargs)
         if response.status_code == 204 or not response.content:
             return None
         return _json(response)
+
+    def download(self, path: str, open_out, *, params=None, chunk_size: int = CHUNK) -> int:
+        """GET `path` streamed into the binary file of the context manager `open_out()`, a chunk at a
+        time (never the whole body in memory); the bytes written. `open_out` is called only once the
+        server answered 2xx, so an error answer leaves no file behind."""
+        response = self.send(f"{self.endpoint}/{path.lstrip('/')}", "GET", params=params, stream=True,
+                             headers={"Accept": "application/octet-stream, application/json"})
+        written = 0
+        with response, open_out() as out:
+            try:
+                for chunk in response.iter_content(chunk_size):
+                    out.write(chunk)
+                    written += len(chunk)
+            except requests.exceptions.RequestException as exc:
+                raise exceptions.CommandError(f"The download broke off after {written} bytes: {exc}") from None
+            expected = response.headers.get("Content-Length", "")
+            if expected.isdigit() and not response.headers.get("Content-Encoding") and int(expected) != written:
+                raise exceptions.CommandError(f"The download broke off after {written} of {expected} bytes.")
+        return written
 
     def collect(self, path: str, key: str, *, params=None, limit=None, marker=None) -> list[dict]:
         """One page of at most `limit` items, or (no limit) every page from `marker` on."""
@@ -141,3 +172,57 @@ class Client:
                 raise exceptions.CommandError(
                     f"No backup policy with a name or ID of '{name_or_id}' exists.") from None
             raise
+
+    # -- Manila's API: names of backups and shares --
+    def manila_get(self, manila_endpoint: str, path: str, *, params=None) -> dict:
+        """GET <Manila's endpoint>/path at microversion 2.80 (share backups): the parsed answer."""
+        url = f"{manila_endpoint.rstrip('/')}/{path.lstrip('/')}"
+        response = self.send(url, "GET", params=params, headers={MANILA_VERSION_HEADER: MANILA_VERSION})
+        return _json(response) or {}
+
+    def _named(self, manila_endpoint, collection: str, key: str, name: str, what: str) -> dict:
+        """The one item of Manila's `collection` whose name is exactly `name` (CommandError if none or several)."""
+        items = self.manila_get(manila_endpoint(), collection, params={"name": name}).get(key) or []
+        matches = [item for item in items if item.get("name") == name]
+        if not matches:
+            raise exceptions.CommandError(f"No {what} with a name or ID of '{name}' exists.")
+        if len(matches) > 1:
+            raise exceptions.CommandError(f"More than one {what} exists with the name '{name}'; use its ID.")
+        return matches[0]
+
+    def get_backup(self, backup_id: str) -> dict:
+        return self.request("GET", f"{BACKUPS}/{quote(backup_id, safe='')}")["share_backup"]
+
+    def find_backup(self, name_or_id: str, manila_endpoint) -> dict:
+        """The backup whose ID, else whose exact name (looked up in Manila's list at the URL the
+        callable `manila_endpoint` gives), is `name_or_id`."""
+        try:
+            return self.get_backup(name_or_id)
+        except HttpError as exc:
+            if exc.status != 404:
+                raise
+        return self.get_backup(self._named(manila_endpoint, BACKUPS, "share_backups", name_or_id, "share backup")["id"])
+
+    def find_share_id(self, name_or_id: str, manila_endpoint) -> str:
+        """The ID of the share whose ID, else whose exact name, is `name_or_id` (Manila's API)."""
+        try:
+            return self.manila_get(manila_endpoint(), f"shares/{quote(name_or_id, safe='')}")["share"]["id"]
+        except HttpError as exc:
+            if exc.status != 404:
+                raise
+        return self._named(manila_endpoint, "shares", "shares", name_or_id, "share")["id"]
+
+    # -- a backup's files --
+    def list_files(self, backup_id: str, path: str = "/", *, limit=None) -> list[dict]:
+        return self.collect(f"{BACKUPS}/{quote(backup_id, safe='')}/files", "files", params={"path": path},
+                            limit=limit)
+
+    def stat_file(self, backup_id: str, path: str) -> dict:
+        return self.request("GET", f"{BACKUPS}/{quote(backup_id, safe='')}/files/stat", params={"path": path})["file"]
+
+    def download_file(self, backup_id: str, path: str, open_out) -> int:
+        return self.download(f"{BACKUPS}/{quote(backup_id, safe='')}/content", open_out, params={"path": path})
+
+    def restore_files(self, backup_id: str, restore: dict) -> dict:
+        answer = self.request("POST", f"{BACKUPS}/{quote(backup_id, safe='')}/restore", body={"restore": restore})
+        return answer["restore"]

@@ -266,8 +266,8 @@ def test_a_worker_process_serves_its_metrics_on_worker_metrics_port(tmp_path):
             return ""
 
     try:
-        _wait(lambda: _get(rt, ShareBackup, backup_id).status == "available", timeout=60)
-        _wait(lambda: f'sharebackup_jobs_completed_total{{kind="{CREATE}"}} 1.0' in scrape())
+        _wait(lambda: _get(rt, ShareBackup, backup_id).status == "available", timeout=120)
+        _wait(lambda: f'sharebackup_jobs_completed_total{{kind="{CREATE}"}} 1.0' in scrape(), timeout=120)
         assert 'sharebackup_http_requests_total' not in scrape()  # no API in this process
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

@@ -35,13 +35,14 @@ def test_create_makes_the_directory_and_delete_removes_it(h):
 
 
 def test_create_is_asynchronous_with_a_delay(tmp_path):
-    h = Harness(tmp_path / "state", share_create_delay=0.4, enable_test_hooks=True)
+    # 2 s of delay: both looks below fit in it even on a loaded machine (0.4 s did not, once)
+    h = Harness(tmp_path / "state", share_create_delay=2.0, enable_test_hooks=True)
     try:
         share_id = h.create()
         assert h.share(share_id).json["share"]["status"] == "creating"
         time.sleep(0.1)
         assert h.share(share_id).json["share"]["status"] == "creating"
-        h.wait(share_id, "available")
+        h.wait(share_id, "available", timeout=30)
     finally:
         h.close()
 
