@@ -41,13 +41,14 @@ def build(work: str, blobs: int) -> None:
         ids = rng.integers(0, 256, size=(count, 32), dtype=np.uint8)
         records["key"] = ids[:, :8].copy().view(">u8").ravel()
         records["tail"] = ids[:, 8:].copy().view("V24").ravel()
+        records["pack"] = np.arange(count) // PER_PACK
         records["type"] = 1
         records["offset"] = (np.arange(count) % PER_PACK) * 40_000
         records["length"] = 40_000
         records["plain"] = 65_536
+        records = records[np.argsort(records["key"], kind="stable")]  # as the engine writes them
         head = [MAGIC, _COUNTS.pack(0, packs, count)]
-        for p in range(packs):
-            head.append(_PACK.pack(rng.bytes(32), 40_000 * PER_PACK, min(PER_PACK, count - p * PER_PACK)))
+        head += [_PACK.pack(rng.bytes(32), 40_000 * PER_PACK) for _ in range(packs)]
         repo.write_file("index", INDEX_AAD, b"".join(head) + records.tobytes())
 
 

@@ -51,7 +51,10 @@ def _check_index(repo, result: CheckResult) -> None:
             index.merge_delta(delta_id, repo.read_file("index", delta_id, INDEX_AAD))
         except (EngineError, ValueError, KeyError, TypeError, struct.error) as exc:
             result.errors.append(f"index {delta_id}: unreadable or damaged: {exc}")
-    index.seal()
+    try:
+        index.seal()
+    except ValueError as exc:
+        result.errors.append(f"index: damaged: {exc}")
     repo.index = index  # check the rest against what is readable
     result.stats["index_files"] = len(index.delta_ids)
     result.stats["blobs"] = len(index.blobs)

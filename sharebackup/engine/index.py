@@ -13,11 +13,11 @@ Two delta formats (both encoded as a repository file with aad b"index"); docs/re
   the packs (raw 32-byte ids), then one 49-byte record per blob (see RECORD), which numpy reads
   without parsing.
 
-In memory the index is a set of sorted numpy arrays, about 53 bytes a blob (the id's first 8
-bytes as a sort key, its other 24, the pack's number, type, offset, length and plain length),
-where a dict of BlobLocation objects took about 300: ten million blobs fit in about 530 MB and
-load in seconds. A lookup is a binary search (numpy's searchsorted). Blobs added since the last
-`seal()` (a running backup's) wait in a small dict.
+In memory the index is two sorted numpy arrays: the ids' first 8 bytes as native integers (for
+searchsorted) and the 53-byte records themselves, their pack rows renumbered to the index's
+packs: about 61 bytes a blob, where a dict of BlobLocation objects took about 300. Ten million
+blobs open in 3 to 4.5 s in about 615 MB (benchmarks/index_benchmark.py). A lookup is a binary
+search. Blobs added since the last `seal()` (a running backup's) wait in a small dict.
 """
 
 from __future__ import annotations
@@ -35,9 +35,13 @@ from sharebackup.engine.pack import PackEntry
 INDEX_AAD = b"index"
 MAGIC = b"SBIDX2\n"
 _COUNTS = struct.Struct("<III")  # supersedes, packs, blobs
-_PACK = struct.Struct("<32sQI")  # id, size, blob count (its blobs follow the previous packs' in order)
-RECORD = np.dtype([("key", ">u8"), ("tail", "V24"), ("type", "u1"), ("offset", "<u8"), ("length", "<u4"),
-                   ("plain", "<u4")])  # packed: 49 bytes
+_PACK = struct.Struct("<32sQ")  # id, size
+PACK_ROW = np.dtype([("id", "V32"), ("size", "<u8")])  # the same, for numpy
+# One blob; a delta lists them sorted by id, "pack" is the row of the delta's pack table. In memory
+# the records are kept as they are read (their pack rows renumbered), beside a native copy of the
+# keys for searchsorted: 53 + 8 bytes a blob.
+RECORD = np.dtype([("key", ">u8"), ("tail", "V24"), ("pack", "<u4"), ("type", "u1"), ("offset", "<u8"),
+                   ("length", "<u4"), ("plain", "<u4")])  # packed: 53 bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,9 +53,8 @@ class BlobLocation:
     plain_len: int
 
 
-_EMPTY = {"key": np.empty(0, np.uint64), "tail": np.empty(0, "V24"), "pack": np.empty(0, np.uint32),
-          "type": np.empty(0, np.uint8), "offset": np.empty(0, np.uint64), "length": np.empty(0, np.uint32),
-          "plain": np.empty(0, np.uint32)}
+REST = RECORD
+_RAW = np.dtype(("V", RECORD.itemsize))  # a record as raw bytes: numpy moves a void item as one block
 
 
 class Index:
@@ -62,8 +65,9 @@ class Index:
         self.delta_ids: set[str] = set()
         self._names: list[str] = []  # pack number -> pack id
         self._numbers: dict[str, int] = {}
-        self._cols = dict(_EMPTY)  # sorted by key, then tail
-        self._loaded: list[dict] = []  # columns read by merge_delta, sorted in by seal()
+        self._keys = np.empty(0, np.uint64)  # sorted
+        self._rest = np.empty(0, REST)  # in the keys' order
+        self._loaded: list[tuple[np.ndarray, np.ndarray]] = []  # (records, pack numbers), sorted in by seal()
         self._pending: dict[bytes, BlobLocation] = {}
         self._lock = threading.Lock()
 
@@ -79,12 +83,12 @@ class Index:
         return self._location(row) if row >= 0 else None
 
     def _find(self, blob_id: bytes) -> int:
-        keys = self._cols["key"]
+        keys = self._keys
         if len(blob_id) != 32 or not len(keys):
             return -1
         key = np.uint64(int.from_bytes(blob_id[:8], "big"))
         row = int(np.searchsorted(keys, key))
-        tail, tails = blob_id[8:], self._cols["tail"]
+        tail, tails = blob_id[8:], self._rest["tail"]
         while row < len(keys) and keys[row] == key:
             if tails[row].tobytes() == tail:
                 return row
@@ -92,9 +96,9 @@ class Index:
         return -1
 
     def _location(self, row: int) -> BlobLocation:
-        c = self._cols
-        return BlobLocation(self._names[int(c["pack"][row])], int(c["type"][row]), int(c["offset"][row]),
-                            int(c["length"][row]), int(c["plain"][row]))
+        entry = self._rest[row]
+        return BlobLocation(self._names[int(entry["pack"])], int(entry["type"]), int(entry["offset"]),
+                            int(entry["length"]), int(entry["plain"]))
 
     @property
     def blobs(self) -> "_BlobView":
@@ -134,41 +138,43 @@ class Index:
         offset = len(MAGIC)
         n_old, n_packs, n_blobs = _COUNTS.unpack_from(payload, offset)
         offset += _COUNTS.size + 32 * n_old
-        numbers = np.empty(n_blobs, np.uint32)
-        start = 0
-        with self._lock:
-            for _ in range(n_packs):
-                raw, size, count = _PACK.unpack_from(payload, offset)
-                offset += _PACK.size
-                numbers[start:start + count] = self._number(raw.hex(), size)
-                start += count
-        if start != n_blobs or len(payload) != offset + n_blobs * RECORD.itemsize:
+        table = np.frombuffer(payload, PACK_ROW, count=n_packs, offset=offset)
+        offset += n_packs * PACK_ROW.itemsize
+        if len(payload) != offset + n_blobs * RECORD.itemsize:
             raise ValueError("a binary index delta whose counts do not match its length")
+        with self._lock:
+            numbers = np.fromiter((self._number(raw.tobytes().hex(), int(size)) for raw, size in
+                                   zip(table["id"], table["size"])), np.uint32, n_packs)
         records = np.frombuffer(payload, RECORD, count=n_blobs, offset=offset)  # a view: no copy until seal
         with self._lock:
-            self._loaded.append({"records": records, "pack": numbers})
+            self._loaded.append((records, numbers))
 
     def seal(self) -> None:
-        """Sort what was merged and added into the compact arrays (once a load is done). Each
-        column is built once from the deltas' record views and permuted once, so the peak is
-        the deltas plus the columns, and only the columns stay."""
+        """Sort what was merged and added into the compact arrays (once a load is done). The
+        delta's rows are scattered as they were read straight to their sorted places in one new
+        array, and their pack rows renumbered there in one pass: fresh memory is what costs
+        here (a page fault per 4 KiB), so nothing is copied twice. Of an id listed twice, any
+        copy is kept (each verifies the same)."""
         with self._lock:
-            parts = [self._cols, *(_record_columns(part) for part in self._loaded)]
+            parts = [(self._rest, None), *self._loaded]
             if self._pending:
-                parts.append(_columns(self._pending, self._numbers))
+                parts.append((_pending_part(self._pending, self._numbers), None))
             if len(parts) == 1:
                 return
             self._loaded, self._pending = [], {}
-            order = np.argsort(np.concatenate([part["key"] for part in parts]), kind="stable")
-            merged = {name: np.concatenate([part[name] for part in parts]).astype(_EMPTY[name].dtype)[order]
-                      for name in _EMPTY}
-            self._cols = _unique(merged)
+            keys = np.concatenate([rows["key"] for rows, _ in parts]).astype(np.uint64)
+            # the deltas are sorted runs: a stable sort (timsort) merges them in a fraction of
+            # a random sort's time
+            order = np.argsort(keys, kind="stable")
+            rest = _scattered(parts, order)
+            _renumber(rest, parts, order)
+            self._keys, self._rest = _unique(keys[order], rest)
 
     def totals(self) -> tuple[int, int, int]:
         """(blobs, plain bytes, stored bytes), without building a location per blob."""
-        c, pending = self._cols, list(self._pending.values())
-        return (len(c["key"]) + len(pending), int(c["plain"].sum(dtype=np.uint64)) + sum(p.plain_len for p in pending),
-                int(c["length"].sum(dtype=np.uint64)) + sum(p.length for p in pending))
+        rest, pending = self._rest, list(self._pending.values())
+        return (len(rest) + len(pending), int(rest["plain"].sum(dtype=np.uint64)) + sum(p.plain_len for p in pending),
+                int(rest["length"].sum(dtype=np.uint64)) + sum(p.length for p in pending))
 
     def entries_by_pack(self) -> dict[str, list[tuple[bytes, BlobLocation]]]:
         out: dict[str, list[tuple[bytes, BlobLocation]]] = {p: [] for p in self.packs}
@@ -177,36 +183,57 @@ class Index:
         return out
 
 
-def _columns(pending: dict[bytes, BlobLocation], numbers: dict[str, int]) -> dict:
-    ids = list(pending)
-    raw = np.frombuffer(b"".join(ids), dtype=[("key", ">u8"), ("tail", "V24")]) if ids else None
+def _scattered(parts: list, order: np.ndarray) -> np.ndarray:
+    """The rows of all parts, in ``order`` (rows move as raw items: numpy copies a void item as
+    one block, a structured one field by field)."""
+    place = np.empty_like(order)
+    place[order] = np.arange(len(order))
+    rest, start = np.empty(len(order), _RAW), 0
+    for rows, _ in parts:
+        rest[place[start:start + len(rows)]] = rows.view(_RAW)
+        start += len(rows)
+    return rest.view(REST)
+
+
+def _renumber(rest: np.ndarray, parts: list, order: np.ndarray) -> None:
+    """Pack rows of the deltas (their own tables') become the index's pack numbers."""
+    offsets, mapping, start = [], [], 0
+    for rows, numbers in parts:
+        if numbers is None:  # rows numbered already (the sealed arrays, the pending dict)
+            numbers = np.arange(int(rows["pack"].max()) + 1 if len(rows) else 0, dtype=np.uint32)
+        offsets.append(start)
+        mapping.append(numbers)
+        start += len(numbers)
+    which = np.repeat(np.arange(len(parts), dtype=np.uint32), [len(rows) for rows, _ in parts])[order]
+    local = rest["pack"].astype(np.int64)
+    if len(local) and bool(np.any(local >= np.asarray([len(m) for m in mapping], np.int64)[which])):
+        raise ValueError("a binary index delta naming a pack it does not list")
+    rest["pack"] = np.concatenate(mapping)[np.asarray(offsets, np.int64)[which] + local]
+
+
+def _pending_part(pending: dict[bytes, BlobLocation], numbers: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    raw = np.frombuffer(b"".join(pending), dtype=[("key", ">u8"), ("tail", "V24")])
+    rest = np.empty(len(raw), REST)
+    rest["key"], rest["tail"] = raw["key"], raw["tail"]
     locs = list(pending.values())
-    return {"key": raw["key"].astype(np.uint64) if ids else _EMPTY["key"],
-            "tail": raw["tail"].copy() if ids else _EMPTY["tail"],
-            "pack": np.fromiter((numbers[loc.pack_id] for loc in locs), np.uint32, len(locs)),
-            "type": np.fromiter((loc.type for loc in locs), np.uint8, len(locs)),
-            "offset": np.fromiter((loc.offset for loc in locs), np.uint64, len(locs)),
-            "length": np.fromiter((loc.length for loc in locs), np.uint32, len(locs)),
-            "plain": np.fromiter((loc.plain_len for loc in locs), np.uint32, len(locs))}
+    rest["pack"] = [numbers[loc.pack_id] for loc in locs]
+    rest["type"] = [loc.type for loc in locs]
+    rest["offset"] = [loc.offset for loc in locs]
+    rest["length"] = [loc.length for loc in locs]
+    rest["plain"] = [loc.plain_len for loc in locs]
+    return rest
 
 
-def _record_columns(part: dict) -> dict:
-    """Lazy column views of one binary delta's records (converted when concatenated)."""
-    records = part["records"]
-    return {"key": records["key"], "tail": records["tail"], "pack": part["pack"], "type": records["type"],
-            "offset": records["offset"], "length": records["length"], "plain": records["plain"]}
-
-
-def _unique(cols: dict) -> dict:
-    """Of equal ids (sorted next to each other, the first one given first: a stable sort) the
-    first is kept; any copy verifies the same. Two different ids sharing the 8-byte key only sit
-    next to each other in some order: _find looks at every row of a key."""
-    keys, tails = cols["key"], cols["tail"]
+def _unique(keys: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One entry per id. Equal ids sit next to each other after the sort by key, unless a
+    different id shares their 8-byte key between them: then both copies stay, harmlessly
+    (_find looks at every row of a key, and either copy verifies)."""
+    tails = rest["tail"]
     same = (keys[1:] == keys[:-1]) & (tails[1:] == tails[:-1])
     if same.any():
         keep = np.concatenate(([True], ~same))
-        cols = {name: column[keep] for name, column in cols.items()}
-    return cols
+        keys, rest = keys[keep], rest[keep]
+    return keys, rest
 
 
 class _BlobView:
@@ -216,7 +243,7 @@ class _BlobView:
         self.index = index
 
     def __len__(self) -> int:
-        return len(self.index._cols["key"]) + len(self.index._pending)
+        return len(self.index._keys) + len(self.index._pending)
 
     def __contains__(self, blob_id) -> bool:
         return blob_id in self.index
@@ -232,9 +259,9 @@ class _BlobView:
         return found
 
     def items(self) -> Iterator[tuple[bytes, BlobLocation]]:
-        c = self.index._cols
-        for row in range(len(c["key"])):
-            yield int(c["key"][row]).to_bytes(8, "big") + c["tail"][row].tobytes(), self.index._location(row)
+        keys, tails = self.index._keys, self.index._rest["tail"]
+        for row in range(len(keys)):
+            yield int(keys[row]).to_bytes(8, "big") + tails[row].tobytes(), self.index._location(row)
         yield from list(self.index._pending.items())
 
     def __iter__(self):
@@ -264,14 +291,16 @@ def delta_document(packs: list[tuple[str, int, list[PackEntry]]], supersedes: li
 
 def _binary_delta(packs, supersedes) -> bytes:
     old = sorted(supersedes)
-    out = [MAGIC, _COUNTS.pack(len(old), len(packs), sum(len(entries) for _, _, entries in packs))]
+    total = sum(len(entries) for _, _, entries in packs)
+    out = [MAGIC, _COUNTS.pack(len(old), len(packs), total)]
     out += [bytes.fromhex(delta_id) for delta_id in old]
-    out += [_PACK.pack(bytes.fromhex(pid), size, len(entries)) for pid, size, entries in packs]
-    records = np.zeros(sum(len(entries) for _, _, entries in packs), RECORD)
+    out += [_PACK.pack(bytes.fromhex(pid), size) for pid, size, _ in packs]
+    records = np.zeros(total, RECORD)
     row = 0
-    for _, _, entries in packs:
+    for number, (_, _, entries) in enumerate(packs):
         for e in entries:
-            records[row] = (int.from_bytes(e.id[:8], "big"), e.id[8:], e.type, e.offset, e.length, e.plain_len)
+            records[row] = (int.from_bytes(e.id[:8], "big"), e.id[8:], number, e.type, e.offset, e.length, e.plain_len)
             row += 1
+    records = records[np.argsort(records["key"], kind="stable")]  # sorted: a reader merges runs
     out.append(records.tobytes())
     return b"".join(out)

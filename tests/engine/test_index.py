@@ -1,0 +1,63 @@
+"""The compact index: lookups over sorted arrays and the pending dict, both delta formats, an id
+listed in several deltas kept once, and a damaged binary delta refused."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sharebackup.engine.index import MAGIC, Index, delta_document
+from sharebackup.engine.pack import PackEntry
+
+
+def _pack(n: int, seed: int) -> tuple[str, int, list[PackEntry]]:
+    entries = [PackEntry(i % 2, os.urandom(32), i * 100, 90 + i, 200 + i) for i in range(n)]
+    return os.urandom(32).hex(), 100 * n, entries
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_every_blob_of_every_delta_is_found_after_seal(version):
+    packs = [_pack(50, s) for s in range(6)]
+    index = Index()
+    for i in range(0, 6, 2):
+        payload = delta_document(packs[i:i + 2], version=version)
+        assert payload.startswith(MAGIC) == (version == 2)
+        index.merge_delta(f"d{i}", payload)
+    index.seal()
+    assert len(index.blobs) == 300 and index.totals()[0] == 300
+    for pack_id, size, entries in packs:
+        assert index.packs[pack_id] == size
+        for e in entries:
+            loc = index.get(e.id)
+            assert (loc.pack_id, loc.type, loc.offset, loc.length, loc.plain_len) == \
+                (pack_id, e.type, e.offset, e.length, e.plain_len)
+    assert index.get(os.urandom(32)) is None and os.urandom(32) not in index
+    assert sorted(bid for bid, _ in index.blobs.items()) == sorted(e.id for _, _, es in packs for e in es)
+
+
+def test_an_id_in_two_deltas_is_kept_once_and_new_adds_wait_in_the_pending_dict():
+    first = _pack(10, 1)
+    copy = (os.urandom(32).hex(), 999, first[2][:3])  # three of its blobs again, in another pack
+    index = Index()
+    index.merge_delta("a", delta_document([first], version=2))
+    index.merge_delta("b", delta_document([copy], version=2))
+    index.seal()
+    assert len(index.blobs) == 10
+    late = _pack(5, 2)
+    index.add_pack(*late)
+    assert late[2][0].id in index and len(index.blobs) == 15
+    index.seal()
+    assert index.get(late[2][4].id).pack_id == late[0] and len(index.blobs) == 15
+    assert len(index.entries_by_pack()[late[0]]) == 5
+
+
+def test_a_binary_delta_naming_a_pack_it_does_not_list_is_refused():
+    payload = bytearray(delta_document([_pack(3, 1)], version=2))
+    record_pack_field = len(payload) - 53 + 32  # the last record's pack row
+    payload[record_pack_field:record_pack_field + 4] = (7).to_bytes(4, "little")
+    index = Index()
+    index.merge_delta("x", bytes(payload))
+    with pytest.raises(ValueError):
+        index.seal()
+    with pytest.raises(ValueError):
+        Index().merge_delta("y", bytes(payload[:-5]))  # shorter than its counts say
