@@ -71,6 +71,11 @@ def manila_endpoint(instance) -> str:
         "give --os-sharebackup-endpoint (env OS_SHAREBACKUP_ENDPOINT).")
 
 
+def lazy_manila_endpoint(instance):
+    """A callable giving Manila's endpoint, looked up only when a name has to be resolved."""
+    return lambda: manila_endpoint(instance)
+
+
 def make_client(instance) -> Client:
     """The sharebackup client on the CLI's authenticated keystoneauth session."""
     instance.setup_auth()

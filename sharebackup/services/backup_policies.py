@@ -51,11 +51,15 @@ def _stored_schedule(text: str, timezone: str) -> Schedule:
     return Schedule.parse(text, timezone, min_interval_seconds=0)
 
 
-def _checked(rt: Runtime, values: dict) -> dict:
+def _checked(rt: Runtime, values: dict, schedule_changed: bool = True) -> dict:
     """400 with words a user can act on for a schedule, timezone, backup_type or retention that
-    cannot work; ``values`` is the whole policy as it would be stored."""
+    cannot work; ``values`` is the whole policy as it would be stored. The shortest interval is
+    checked only when the schedule or its timezone changes: after an operator raises
+    `[policies] min_interval_seconds`, an older policy can still be renamed or disabled."""
+    values["schedule"] = values["schedule"].strip()
     try:
-        Schedule.parse(values["schedule"], values["timezone"], rt.config.policies.min_interval_seconds)
+        Schedule.parse(values["schedule"], values["timezone"],
+                       rt.config.policies.min_interval_seconds if schedule_changed else 0)
     except ValueError as exc:
         raise Invalid(str(exc)) from None
     backup_type = values.get("backup_type")
@@ -118,7 +122,8 @@ def update(rt: Runtime, ctx: RequestContext, policy_id: str, changes: dict) -> B
                                                           "timezone", "backup_type")}
         current["retention"] = dict(policy.retention)
         retention = {**current["retention"], **changes.pop("retention", {})}
-        merged = _checked(rt, {**current, **changes, "retention": retention})
+        moved = any(key in changes and changes[key] != current[key] for key in ("schedule", "timezone"))
+        merged = _checked(rt, {**current, **changes, "retention": retention}, schedule_changed=moved)
         if merged["retention"] != current["retention"] or merged["timezone"] != current["timezone"]:
             # the scheduler looks at retention again for every share of the policy
             session.execute(sql_update(BackupPolicyRun).where(BackupPolicyRun.policy_id == policy.id,

@@ -14,7 +14,8 @@ pairs whose schedule has fallen due, makes each one's backup, and applies retent
   that policy's own backups that are ``available`` or ``restoring``, with the run's scheduled
   time as the snapshot time and the policy's timezone for the buckets. Only ``available`` ones
   are deleted (a backup being restored is counted, never pruned); manual backups are never
-  considered. Each prune is the normal delete (quota freed now, data collected by gc later),
+  considered. Each prune is the normal delete (the backup goes to `deleting`; its quota is freed
+  when the delete job has forgotten it, its data when the repository's gc runs),
   written in one transaction with its record on the run that made the newest backup.
 """
 from __future__ import annotations

@@ -432,3 +432,25 @@ def test_tokens_mode_refuses_a_request_without_a_token_but_not_discovery(tmp_pat
         assert created.json["backup_policy"]["project_id"] == "tenant"
     finally:
         rt.db.dispose()
+
+
+def test_a_raised_minimum_still_lets_an_older_policy_be_renamed_and_disabled(tmp_path):
+    from dataclasses import replace
+
+    from sharebackup.config import PoliciesConfig
+    from tests.conftest import make_runtime
+    from tests.functional.api_client import client_for
+    rt = make_runtime(tmp_path / "state", policies=PoliciesConfig(min_interval_seconds=60))
+    client = client_for(rt)
+    headers = {"X-Auth-Token": "demo:demo"}
+    made = client.simulate_post("/sharebackup/v1/backup-policies", headers=headers, json={"backup_policy": {
+        "name": "often", "schedule": " PT2M ", "retention": {"keep_last": 2}}})
+    assert made.status_code == 201 and made.json["backup_policy"]["schedule"] == "PT2M"
+    policy_id = made.json["backup_policy"]["id"]
+    stricter = replace(rt, config=replace(rt.config, policies=PoliciesConfig(min_interval_seconds=3600)))
+    client = client_for(stricter)
+    url = f"/sharebackup/v1/backup-policies/{policy_id}"
+    off = client.simulate_put(url, headers=headers, json={"backup_policy": {"enabled": False, "name": "paused"}})
+    assert off.status_code == 200 and off.json["backup_policy"]["enabled"] is False
+    again = client.simulate_put(url, headers=headers, json={"backup_policy": {"schedule": "PT3M"}})
+    assert again.status_code == 400 and "shortest interval allowed is 1 hour" in again.json["badRequest"]["message"]

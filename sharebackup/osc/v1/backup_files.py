@@ -57,8 +57,7 @@ def _client(cmd):
 
 
 def _manila_endpoint(cmd):
-    """A callable giving Manila's endpoint (found only when a name has to be looked up)."""
-    return lambda: plugin.manila_endpoint(cmd.app.client_manager)
+    return plugin.lazy_manila_endpoint(cmd.app.client_manager)
 
 
 def _backup_id(cmd, name_or_id: str) -> str:

@@ -11,6 +11,8 @@ from osc_lib import exceptions
 from osc_lib.cli import format_columns
 from osc_lib.command import command
 
+from sharebackup.osc import plugin
+
 LOG = logging.getLogger(__name__)
 
 KEEP_COUNTS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
@@ -53,9 +55,9 @@ def _rows(items: list[dict], keys: tuple[str, ...]):
 
 def _add_settings(parser, *, creating: bool):
     """The options create and set share: schedule, timezone, type, description, enabled, retention."""
-    parser.add_argument("--schedule", metavar="<cron>", required=creating,
-                        help='When to back up, a five-field cron expression such as "0 2 * * *"'
-                             + (" (required)" if creating else ""))
+    parser.add_argument("--schedule", metavar="<cron-or-interval>", required=creating,
+                        help='When to back up: a five-field cron expression such as "0 2 * * *", or an '
+                             'ISO 8601 interval such as PT6H' + (" (required)" if creating else ""))
     parser.add_argument("--timezone", metavar="<zone>",
                         help="The IANA time zone the schedule is read in (e.g. Europe/Berlin; default UTC)")
     parser.add_argument("--backup-type", metavar="<backup-type>",
@@ -73,7 +75,8 @@ def _add_settings(parser, *, creating: bool):
         parser.add_argument(f"--{key.replace('_', '-')}", dest=key, metavar="<N>", type=_count,
                             help=f"Retention: keep the {what}")
     parser.add_argument("--keep-within", metavar="<duration>",
-                        help="Retention: keep every backup younger than this (e.g. 7d, 2w, 1m; '' clears)")
+                        help="Retention: keep every backup younger than this, before the newest one: restic's "
+                             "30d, 1y6m (m is months), 12h, or ISO 8601's P30D, P2W, PT12H ('' clears)")
     return parser
 
 
@@ -188,7 +191,7 @@ class _PolicyShareCommand:
     @staticmethod
     def _arguments(parser, verb: str):
         parser.add_argument("policy", metavar="<policy>", help="Policy (name or ID)")
-        parser.add_argument("share", metavar="<share-id>", help=f"ID of the share to {verb}")
+        parser.add_argument("share", metavar="<share>", help=f"Share to {verb} (name or ID)")
         return parser
 
 
@@ -200,7 +203,8 @@ class AddShareBackupPolicy(_PolicyShareCommand, command.ShowOne):
 
     def take_action(self, parsed_args):
         client = _client(self)
-        return _show(client.add_share(client.find_policy(parsed_args.policy)["id"], parsed_args.share))
+        share_id = client.find_share_id(parsed_args.share, plugin.lazy_manila_endpoint(self.app.client_manager))
+        return _show(client.add_share(client.find_policy(parsed_args.policy)["id"], share_id))
 
 
 class RemoveShareBackupPolicy(_PolicyShareCommand, command.Command):
@@ -211,7 +215,8 @@ class RemoveShareBackupPolicy(_PolicyShareCommand, command.Command):
 
     def take_action(self, parsed_args):
         client = _client(self)
-        client.remove_share(client.find_policy(parsed_args.policy)["id"], parsed_args.share)
+        share_id = client.find_share_id(parsed_args.share, plugin.lazy_manila_endpoint(self.app.client_manager))
+        client.remove_share(client.find_policy(parsed_args.policy)["id"], share_id)
 
 
 class ListBackupPolicyRuns(command.Lister):
