@@ -204,14 +204,15 @@ def test_a_partial_restore_puts_back_exactly_the_named_paths(world):
     before = _tree_hash(root)
     (root / "docs" / "a.txt").unlink()
     (root / "docs" / "a-link.txt").unlink()
+    (root / "link").unlink()  # a symlink (to a directory): it comes back as a symlink, not followed
     (root / "docs" / "deep" / "b.txt").write_text("changed since\n")
     (root / "docs" / "new.txt").write_text("made after the backup\n")
     (root / "many" / "f00").write_text("changed, not named")
     expected = {**_tree_hash(root)}
-    shown = _restore(harness, backup_id, share_id, {"paths": ["/docs/a.txt", "/docs/a-link.txt"]})
-    assert shown["paths"] == ["/docs/a-link.txt", "/docs/a.txt"] and shown["mode"] == "merge"
+    shown = _restore(harness, backup_id, share_id, {"paths": ["/docs/a.txt", "/docs/a-link.txt", "/link"]})
+    assert shown["paths"] == ["/docs/a-link.txt", "/docs/a.txt", "/link"] and shown["mode"] == "merge"
     after = _tree_hash(root)
-    for name in ("docs/a.txt", "docs/a-link.txt"):
+    for name in ("docs/a.txt", "docs/a-link.txt", "link"):
         expected[name] = before[name]
     assert after == expected  # the two files back with mode and mtime; nothing else changed
     assert os.stat(root / "docs" / "a.txt").st_ino == os.stat(root / "docs" / "a-link.txt").st_ino
