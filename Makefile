@@ -21,7 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -rfEs --tb=short -m "not scale"
 
 # the scale tier (minutes of real time: policies on 2 API + 2 worker processes, a simulated
-# month of schedules); kept out of `make test`'s 10 minutes, run by .ci/run after it
+# month of schedules, a 1 GiB download, the OSC plugin through the real `openstack` CLI); kept
+# out of `make test`'s 10 minutes, run by .ci/run after it
 test-scale: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist load -q -rfEs --tb=short -m scale
 

@@ -22,6 +22,9 @@ import pytest
 from tests.integration.server_process import (describe, openstack_json, run_openstack,  # noqa: F401
                                               server, wait_for)
 
+# about a minute and a half of `openstack` start-ups: the scale tier (make test-scale, run by .ci/run)
+pytestmark = pytest.mark.scale
+
 WAIT = 90.0  # seconds a share or backup may take to become available, or a restore to finish
 BIG = 5 * 1024 * 1024
 MANY = 1003  # entries of /many: the server's listing pages hold 1,000

@@ -16,6 +16,9 @@ import pytest
 from tests.integration.server_process import (describe, openstack_json, openstack_ok, run_openstack,
                                               server, wait_for)  # noqa: F401
 
+# about a minute and a half of `openstack` start-ups: the scale tier (make test-scale, run by .ci/run)
+pytestmark = pytest.mark.scale
+
 WAIT = 30.0  # seconds a share may take to become available
 
 
