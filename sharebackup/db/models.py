@@ -314,7 +314,7 @@ class BackupPolicyRun(TimestampMixin, Base):
     pruned_backup_ids: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
     # False until retention has looked at (policy, share) with this run's backup available: the
     # scheduler prunes only where something changed, not every group on every look.
-    retention_done: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    retention_done: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False, index=True)
 
 
 class WorkerHeartbeat(Base):

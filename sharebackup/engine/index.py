@@ -211,7 +211,8 @@ def _renumber(rest: np.ndarray, parts: list, order: np.ndarray) -> None:
     rest["pack"] = np.concatenate(mapping)[np.asarray(offsets, np.int64)[which] + local]
 
 
-def _pending_part(pending: dict[bytes, BlobLocation], numbers: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+def _pending_part(pending: dict[bytes, BlobLocation], numbers: dict[str, int]) -> np.ndarray:
+    """The records of the blobs added since the last seal, pack numbers already the index's."""
     raw = np.frombuffer(b"".join(pending), dtype=[("key", ">u8"), ("tail", "V24")])
     rest = np.empty(len(raw), REST)
     rest["key"], rest["tail"] = raw["key"], raw["tail"]

@@ -27,6 +27,7 @@ from sharebackup.db.models import (BackupPolicy, BackupPolicyRun, BackupPolicySh
                                    utcnow)
 from sharebackup.policies import backup_policies as rules
 from sharebackup.services import repository_names
+from sharebackup.services.ids import bad_id
 from sharebackup.services.keyset_page import newest_first
 
 KEEP_COUNTS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
@@ -79,7 +80,7 @@ def _checked(rt: Runtime, values: dict, schedule_changed: bool = True) -> dict:
 
 def _find(session: Session, ctx: RequestContext, policy_id: str, lock: bool = False) -> BackupPolicy:
     policy = None
-    if isinstance(policy_id, str) and len(policy_id) <= 36 and "\x00" not in policy_id:
+    if not bad_id(policy_id, 36):
         query = select(BackupPolicy).where(BackupPolicy.id == policy_id)
         if not ctx.is_admin:
             query = query.where(BackupPolicy.project_id == ctx.project_id)
@@ -149,7 +150,7 @@ def attach(rt: Runtime, ctx: RequestContext, policy_id: str, share_id: str) -> B
     with rt.db.transaction() as session:
         policy = _find(session, ctx, policy_id, lock=True)
         share = None
-        if isinstance(share_id, str) and len(share_id) <= 36 and "\x00" not in share_id:
+        if not bad_id(share_id, 36):
             share = session.scalars(select(Share).where(Share.id == share_id, Share.deleted.is_(False))).first()
         if share is None or share.project_id != policy.project_id:
             raise NotFound(f"Share {share_id} could not be found.")

@@ -6,6 +6,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.orm import Session
 
 from sharebackup.core.errors import Invalid
+from sharebackup.services.ids import bad_id
 
 
 def newest_first(session: Session, stmt, sort_column, id_column, marker: str | None,
@@ -13,8 +14,8 @@ def newest_first(session: Session, stmt, sort_column, id_column, marker: str | N
     """(rows, whether more follow). ``stmt`` selects the rows already filtered to what the
     caller may see; a marker outside them is 400, as Manila answers an unknown marker."""
     if marker:
-        found = session.execute(stmt.with_only_columns(sort_column).where(id_column == marker)).first() \
-            if len(marker) <= 255 and "\x00" not in marker else None
+        found = None if bad_id(marker) else \
+            session.execute(stmt.with_only_columns(sort_column).where(id_column == marker)).first()
         if found is None:
             raise Invalid(f"marker [{marker}] not found")
         stmt = stmt.where(or_(sort_column < found[0], and_(sort_column == found[0], id_column < marker)))

@@ -25,6 +25,7 @@ from __future__ import annotations
 from sqlalchemy import Float, String, and_, case, cast, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 
+from sharebackup.services.ids import bad_id
 from sharebackup.core.context import RequestContext
 from sharebackup.core.runtime import Runtime
 from sharebackup.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -45,14 +46,11 @@ BUSY_TASK_STATES = ("migration_starting", "migration_in_progress", "migration_co
                     "data_copying_completing", "data_copying_completed")
 
 
-def _bad_id(value) -> bool:
-    return not isinstance(value, str) or "\x00" in value or len(value) > 255
-
 
 def _find(session: Session, ctx: RequestContext, backup_id: str, lock: bool = False) -> ShareBackup:
     """The live backup: project-scoped for non-admins (Manila's project_only lookup), else 404."""
     backup = None
-    if not _bad_id(backup_id):
+    if not bad_id(backup_id):
         query = select(ShareBackup).where(ShareBackup.id == backup_id, ShareBackup.deleted.is_(False))
         if not ctx.is_admin:
             query = query.where(ShareBackup.project_id == ctx.project_id)
@@ -67,7 +65,7 @@ def _find(session: Session, ctx: RequestContext, backup_id: str, lock: bool = Fa
 def _own_share(session: Session, ctx: RequestContext, share_id: str, lock: bool = True) -> Share | None:
     """The live share if it is the caller's (or the caller is admin); public shares of other
     projects do not count (Manila lets anyone back up or overwrite them)."""
-    if _bad_id(share_id):
+    if bad_id(share_id):
         return None
     query = select(Share).where(Share.id == share_id, Share.deleted.is_(False))
     if lock:
@@ -205,7 +203,7 @@ def list_backups(rt: Runtime, ctx: RequestContext, query: ListQuery) -> tuple[li
                 conditions.append(getattr(ShareBackup, key) == wanted)
         if query.marker:
             found = None
-            if not _bad_id(query.marker):
+            if not bad_id(query.marker):
                 found = session.execute(select(value).where(*conditions, ShareBackup.id == query.marker)).first()
             if found is None:
                 raise Invalid(f"marker [{query.marker}] not found")

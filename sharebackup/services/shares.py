@@ -11,6 +11,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
+from sharebackup.services.ids import bad_id
 from sharebackup.core.context import RequestContext
 from sharebackup.core.runtime import Runtime
 from sharebackup.core.errors import Forbidden, Invalid, NotFound
@@ -46,13 +47,10 @@ def caller_is_admin(rt: Runtime, ctx: RequestContext) -> bool:
     return ctx.is_admin
 
 
-def _bad_id(value: str) -> bool:
-    return not isinstance(value, str) or "\x00" in value or len(value) > 255
-
 
 def load_share(session, share_id: str, lock: bool = False) -> Share | None:
     """The live share row; ``lock`` takes its row lock (PostgreSQL) for a read-modify-write."""
-    if _bad_id(share_id):
+    if bad_id(share_id):
         return None
     query = select(Share).where(Share.id == share_id, Share.deleted.is_(False))
     if lock:
@@ -136,7 +134,7 @@ def _default_share_type(rt: Runtime, session) -> ShareType | None:
 
 
 def _snapshot(rt: Runtime, ctx: RequestContext, session, snapshot_id: str, is_admin: bool) -> ShareSnapshot:
-    snap = None if _bad_id(snapshot_id) else session.scalars(select(ShareSnapshot).where(
+    snap = None if bad_id(snapshot_id) else session.scalars(select(ShareSnapshot).where(
         ShareSnapshot.id == snapshot_id, ShareSnapshot.deleted.is_(False))).first()
     if snap is None or not (is_admin or snap.project_id == ctx.project_id):
         raise NotFound(f"Snapshot {snapshot_id} could not be found.")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from typing import Callable
 
 from sqlalchemy import or_, select
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sharebackup.db.models import Job, RepositoryLease, utcnow
 from sharebackup.workflows import backup_repository, gc_jobs
+from sharebackup.workflows.periodic import Periodic
 from sharebackup.queue.lease_queue import QUEUED, RUNNING, enqueue
 from sharebackup.workflows.repository_lease import lock_row
 
@@ -31,34 +31,21 @@ MAX_TICK = 300.0  # seconds between looks at most (and interval / 10 when that i
 MAX_RETRY_AFTER = 600.0  # a collection that failed is tried again after at most this long
 
 
-class GcScheduler:
+class GcScheduler(Periodic):
+    thread_name = "sharebackup-gc-scheduler"
+    failure = "scheduling garbage collection failed"
+
     def __init__(self, rt, wake: Callable[[], None] | None = None):
+        super().__init__()
         self.rt = rt
         self.wake = wake
         self.interval = float(rt.config.backup.gc_interval_seconds)
         self.tick = min(max(self.interval / 10, 0.5), MAX_TICK)
         self.retry_after = dt.timedelta(seconds=min(self.interval, MAX_RETRY_AFTER))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> GcScheduler:
-        self._thread = threading.Thread(target=self._loop, name="sharebackup-gc-scheduler", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.run_once() and self.wake is not None:
-                    self.wake()
-            except Exception:  # the database may be briefly unavailable; look again next tick
-                LOG.exception("scheduling garbage collection failed")
-            self._stop.wait(self.tick)
+    def after(self, queued) -> None:
+        if queued and self.wake is not None:
+            self.wake()
 
     def run_once(self) -> list[str]:
         """Queue the collections that are due; returns the repository names queued."""

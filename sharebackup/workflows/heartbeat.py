@@ -6,36 +6,29 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 
 from sharebackup.db.models import WorkerHeartbeat, utcnow
+from sharebackup.workflows.periodic import Periodic
 
 LOG = logging.getLogger(__name__)
 INTERVAL = 10.0
 STALE = 3 * INTERVAL
 
 
-class Heartbeat:
+class Heartbeat(Periodic):
+    thread_name = "sharebackup-heartbeat"
+    failure = "could not write the worker heartbeat"
+    tick = INTERVAL
+
     def __init__(self, rt, threads: int):
+        super().__init__()
         self.rt, self.threads = rt, threads
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.name = f"{self.host}:{self.pid}"
         self.started_at = utcnow()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> "Heartbeat":
-        self._thread = threading.Thread(target=self._loop, name="sharebackup-heartbeat", daemon=True)
-        self._thread.start()
-        return self
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.beat()
-            except Exception:  # the database may be briefly unavailable
-                LOG.warning("could not write the worker heartbeat", exc_info=True)
-            self._stop.wait(INTERVAL)
+    def run_once(self) -> None:
+        self.beat()
 
     def beat(self) -> None:
         with self.rt.db.transaction() as session:
@@ -46,10 +39,8 @@ class Heartbeat:
             else:
                 row.seen_at = utcnow()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+    def stop(self, timeout: float = 5.0) -> None:
+        super().stop(timeout)
         try:
             with self.rt.db.transaction() as session:
                 row = session.get(WorkerHeartbeat, self.name)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -37,6 +36,7 @@ from sharebackup.db.models import BackupPolicy, BackupPolicyRun, BackupPolicySha
 from sharebackup.services import messages, share_backups
 from sharebackup.services.backup_policies import retention_of, schedule_of
 from sharebackup.services.share_backup_requests import CreateRequest
+from sharebackup.workflows.periodic import Periodic
 
 LOG = logging.getLogger(__name__)
 
@@ -85,34 +85,17 @@ def owner_context(project_id: str, user_id: str) -> RequestContext:
     return RequestContext(user_id=user_id, project_id=project_id, roles=["member", "reader"])
 
 
-class PolicyScheduler:
+class PolicyScheduler(Periodic):
+    thread_name = "sharebackup-policy-scheduler"
+    failure = "running backup policies failed"
+
     def __init__(self, rt, clock: Callable[[], dt.datetime] = utc_now, wake: Callable[[], None] | None = None):
+        super().__init__()
         self.rt = rt
         self.clock = clock
         self.wake = wake
         settings = rt.config.policies
         self.tick = max(0.2, min(float(settings.scheduler_tick_seconds), float(settings.min_interval_seconds) / 5))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    # -- the thread ----------------------------------------------------------------------------
-    def start(self) -> "PolicyScheduler":
-        self._thread = threading.Thread(target=self._loop, name="sharebackup-policy-scheduler", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # the database may be briefly unavailable; look again next tick
-                LOG.exception("running backup policies failed")
-            self._stop.wait(self.tick)
 
     # -- one look ------------------------------------------------------------------------------
     def run_once(self) -> list[BackupPolicyRun]:

@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -444,3 +445,21 @@ def isolated_home(tmp_path, monkeypatch):
         if name in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "NO_PROXY", "no_proxy"):
             monkeypatch.setenv(name, value)
     return home
+
+
+def unique(prefix: str) -> str:
+    """A name no other test (or xdist worker) uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def member(server):
+    """A member (+reader) of project `alpha`."""
+    return server.create_token("alpha", "alice", ("member",))
+
+
+@pytest.fixture(scope="module")
+def other_member(server):
+    """A member of project `beta`: must not see alpha's objects."""
+    return server.create_token("beta", "bob", ("member",))
+

@@ -10,31 +10,15 @@ import json
 import re
 import shlex
 import subprocess
-import uuid
 
 import pytest
 
-from tests.integration.server_process import (ServerProcess, describe, find_executable, isolated_env,
+from tests.integration.server_process import (member, other_member, unique,  # noqa: F401
+                                              ServerProcess, describe, find_executable, isolated_env,
                                               openstack_json, openstack_ok, run_openstack, server,  # noqa: F401
                                               wait_for)
 
 WAIT = 30.0  # seconds a share or snapshot may take to become available or go away
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def member(server):
-    """A member (+reader) of project `alpha`."""
-    return server.create_token("alpha", "alice", ("member",))
-
-
-@pytest.fixture(scope="module")
-def other_member(server):
-    """A member of project `beta`: must not see alpha's shares."""
-    return server.create_token("beta", "bob", ("member",))
 
 
 def _show(server, token, home, kind: str, ident: str) -> dict | None:

@@ -13,13 +13,13 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from tests.integration.server_process import (describe, openstack_json, run_openstack,  # noqa: F401
+from tests.integration.server_process import (member, other_member, unique,  # noqa: F401
+                                              describe, openstack_json, run_openstack,  # noqa: F401
                                               server, wait_for)
 
 # about a minute and a half of `openstack` start-ups: the scale tier (make test-scale, run by .ci/run)
@@ -28,20 +28,6 @@ pytestmark = pytest.mark.scale
 WAIT = 90.0  # seconds a share or backup may take to become available, or a restore to finish
 BIG = 5 * 1024 * 1024
 MANY = 1003  # entries of /many: the server's listing pages hold 1,000
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def member(server):
-    return server.create_token("alpha", "alice", ("member",))
-
-
-@pytest.fixture(scope="module")
-def other_member(server):
-    return server.create_token("beta", "bob", ("member",))
 
 
 def cli(server, token, home, *args, json_output=True, **kwargs):

@@ -13,29 +13,14 @@ import uuid
 
 import pytest
 
-from tests.integration.server_process import (describe, openstack_json, openstack_ok, run_openstack,
+from tests.integration.server_process import (member, other_member, unique,  # noqa: F401
+                                              describe, openstack_json, openstack_ok, run_openstack,
                                               server, wait_for)  # noqa: F401
 
 # about a minute and a half of `openstack` start-ups: the scale tier (make test-scale, run by .ci/run)
 pytestmark = pytest.mark.scale
 
 WAIT = 30.0  # seconds a share may take to become available
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def member(server):
-    """A member of project `alpha`."""
-    return server.create_token("alpha", "alice", ("member",))
-
-
-@pytest.fixture(scope="module")
-def other_member(server):
-    """A member of project `beta`: must not see alpha's policies."""
-    return server.create_token("beta", "bob", ("member",))
 
 
 def policy_cli(server, token, home, *args, json_output=True):

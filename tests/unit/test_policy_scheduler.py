@@ -174,7 +174,7 @@ def test_a_busy_share_or_a_full_quota_skips_the_run_with_its_reason_and_a_messag
     rt = _runtime(tmp_path, backups=1)
     start = dt.datetime(2026, 5, 1, tzinfo=UTC)
     busy, free, third = _shares(rt, 3)
-    policy = _policy(rt, [busy, free, third], start, schedule="PT1H")
+    _policy(rt, [busy, free, third], start, schedule="PT1H")
     with rt.db.transaction() as session:
         session.get(Share, busy).status = "extending"
     recorded = PolicyScheduler(rt, clock=Clock(start + dt.timedelta(minutes=1))).run_once()

@@ -22,7 +22,7 @@ def signed_in(handler):
     def wrapped(resource, req, resp, **params):
         if req.context.auth is None:
             if req.get_header("X-Auth-Token"):  # a cookie whose token expired or was revoked
-                session.end_session(resp, _secure(req))
+                session.end_session(resp)
                 return redirect(resp, "/console/login?ended=1")
             return redirect(resp, "/console/login?next=" + quote(req.relative_uri, safe=""))
         if req.method == "POST":

@@ -3,6 +3,7 @@ queued, failed: attempts, worker, lease age), the workers alive, and a chart of 
 and failures per day. Only for callers the policy calls admin (context_is_admin)."""
 from __future__ import annotations
 
+from sharebackup import engine
 from sharebackup.api.console import render
 from sharebackup.api.console.charts import daily_bars
 from sharebackup.api.console.guard import signed_in
@@ -23,7 +24,6 @@ def _repository_rows(rt) -> list[dict]:
         try:
             repo = backup_repository.open_existing_repository(rt.config, name)
             if repo is not None:
-                from sharebackup import engine
                 row["stats"] = engine.stats(repo)
         except Exception as exc:  # noqa: BLE001 - an unreachable store is shown, not a 500
             row["problem"] = f"cannot be read: {type(exc).__name__}"

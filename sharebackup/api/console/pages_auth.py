@@ -68,5 +68,5 @@ class Login:
 class Logout:
     @signed_in
     def on_post(self, req, resp):
-        session.end_session(resp, _secure(req))
+        session.end_session(resp)
         redirect(resp, "/console/login")

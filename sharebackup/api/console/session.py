@@ -56,7 +56,7 @@ def set_session(resp, token: str, secure: bool) -> None:
     resp.set_cookie(COOKIE, token, path=PREFIX, http_only=True, same_site="Strict", secure=secure)
 
 
-def end_session(resp, secure: bool) -> None:
+def end_session(resp) -> None:
     """The cookie goes (an expiry in the past; Falcon drops a Max-Age of 0)."""
     resp.unset_cookie(COOKIE, path=PREFIX, same_site="Strict")
 

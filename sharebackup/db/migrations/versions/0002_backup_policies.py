@@ -76,6 +76,8 @@ def _backup_policy_runs() -> None:
     )
     with op.batch_alter_table('backup_policy_runs', schema=None) as batch_op:
         batch_op.create_index('ix_backup_policy_runs_history', ['policy_id', 'scheduled_at', 'id'], unique=False)
+        # every scheduler tick asks for the runs retention has not looked at: few among many
+        batch_op.create_index(batch_op.f('ix_backup_policy_runs_retention_done'), ['retention_done'], unique=False)
 
 
 def _share_backups_policy_columns() -> None:
