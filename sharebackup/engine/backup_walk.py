@@ -236,8 +236,14 @@ class BackupRun:
             st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
         ):
             return False
-        index = self.repo.index
-        return all(isinstance(c, int) or bytes.fromhex(c) in index for c in pnode.get("content", ()))
+        # asked twice for a small file (read-ahead choice, then the file itself): the index
+        # lookups are the expensive part of an incremental's walk, so the verdict is kept
+        verdict = pnode.get(_VERDICT)
+        if verdict is None:
+            index = self.repo.index
+            verdict = pnode[_VERDICT] = all(isinstance(c, int) or bytes.fromhex(c) in index
+                                            for c in pnode.get("content", ()))
+        return verdict
 
     def _file(self, dir_fd: int, rel: bytes, name: bytes, st: os.stat_result, node: dict, pnode: dict | None,
               pt: _PendingTree, fd: int | None = None) -> None:
@@ -280,6 +286,9 @@ class BackupRun:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+_VERDICT = "\0unchanged"  # kept in a parent node (never stored): no tree key starts with NUL
 
 
 def _open_for_reading(dir_fd: int, name: bytes, expect: os.stat_result) -> int:

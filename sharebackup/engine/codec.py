@@ -85,7 +85,8 @@ class Codec:
             if len(stored) < 12 + 16 + 1:
                 raise IntegrityError("stored object too short")
             try:
-                body = self._aead.decrypt(bytes(stored[:12]), bytes(stored[12:]), aad)
+                view = memoryview(stored)  # slices of a view copy nothing; OpenSSL reads them in place
+                body = self._aead.decrypt(view[:12], view[12:], aad)
             except InvalidTag:
                 raise IntegrityError("authentication failed (damaged or tampered)") from None
         else:
@@ -93,13 +94,14 @@ class Codec:
         if not body:
             raise IntegrityError("empty stored object")
         flag = body[0]
+        payload = memoryview(body)[1:]
         if flag == FLAG_RAW:
-            return bytes(body[1:])
+            return bytes(payload)
         if flag == FLAG_ZSTD:
             try:
                 if plain_len is not None:
-                    return self._decompressor().decompress(body[1:], max_output_size=max(plain_len, 1))
-                return self._decompressor().decompress(body[1:])
+                    return self._decompressor().decompress(payload, max_output_size=max(plain_len, 1))
+                return self._decompressor().decompress(payload)
             except zstandard.ZstdError as exc:
                 raise IntegrityError(f"corrupt zstd frame: {exc}") from None
         raise IntegrityError(f"unknown blob flag {flag}")

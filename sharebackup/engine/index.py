@@ -28,7 +28,12 @@ import struct
 import threading
 from typing import Iterator
 
-import numpy as np
+import os
+
+# numpy is here for sorting and searching only; OpenBLAS's threads (one per core, started on
+# import) would spin beside a restore's or a backup's own threads for nothing
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402 - after the thread setting
 
 from sharebackup.engine.pack import PackEntry
 
@@ -67,6 +72,7 @@ class Index:
         self._numbers: dict[str, int] = {}
         self._keys = np.empty(0, np.uint64)  # sorted
         self._rest = np.empty(0, REST)  # in the keys' order
+        self._tails = self._rest["tail"]  # a view, made once: a field lookup per _find costs a microsecond
         self._loaded: list[tuple[np.ndarray, np.ndarray]] = []  # (records, pack numbers), sorted in by seal()
         self._pending: dict[bytes, BlobLocation] = {}
         self._lock = threading.Lock()
@@ -86,10 +92,10 @@ class Index:
         keys = self._keys
         if len(blob_id) != 32 or not len(keys):
             return -1
-        key = np.uint64(int.from_bytes(blob_id[:8], "big"))
-        row = int(np.searchsorted(keys, key))
-        tail, tails = blob_id[8:], self._rest["tail"]
-        while row < len(keys) and keys[row] == key:
+        key = int.from_bytes(blob_id[:8], "big")
+        row = int(keys.searchsorted(np.uint64(key)))
+        tail, tails, n = blob_id[8:], self._tails, len(keys)
+        while row < n and int(keys[row]) == key:
             if tails[row].tobytes() == tail:
                 return row
             row += 1
@@ -169,6 +175,7 @@ class Index:
             rest = _scattered(parts, order)
             _renumber(rest, parts, order)
             self._keys, self._rest = _unique(keys[order], rest)
+            self._tails = self._rest["tail"]
 
     def totals(self) -> tuple[int, int, int]:
         """(blobs, plain bytes, stored bytes), without building a location per blob."""

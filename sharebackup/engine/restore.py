@@ -45,6 +45,10 @@ from sharebackup.engine.browse import node_at, split_path
 from sharebackup.engine.selection import INSIDE, OUT, WAY, Selection
 
 MODES = ("merge", "replace")
+# Small files are written in batches: one task (one pack read for the lot, one hand-off between
+# threads) for up to this many files or bytes of one directory, instead of one task each.
+BATCH_FILES = 64
+BATCH_BYTES = 4 * 1024 * 1024
 
 
 class _RestoreRun:
@@ -57,7 +61,7 @@ class _RestoreRun:
         self.progress = tracker
         self.report = report
         # file tasks spend much of their time in syscalls, so more threads than cores help
-        self.files = ContextThreadPool(workers * 2, thread_name_prefix="sharebackup-restore")
+        self.files = ContextThreadPool(workers, thread_name_prefix="sharebackup-restore")
         self.blob_pool = ContextThreadPool(workers, thread_name_prefix="sharebackup-prefetch")
         self.prefetch = BlobPrefetcher(repo, self.blob_pool, window=8 * 1024 * 1024)
         self.budget = ByteBudget(budget)
@@ -116,16 +120,27 @@ class _RestoreRun:
                     pass  # gone already: the tenant is still working in the share
                 except OSError as exc:
                     self.report(f"{rel}/{name}", "error", f"cannot remove: {exc.strerror or exc}")
+        batch: list[tuple[dict, str]] = []
+        batch_bytes = 0
         for node in nodes:
             if self.fatal is not None:
                 raise self.fatal
             relp = f"{rel}/{node['name']}"
+            if _batchable(node):
+                batch.append((node, relp))
+                batch_bytes += node.get("size", 0)
+                if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                    self._submit_batch(handle, batch, batch_bytes)
+                    batch, batch_bytes = [], 0
+                continue
             try:
                 self.restore_node(handle, node, relp, node["name"] in existing)
             except (UnsafePathError, OSError) as exc:
                 self.report(relp, "error", (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc))
                 if "link" in node and node["type"] != "dir" and self.first_names.get(node["link"]) == relp:
                     self.links.first_failed(node["link"])
+        if batch:
+            self._submit_batch(handle, batch, batch_bytes)
 
     def restore_node(self, handle: DirHandle, node: dict, rel: str, exists: bool) -> None:
         name, kind, fd = node["name"], node["type"], handle.fd
@@ -183,7 +198,7 @@ class _RestoreRun:
         except safe_fs.EntryChanged:
             raise safe_fs.EntryChanged(os.fsencode(name), "changed during restore (the new directory was "
                                        "replaced by something else); not restored") from None
-        child = DirHandle(child_fd, on_last)
+        child = DirHandle(child_fd, on_last, fresh=not exists)
         try:
             self.restore_dir(child, node["subtree"], rel)
         finally:
@@ -198,7 +213,8 @@ class _RestoreRun:
 
         def task():
             try:
-                written, made = write_file(self.repo, self.prefetch, handle.fd, node, rel, self.progress, self.report)
+                written, made = write_file(self.repo, self.prefetch, handle.fd, node, rel, self.progress, self.report,
+                                           want_stat="link" in node, fresh=handle.fresh)
                 self.stats_add(files=1, bytes=written)
                 self._linked_ok(node, handle, made)
             except (OSError, UnsafePathError) as exc:
@@ -211,6 +227,37 @@ class _RestoreRun:
                 handle.unref()
                 self.budget.release(min(size, self.budget.limit))
                 self.slots.release(1)
+
+        self.files.submit(task)
+
+    def _submit_batch(self, handle: DirHandle, batch: list[tuple[dict, str]], size: int) -> None:
+        self.budget.acquire(min(size, self.budget.limit))
+        self.slots.acquire(len(batch))
+        handle.ref()
+
+        def task():
+            try:
+                per_node = [[bytes.fromhex(c) for c in node.get("content", ()) if isinstance(c, str)]
+                            for node, _ in batch]
+                loaded = self.repo.load_blobs([i for ids in per_node for i in ids])  # verified
+                at = written = files = 0
+                for (node, rel), ids in zip(batch, per_node):
+                    blobs, at = iter(loaded[at:at + len(ids)]), at + len(ids)
+                    if self.fatal is not None:
+                        break
+                    try:
+                        n, _ = write_file(self.repo, None, handle.fd, node, rel, self.progress, self.report,
+                                          blobs=blobs, want_stat=False, fresh=handle.fresh)
+                        written, files = written + n, files + 1
+                    except (OSError, UnsafePathError) as exc:
+                        self.report(rel, "error", exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc))
+                self.stats_add(files=files, bytes=written)
+            except BaseException as exc:  # damage: stop the whole restore
+                self.fatal = self.fatal or exc
+            finally:
+                handle.unref()
+                self.budget.release(min(size, self.budget.limit))
+                self.slots.release(len(batch))
 
         self.files.submit(task)
 
@@ -240,6 +287,12 @@ class _RestoreRun:
     def close(self) -> None:
         self.files.shutdown(wait=True, cancel_futures=True)
         self.blob_pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _batchable(node: dict) -> bool:
+    """A regular file of at most one blob and no other names (a hard link's first name must
+    report back to its group, which the per-file path does)."""
+    return node["type"] == "file" and "link" not in node and len(node.get("content", ())) <= 1
 
 
 def _open_target(target: str, subdir: str) -> int:
@@ -304,7 +357,7 @@ def restore(
             root_fd = _open_target(target, target_subdir)
             root_before = os.fstat(root_fd)
             try:
-                root = DirHandle(os.dup(root_fd))
+                root = DirHandle(os.dup(root_fd), fresh=not safe_fs.names(root_fd))  # an empty target
                 try:
                     allow_deep_trees()
                     run.restore_dir(root, snap["tree"], "")

@@ -1,0 +1,102 @@
+"""Restore's fast paths: small files in batches (one pack read for many blobs) and files
+written under their own names in directories the restore made itself."""
+
+import os
+
+import pytest
+
+from sharebackup import engine
+from sharebackup.engine import restore_files
+from sharebackup.engine.pack import pack_name
+
+from .helpers import flip_bit, snapshot_of_tree
+
+
+class CountingStore:
+    """The repository's store, counting reads."""
+
+    def __init__(self, store):
+        self.store, self.gets = store, 0
+
+    def get(self, *args, **kwargs):
+        self.gets += 1
+        return self.store.get(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def small_files(root, count=300):
+    os.makedirs(root / "many")
+    for i in range(count):
+        (root / "many" / f"f{i:04d}").write_bytes(f"file {i} ".encode() * (i % 50 + 1))
+    (root / "many" / "empty").write_bytes(b"")
+
+
+def test_load_blobs_reads_neighbours_together_and_keeps_the_order_asked(repo, tmp_path):
+    small_files(tmp_path / "src")
+    snap = engine.backup(repo, str(tmp_path / "src"))
+    del snap
+    ids = [blob_id for blob_id, loc in repo.index.blobs.items() if loc.type == 0]
+    assert len(ids) >= 300
+    ids.reverse()  # not the order they lie in the packs
+    one_by_one = [repo.load_blob(i) for i in ids]
+    counting = CountingStore(repo.store)
+    repo.store = counting
+    try:
+        together = repo.load_blobs(ids)
+    finally:
+        repo.store = counting.store
+    assert together == one_by_one
+    packs = {repo.index.get(i).pack_id for i in ids}
+    assert counting.gets <= len(packs) * 2 < len(ids)  # a read per pack (or span), not per blob
+
+
+def test_load_blobs_refuses_an_unknown_blob(repo):
+    with pytest.raises(engine.IntegrityError):
+        repo.load_blobs([os.urandom(32)])
+
+
+def test_a_directory_of_small_files_restores_whole_in_batches(repo, tmp_path):
+    small_files(tmp_path / "src")
+    snap = engine.backup(repo, str(tmp_path / "src"))
+    summary = engine.restore(repo, snap, str(tmp_path / "out"))
+    assert summary["files"] == 301 and summary["errors"] == []
+    assert snapshot_of_tree(str(tmp_path / "out")) == snapshot_of_tree(str(tmp_path / "src"))
+
+
+def test_a_damaged_multi_blob_file_in_a_new_directory_leaves_no_partial_file(repo, tmp_path):
+    src = tmp_path / "src"
+    os.makedirs(src / "new")
+    data = os.urandom(6 * 1024 * 1024)  # random: several chunks, stored uncompressed
+    (src / "new" / "big").write_bytes(data)
+    snap = engine.backup(repo, str(src))
+    tree = engine.tree.decode_tree(repo.load_tree(bytes.fromhex(repo.load_snapshot(snap)["tree"])))
+    sub = engine.tree.decode_tree(repo.load_tree(bytes.fromhex(tree[0]["subtree"])))
+    content = sub[0]["content"]
+    assert len(content) >= 3
+    loc = repo.index.get(bytes.fromhex(content[-1]))  # the last blob: earlier ones are written first
+    flip_bit(tmp_path / "repo" / pack_name(loc.pack_id), (loc.offset + loc.length // 2) * 8)
+    with pytest.raises(engine.IntegrityError):
+        engine.restore(repo, snap, str(tmp_path / "out"))
+    left = [f for _d, _s, files in os.walk(tmp_path / "out") for f in files]
+    assert left == []  # neither the partly written file under its name nor a temporary
+
+
+def test_an_entry_planted_in_a_new_directory_is_replaced_only_when_the_file_is_whole(tmp_path):
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        (tmp_path / "taken").write_bytes(b"the tenant's")
+        new_fd, tmp, final = restore_files.create_for(fd, "taken", fresh=True)
+        os.close(new_fd)
+        assert not final  # not written over in place: an unnamed file or a temporary name instead
+        assert (tmp_path / "taken").read_bytes() == b"the tenant's"
+        free_fd, tmp, final = restore_files.create_for(fd, "free", fresh=True)
+        os.close(free_fd)
+        assert final and tmp is None and (tmp_path / "free").exists()
+        os.symlink("/etc/passwd", tmp_path / "link")
+        link_fd, _tmp, final = restore_files.create_for(fd, "link", fresh=True)
+        os.close(link_fd)
+        assert not final and os.path.islink(tmp_path / "link")  # never opened through the link
+    finally:
+        os.close(fd)
