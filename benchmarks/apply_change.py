@@ -1,6 +1,11 @@
-"""Apply a ~1% change to a tree made by make_share_tree.py: edits, appends, new files, deletions.
+"""Apply a ~1% change to a generated tree: edits, appends, new files, deletions.
 
-    python benchmarks/apply_change.py /tmp/bench/share [--seed 2]
+apply_change() fits the share tree (make_share_tree.py); apply_million_change() fits the tree of
+small files (make_million_tree.py), which has no medium or big files and is too large to stat
+every file: 1% of its files are touched (0.5% edited, 0.1% appended to,
+0.25% new, 0.15% deleted).
+
+    python benchmarks/apply_change.py /tmp/bench/share [--seed 2] [--million]
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ def apply_change(root: str, seed: int) -> dict:
     scale = max(len(small) / 20000, 0.05)
     changed = 0
     for p in rnd.sample(small, int(100 * scale)):  # edit a line in the middle
-        data = bytearray(open(p, "rb").read())
+        with open(p, "rb") as f:
+            data = bytearray(f.read())
         pos = rnd.randrange(len(data))
         data[pos:pos + 40] = text.make(60)
-        open(p, "wb").write(data)
+        with open(p, "wb") as f:
+            f.write(data)
         changed += 60
     for p in rnd.sample(small, int(20 * scale)):  # append to logs
         with open(p, "ab") as f:
@@ -62,12 +69,49 @@ def apply_change(root: str, seed: int) -> dict:
     return stats
 
 
+def apply_million_change(root: str, seed: int) -> dict:
+    """~1% of the files of a make_million_tree.py tree: names are listed, not stat'ed."""
+    rnd = random.Random(seed)
+    text = TextMaker(seed)
+    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
+    n = len(files)
+    touched = rnd.sample(files, int(n * 0.0075))  # edited, appended to, deleted: distinct files
+    n_edit, n_append = int(n * 0.005), int(n * 0.001)
+    edited, appended, deleted = touched[:n_edit], touched[n_edit:n_edit + n_append], touched[n_edit + n_append:]
+    changed = 0
+    for p in edited:  # replace 40 bytes at a random place by 60
+        with open(p, "rb") as f:
+            data = bytearray(f.read())
+        pos = rnd.randrange(len(data))
+        data[pos:pos + 40] = text.make(60)
+        with open(p, "wb") as f:
+            f.write(data)
+        changed += 60
+    for p in appended:
+        data = text.make(rnd.randint(100, 2000))
+        with open(p, "ab") as f:
+            f.write(data)
+        changed += len(data)
+    dirs = sorted({os.path.dirname(p) for p in files})
+    new = int(n * 0.0025)
+    for i in range(new):
+        data = text.make(rnd.randint(100, 4096))
+        with open(os.path.join(rnd.choice(dirs), f"new{seed}-{i:06d}.txt"), "wb") as f:
+            f.write(data)
+        changed += len(data)
+    for p in deleted:
+        os.unlink(p)
+    return {"files": n + new - len(deleted), "edited": len(edited), "appended": len(appended), "new": new,
+            "deleted_files": len(deleted), "changed_bytes": changed}
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("root")
     ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--million", action="store_true", help="the change for a make_million_tree.py tree")
     args = ap.parse_args()
-    print(apply_change(args.root, args.seed))
+    print((apply_million_change if args.million else apply_change)(args.root, args.seed))
 
 
 if __name__ == "__main__":

@@ -188,6 +188,7 @@ def one_rep(rep: int, sides: list[Side], pristine: str, share: str, work: str, d
     for side in order:
         os.makedirs(os.path.join(rep_dir, side.role))
         tool = Sharebackup(os.path.join(rep_dir, side.role))  # writes its key file there
+        tool.pass_parent = True  # a base revision's CLI may not find the parent snapshot itself
         tool.env = side.env(tool.env)
         for cmd in tool.init():
             spawn(cmd, tool.env, cwd=side.root)

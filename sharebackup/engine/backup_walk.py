@@ -250,7 +250,8 @@ class BackupRun:
         if self._unchanged(st, pnode):
             if fd is not None:
                 os.close(fd)
-            _set_xattrs(node, safe_fs.xattrs_at(dir_fd, name))
+            # the parent's xattrs: setting or removing one changes the ctime, which matched
+            _set_xattrs(node, pnode.get("xattrs"))
             node["size"] = st.st_size
             node["content"] = list(pnode.get("content", ()))
             self.progress.add(st.st_size)

@@ -15,9 +15,10 @@ from sharebackup.engine import safe_fs
 IS_ROOT = os.geteuid() == 0
 
 
-def apply_to_fd(fd: int, node: dict, report, rel: str) -> None:
-    """Metadata for a regular file or directory we hold open (times last)."""
-    if IS_ROOT:
+def apply_to_fd(fd: int, node: dict, report, rel: str, made: tuple | None = None) -> None:
+    """Metadata for a regular file or directory we hold open (times last). ``made``: the
+    (uid, gid, permission bits or None) the entry was created with, which need no call."""
+    if IS_ROOT and not (made and (node["uid"], node["gid"]) == made[:2]):
         try:
             os.fchown(fd, node["uid"], node["gid"])
         except OSError as exc:
@@ -27,7 +28,8 @@ def apply_to_fd(fd: int, node: dict, report, rel: str) -> None:
             os.setxattr(fd, name, base64.b64decode(value))
         except OSError as exc:
             report(rel, "error", f"cannot restore xattr {name}: {exc.strerror}")
-    os.fchmod(fd, node["mode"])
+    if not (made and made[2] == node["mode"] & 0o7777):  # chown clears set-id bits: none here
+        os.fchmod(fd, node["mode"])
     os.utime(fd, ns=(node["mtime_ns"], node["mtime_ns"]))
 
 

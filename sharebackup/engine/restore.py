@@ -7,14 +7,21 @@ relative to a directory fd opened with O_NOFOLLOW, so neither a crafted snapshot
 it. A symlink found where the snapshot has a directory is refused (merge mode) or
 replaced by a real directory (replace mode); it is never followed.
 
-Integrity: blobs are verified against their ids before their bytes are written; a file
-is written as an unnamed O_TMPFILE inode (or, where the file system lacks it, under a
-temporary name) and linked or renamed into place only when whole. A damaged
-blob aborts the restore with IntegrityError, leaving no partial file behind.
+Integrity: blobs are verified against their ids before their bytes are written. Where a
+file may replace something (a directory that existed before this restore), it is written
+as an unnamed O_TMPFILE inode (or under a temporary name) and linked or renamed into
+place only when whole. In a directory this restore made itself nothing can be replaced,
+so files are created there under their own names (O_EXCL | O_NOFOLLOW), as restic and
+tar do, which halves the metadata work on a journaled file system. A damaged blob
+aborts the restore with IntegrityError; the file being written is unlinked, so no
+partial file is left behind (only a killed process can leave one, in a new directory of
+a restore that is then reported failed).
 
 Order: the calling thread walks the trees and creates directories, symlinks and
 special files; regular files are written by a thread pool (restore_files.py), with the
-bytes in flight bounded. Hard links are made fd to fd as soon as their first name is
+bytes in flight bounded. Small files (one blob) go to the pool in batches of a
+directory's files, which are read from their pack in one go: per-file tasks made
+two million GIL hand-offs (futex calls) for a 20,000-file tree. Hard links are made fd to fd as soon as their first name is
 written (restore_links.py). A directory's metadata (mode, times, xattrs) is applied to
 its own fd once nothing more is written below it. No path from the target's root is
 ever resolved again after the walk has passed it: the target is a tenant's share, and
@@ -36,7 +43,8 @@ from sharebackup.engine.byte_budget import ByteBudget
 from sharebackup.engine.errors import EngineError, UnsafePathError
 from sharebackup.engine.malloc_tuning import tune_malloc
 from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Reporter, ReportCallback
-from sharebackup.engine.restore_files import DirHandle, remove_entry, replace_into, tmp_name, write_file
+from sharebackup.engine.restore_files import (DirHandle, NewFiles, current_umask, remove_entry, replace_into, tmp_name,
+                                              write_file)
 from sharebackup.engine.tree import decode_tree
 from sharebackup.engine.context_pool import ContextThreadPool
 from sharebackup.engine.deep_recursion import allow_deep_trees
@@ -70,6 +78,7 @@ class _RestoreRun:
         self.links = LinkGroups(report, self.stats_add)
         self.fatal: BaseException | None = None
         self.stats_lock = threading.Lock()
+        self.umask = current_umask()
         self.stats = {"files": 0, "dirs": 0, "symlinks": 0, "special": 0, "hardlinks": 0, "bytes": 0}
 
     def tree(self, tree_id: str, rel: str = "", inside: bool = True) -> list[dict]:
@@ -198,7 +207,7 @@ class _RestoreRun:
         except safe_fs.EntryChanged:
             raise safe_fs.EntryChanged(os.fsencode(name), "changed during restore (the new directory was "
                                        "replaced by something else); not restored") from None
-        child = DirHandle(child_fd, on_last, fresh=not exists)
+        child = DirHandle(child_fd, on_last, fresh=None if exists else NewFiles(child_fd, self.umask))
         try:
             self.restore_dir(child, node["subtree"], rel)
         finally:
@@ -357,7 +366,8 @@ def restore(
             root_fd = _open_target(target, target_subdir)
             root_before = os.fstat(root_fd)
             try:
-                root = DirHandle(os.dup(root_fd), fresh=not safe_fs.names(root_fd))  # an empty target
+                root = DirHandle(os.dup(root_fd),  # an empty target is as good as one we made
+                                 fresh=None if safe_fs.names(root_fd) else NewFiles(root_fd, run.umask))
                 try:
                     allow_deep_trees()
                     run.restore_dir(root, snap["tree"], "")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
+import stat
 import threading
 from typing import Callable, Iterator
 
@@ -24,10 +25,41 @@ from sharebackup.engine.blob_prefetch import BlobPrefetcher
 TMP_PREFIX = ".sbk-restore-"
 
 
+class NewFiles:
+    """What a file created in a directory gets without asking: the owner (our euid; the
+    directory's group if it is set-group-id, else our egid) and the permission bits asked
+    for less the umask. Metadata the file already has is not set again (chown and chmod
+    are two of a small file's seven system calls)."""
+
+    __slots__ = ("uid", "gid", "umask")
+
+    def __init__(self, dir_fd: int, umask: int | None):
+        st = os.fstat(dir_fd)
+        self.uid = os.geteuid()
+        self.gid = st.st_gid if st.st_mode & stat.S_ISGID else os.getegid()
+        self.umask = umask
+
+    def made(self, mode: int) -> tuple[int, int, int | None]:
+        """(uid, gid, permission bits) of a file created with ``mode`` (None: unknown umask)."""
+        return self.uid, self.gid, None if self.umask is None else mode & 0o777 & ~self.umask
+
+
+def current_umask() -> int | None:
+    """The process's umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 class DirHandle:
-    def __init__(self, fd: int, on_last: Callable[[int], None] | None = None, fresh: bool = False):
+    def __init__(self, fd: int, on_last: Callable[[int], None] | None = None, fresh: NewFiles | None = None):
         self.fd = fd
-        # made empty by this restore: files go straight to their names (see write_file)
+        # made empty by this restore: files go straight to their names (see create_for)
         self.fresh = fresh
         self.on_last = on_last  # runs with the fd once the walker and all tasks are done with it
         self._refs = 1
@@ -80,7 +112,7 @@ def create_unnamed(dir_fd: int) -> tuple[int, str | None]:
     return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd), tmp
 
 
-def create_for(dir_fd: int, name: str, fresh: bool) -> tuple[int, str | None, bool]:
+def create_for(dir_fd: int, name: str, fresh: NewFiles | None, mode: int = 0o600) -> tuple[int, str | None, bool]:
     """(fd, temporary name, written under its final name?) for a new file called ``name``.
 
     In a directory this restore made (``fresh``) the file is created under its own name with
@@ -89,10 +121,12 @@ def create_for(dir_fd: int, name: str, fresh: bool) -> tuple[int, str | None, bo
     metadata time on journaled ext4. A file that fails is unlinked again; only a crash of the
     whole process can leave a partial file, inside a directory that did not exist before this
     (failed) restore. Anywhere else (merging into existing directories) the file appears only
-    when whole, as before: the name may hold the tenant's current file until then."""
-    if fresh:
+    when whole, as before: the name may hold the tenant's current file until then. There the
+    file is created with its permission bits (``mode``; set-id bits come after chown): the new
+    directory stays 0700 until everything below it is written."""
+    if fresh is not None:
         try:
-            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode & 0o777,
                            dir_fd=dir_fd), None, True
         except FileExistsError:
             pass  # someone put an entry there meanwhile: replace it the careful way
@@ -130,7 +164,8 @@ def remove_entry(dir_fd: int, name: str | bytes) -> None:
 
 
 def write_file(repo, prefetch: BlobPrefetcher | None, dir_fd: int, node: dict, rel: str, progress, report,
-               blobs: Iterator[bytes] | None = None, want_stat: bool = True, fresh: bool = False) -> tuple[int, os.stat_result | None]:
+               blobs: Iterator[bytes] | None = None, want_stat: bool = True, fresh: NewFiles | None = None
+               ) -> tuple[int, os.stat_result | None]:
     """Restore one regular file; returns bytes written (holes included) and the new inode's stat
     (None unless ``want_stat``: only a hard link's first name needs it). ``blobs``: the file's
     contents already loaded (a batch of small files); else they are loaded here."""
@@ -138,7 +173,7 @@ def write_file(repo, prefetch: BlobPrefetcher | None, dir_fd: int, node: dict, r
     if blobs is None:
         ids = [bytes.fromhex(c) for c in content if isinstance(c, str)]
         blobs = prefetch.iter_blobs(ids) if len(ids) > 1 and prefetch else (repo.load_blob(i) for i in ids)
-    fd, tmp, final = create_for(dir_fd, node["name"], fresh)
+    fd, tmp, final = create_for(dir_fd, node["name"], fresh, node["mode"])
     try:
         pos = 0
         for item in content:
@@ -155,7 +190,7 @@ def write_file(repo, prefetch: BlobPrefetcher | None, dir_fd: int, node: dict, r
             progress.add(len(data))
         if content and isinstance(content[-1], int):
             os.ftruncate(fd, pos)  # a trailing hole: extend the size without writing
-        fs_apply.apply_to_fd(fd, node, report, rel)
+        fs_apply.apply_to_fd(fd, node, report, rel, fresh.made(node["mode"]) if final else None)
         made = os.fstat(fd) if want_stat else None
         if not final:
             link_into(dir_fd, fd, tmp, node["name"])

@@ -100,3 +100,31 @@ def test_an_entry_planted_in_a_new_directory_is_replaced_only_when_the_file_is_w
         assert not final and os.path.islink(tmp_path / "link")  # never opened through the link
     finally:
         os.close(fd)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="owners are restored only as root")
+def test_files_made_in_place_get_exactly_their_owner_and_mode_whatever_the_umask_and_set_gid(repo, tmp_path):
+    src = tmp_path / "src"
+    os.makedirs(src / "d")
+    wanted = {"plain": (0o644, 0, 0), "private": (0o600, 0, 0), "setuid": (0o4755, 0, 0),
+              "theirs": (0o640, 1234, 5678), "group": (0o664, 0, 0)}
+    for name, (mode, uid, gid) in wanted.items():
+        for where in (src, src / "d"):
+            (where / name).write_bytes(name.encode())
+            os.chown(where / name, uid, gid)
+            os.chmod(where / name, mode)
+    snap = engine.backup(repo, str(src))
+    out = tmp_path / "out"
+    os.makedirs(out)
+    os.chown(out, 0, 4321)
+    os.chmod(out, 0o2755)  # set-group-id: new files would get group 4321 by themselves
+    old = os.umask(0o077)  # and would lose group and other bits
+    try:
+        summary = engine.restore(repo, snap, str(out))
+    finally:
+        os.umask(old)
+    assert summary["errors"] == []
+    for name, (mode, uid, gid) in wanted.items():
+        for where in (out, out / "d"):
+            st = os.lstat(where / name)
+            assert (oct(st.st_mode & 0o7777), st.st_uid, st.st_gid) == (oct(mode), uid, gid), where / name
