@@ -59,6 +59,7 @@ class BlobLocation:
 
 
 REST = RECORD
+SEAL_PENDING = 65536  # blobs added before they are sorted into the arrays
 _RAW = np.dtype(("V", RECORD.itemsize))  # a record as raw bytes: numpy moves a void item as one block
 
 
@@ -70,9 +71,11 @@ class Index:
         self.delta_ids: set[str] = set()
         self._names: list[str] = []  # pack number -> pack id
         self._numbers: dict[str, int] = {}
-        self._keys = np.empty(0, np.uint64)  # sorted
-        self._rest = np.empty(0, REST)  # in the keys' order
-        self._tails = self._rest["tail"]  # a view, made once: a field lookup per _find costs a microsecond
+        # (sorted keys, the records in the keys' order, the records' tails as a view made once: a
+        # field lookup per _find costs a microsecond), replaced as one tuple, so a lookup running
+        # beside seal() sees one consistent set
+        empty = np.empty(0, REST)
+        self._sorted: tuple[np.ndarray, np.ndarray, np.ndarray] = (np.empty(0, np.uint64), empty, empty["tail"])
         self._loaded: list[tuple[np.ndarray, np.ndarray]] = []  # (records, pack numbers), sorted in by seal()
         self._pending: dict[bytes, BlobLocation] = {}
         self._lock = threading.Lock()
@@ -85,24 +88,35 @@ class Index:
         found = self._pending.get(blob_id)
         if found is not None:
             return found
-        row = self._find(blob_id)
-        return self._location(row) if row >= 0 else None
+        # the sorted arrays are taken after the pending dict: seal() publishes its new arrays
+        # before it empties the dict, so an entry is always in one of the two
+        _keys, rest, _tails = sorted_ = self._sorted
+        row = self._find(blob_id, sorted_)
+        return self._location(row, rest) if row >= 0 else None
 
-    def _find(self, blob_id: bytes) -> int:
-        keys = self._keys
+    @property
+    def _keys(self) -> np.ndarray:
+        return self._sorted[0]
+
+    @property
+    def _rest(self) -> np.ndarray:
+        return self._sorted[1]
+
+    def _find(self, blob_id: bytes, sorted_=None) -> int:
+        keys, _rest, tails = sorted_ or self._sorted
         if len(blob_id) != 32 or not len(keys):
             return -1
         key = int.from_bytes(blob_id[:8], "big")
         row = int(keys.searchsorted(np.uint64(key)))
-        tail, tails, n = blob_id[8:], self._tails, len(keys)
+        tail, n = blob_id[8:], len(keys)
         while row < n and int(keys[row]) == key:
             if tails[row].tobytes() == tail:
                 return row
             row += 1
         return -1
 
-    def _location(self, row: int) -> BlobLocation:
-        entry = self._rest[row]
+    def _location(self, row: int, rest: np.ndarray | None = None) -> BlobLocation:
+        entry = (self._rest if rest is None else rest)[row]
         return BlobLocation(self._names[int(entry["pack"])], int(entry["type"]), int(entry["offset"]),
                             int(entry["length"]), int(entry["plain"]))
 
@@ -126,6 +140,11 @@ class Index:
                 # keep the first location seen: any copy verifies the same
                 if e.id not in self._pending and self._find(e.id) < 0:
                     self._pending[e.id] = BlobLocation(pack_id, e.type, e.offset, e.length, e.plain_len)
+            # A backup of a million small files adds a million blobs: as dict entries they took
+            # ~200 bytes each, so they go into the compact arrays from time to time (a quarter
+            # of the arrays' size at least, which keeps the sorting linear overall).
+            if len(self._pending) >= max(SEAL_PENDING, len(self._sorted[0]) // 4):
+                self._seal_locked()
 
     def merge_delta(self, delta_id: str, delta) -> None:
         """Merge one delta: its stored payload (either format) or a version-1 document."""
@@ -162,20 +181,23 @@ class Index:
         here (a page fault per 4 KiB), so nothing is copied twice. Of an id listed twice, any
         copy is kept (each verifies the same)."""
         with self._lock:
-            parts = [(self._rest, None), *self._loaded]
-            if self._pending:
-                parts.append((_pending_part(self._pending, self._numbers), None))
-            if len(parts) == 1:
-                return
-            self._loaded, self._pending = [], {}
-            keys = np.concatenate([rows["key"] for rows, _ in parts]).astype(np.uint64)
-            # the deltas are sorted runs: a stable sort (timsort) merges them in a fraction of
-            # a random sort's time
-            order = np.argsort(keys, kind="stable")
-            rest = _scattered(parts, order)
-            _renumber(rest, parts, order)
-            self._keys, self._rest = _unique(keys[order], rest)
-            self._tails = self._rest["tail"]
+            self._seal_locked()
+
+    def _seal_locked(self) -> None:
+        parts = [(self._rest, None), *self._loaded]
+        if self._pending:
+            parts.append((_pending_part(self._pending, self._numbers), None))
+        if len(parts) == 1:
+            return
+        keys = np.concatenate([rows["key"] for rows, _ in parts]).astype(np.uint64)
+        # the deltas are sorted runs: a stable sort (timsort) merges them in a fraction of
+        # a random sort's time
+        order = np.argsort(keys, kind="stable")
+        rest = _scattered(parts, order)
+        _renumber(rest, parts, order)
+        keys, rest = _unique(keys[order], rest)
+        self._sorted = (keys, rest, rest["tail"])  # published first, then the parts let go
+        self._loaded, self._pending = [], {}
 
     def totals(self) -> tuple[int, int, int]:
         """(blobs, plain bytes, stored bytes), without building a location per blob."""
@@ -267,10 +289,11 @@ class _BlobView:
         return found
 
     def items(self) -> Iterator[tuple[bytes, BlobLocation]]:
-        keys, tails = self.index._keys, self.index._rest["tail"]
+        pending = list(self.index._pending.items())  # before the arrays: see Index.get
+        keys, rest, tails = self.index._sorted
         for row in range(len(keys)):
-            yield int(keys[row]).to_bytes(8, "big") + tails[row].tobytes(), self.index._location(row)
-        yield from list(self.index._pending.items())
+            yield int(keys[row]).to_bytes(8, "big") + tails[row].tobytes(), self.index._location(row, rest)
+        yield from pending
 
     def __iter__(self):
         return (blob_id for blob_id, _ in self.items())

@@ -127,7 +127,7 @@ def _repack(repo, plan: _Plan) -> list:
     """Copy the used blobs of the packs to repack into new packs (the index forgets the packs to
     drop or repack first, so the writer stores copies anew); returns the packs written."""
     repo.index = _without(repo.index, plan.drop + plan.repack)
-    writer = BlobWriter(repo, index_every=1 << 30)
+    writer = BlobWriter(repo, index_every=1 << 30, keep_written=True)
     for pack_id in plan.repack:
         blobs = [(bid, loc) for bid, loc in plan.by_pack[pack_id] if bid in plan.used]
         raw = repo.store.get(pack_name(pack_id))

@@ -19,7 +19,7 @@ from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE, PackBuilder, PackEntry
 
 
 class BlobWriter:
-    def __init__(self, repo, *, index_every: int = 8):
+    def __init__(self, repo, *, index_every: int = 8, keep_written: bool = False):
         self.repo = repo
         self.store = repo.store
         self.codec: Codec = repo.codec
@@ -38,7 +38,10 @@ class BlobWriter:
         self.new_plain_bytes = 0
         self.new_stored_bytes = 0
         self.packs_written = 0
-        self.written: list[tuple[str, int, list[PackEntry]]] = []  # every pack uploaded, for gc
+        # every pack uploaded with its entries, for gc's repack only: a backup of a million
+        # small files would hold a million entries here for nothing
+        self.keep_written = keep_written
+        self.written: list[tuple[str, int, list[PackEntry]]] = []
 
     def claim(self, blob_id: bytes) -> bool:
         """True if the caller must encode and add this blob; False if it is known."""
@@ -78,7 +81,8 @@ class BlobWriter:
             self.index.add_pack(pack_id, len(data), builder.entries)
             self._claimed.difference_update(e.id for e in builder.entries)
             self.packs_written += 1
-            self.written.append((pack_id, len(data), builder.entries))
+            if self.keep_written:
+                self.written.append((pack_id, len(data), builder.entries))
         write = None
         with self._index_lock:
             self._unindexed.append((pack_id, len(data), builder.entries))

@@ -61,3 +61,39 @@ def test_a_binary_delta_naming_a_pack_it_does_not_list_is_refused():
         index.seal()
     with pytest.raises(ValueError):
         Index().merge_delta("y", bytes(payload[:-5]))  # shorter than its counts say
+
+
+def test_blobs_added_by_a_long_backup_move_into_the_arrays_and_stay_found_by_lookups_running_beside(monkeypatch):
+    import threading
+
+    from sharebackup.engine import index as index_module
+
+    monkeypatch.setattr(index_module, "SEAL_PENDING", 200)
+    index = Index()
+    packs = [_pack(50, s) for s in range(40)]  # 2,000 blobs: several seals on the way
+    added: list[bytes] = []
+    missing: list[bytes] = []
+    stop = threading.Event()
+
+    def look():  # every id already added must be found at every moment, seal or not
+        while not stop.is_set():
+            for blob_id in list(added):
+                if index.get(blob_id) is None or blob_id not in index:
+                    missing.append(blob_id)
+
+    reader = threading.Thread(target=look)
+    reader.start()
+    try:
+        for pack in packs:
+            index.add_pack(*pack)
+            added.extend(e.id for e in pack[2])
+            assert len(index._pending) < 200 or len(index._pending) < len(index._keys) // 4 + 50
+    finally:
+        stop.set()
+        reader.join()
+    assert missing == []
+    assert len(index._keys) >= 1_500  # most of them in the compact arrays, not the dict
+    assert len(index.blobs) == 2_000
+    for pack_id, _size, entries in packs:
+        for e in entries:
+            assert index.get(e.id).pack_id == pack_id
