@@ -30,6 +30,40 @@ from sharebackup.engine.tree import decode_tree, encode_tree, node_from_stat
 from sharebackup.engine.context_pool import ContextThreadPool
 
 SPECIAL_TYPES = ("fifo", "socket", "chardev", "blockdev")
+# Small files' blobs go to the pool in batches (one task for up to this many, or this many
+# bytes): a task per file made a million thread hand-offs, each a few futex calls, for a
+# million small files.
+BATCH_BLOBS = 64
+BATCH_BYTES = 1024 * 1024
+
+
+class _Batch:
+    """Blobs of small files waiting to go to the pool together."""
+
+    __slots__ = ("items", "size", "future")
+
+    def __init__(self) -> None:
+        self.items: list[bytes] = []
+        self.size = 0
+        self.future: Future | None = None
+
+
+class _Slot:
+    """One blob of a batch: looks like the Future of that blob alone."""
+
+    __slots__ = ("batch", "i")
+
+    def __init__(self, batch: _Batch, i: int):
+        self.batch, self.i = batch, i
+
+    def done(self) -> bool:
+        return self.batch.future is not None and self.batch.future.done()
+
+    def result(self) -> bytes:
+        return self.batch.future.result()[self.i]
+
+
+PENDING = (Future, _Slot)
 
 
 class _PendingTree:
@@ -37,7 +71,7 @@ class _PendingTree:
 
     def __init__(self) -> None:
         self.nodes: list[dict] = []
-        self.futures: list[Future] = []
+        self.futures: list[Future | _Slot] = []
         self.tree_id: str | None = None
 
     def ready(self) -> bool:
@@ -61,6 +95,7 @@ class BackupRun:
         self.links: dict[tuple[int, int], dict] = {}
         self.next_link = 0
         self.stats = collections.Counter()
+        self.batch = _Batch()
 
     # -- chunk work, run in the pool ---------------------------------------------
     def _store_chunk(self, data: bytes) -> bytes:
@@ -70,8 +105,36 @@ class BackupRun:
             self.budget.release(len(data))
 
     def _submit(self, data: bytes) -> Future:
-        self.budget.acquire(len(data))
+        self._acquire(len(data))
         return self.pool.submit(self._store_chunk, data)
+
+    def _acquire(self, n: int) -> None:
+        # bytes of the batch not yet sent are counted too: send it before waiting for
+        # releases, or the walk would wait for bytes only it can let go
+        if self.batch.items and self.budget.would_block(n):
+            self._send_batch()
+        self.budget.acquire(n)
+
+    def _store_batch(self, items: list[bytes], size: int) -> list[bytes]:
+        try:
+            return [self.writer.store_blob(BLOB_DATA, data) for data in items]
+        finally:
+            self.budget.release(size)
+
+    def _submit_small(self, data: bytes) -> _Slot:
+        self._acquire(len(data))
+        batch = self.batch
+        slot = _Slot(batch, len(batch.items))
+        batch.items.append(data)
+        batch.size += len(data)
+        if len(batch.items) >= BATCH_BLOBS or batch.size >= BATCH_BYTES:
+            self._send_batch()
+        return slot
+
+    def _send_batch(self) -> None:
+        batch, self.batch = self.batch, _Batch()
+        if batch.items:
+            batch.future = self.pool.submit(self._store_batch, batch.items, batch.size)
 
     # -- tree finishing --------------------------------------------------------------
     def _finalize(self, pt: _PendingTree) -> None:
@@ -79,7 +142,7 @@ class BackupRun:
             content = node.get("content")
             if content:
                 for i, item in enumerate(content):
-                    if isinstance(item, Future):
+                    if isinstance(item, PENDING):
                         content[i] = item.result().hex()
             sub = node.get("subtree")
             if isinstance(sub, _PendingTree):
@@ -133,6 +196,7 @@ class BackupRun:
                 self._walk_entry(dir_fd, rel, name, stats[name], parent, pt, None, depth)
         if depth:  # directories below the root, as the restore counts them (the root is the target)
             self.stats["dirs"] += 1
+        self._send_batch()  # the directory's tree waits for its blobs: none may wait for more files
         self.queue.append(pt)
         self._drain(block=False)
         return pt
@@ -211,7 +275,7 @@ class BackupRun:
                 for key in ("content", "size", "target", "xattrs"):
                     if key in first:
                         node[key] = first[key]
-                pt.futures.extend(f for f in node.get("content", ()) if isinstance(f, Future))
+                pt.futures.extend(f for f in node.get("content", ()) if isinstance(f, PENDING))
                 self.stats["hardlinks"] += 1
                 return node
         if kind == "file":
@@ -246,10 +310,10 @@ class BackupRun:
         return verdict
 
     def _file(self, dir_fd: int, rel: bytes, name: bytes, st: os.stat_result, node: dict, pnode: dict | None,
-              pt: _PendingTree, fd: int | None = None) -> None:
+              pt: _PendingTree, opened: tuple | None = None) -> None:
         if self._unchanged(st, pnode):
-            if fd is not None:
-                os.close(fd)
+            if opened is not None:
+                os.close(opened[0])
             # the parent's xattrs: setting or removing one changes the ctime, which matched
             _set_xattrs(node, pnode.get("xattrs"))
             node["size"] = st.st_size
@@ -257,11 +321,12 @@ class BackupRun:
             self.progress.add(st.st_size)
             self.stats["files_unmodified"] += 1
             return
-        if fd is None:
-            fd = _open_for_reading(dir_fd, name, st)  # EntryChanged unless it is the listed file
+        # EntryChanged unless it is the listed file; st2: its fstat right after the open
+        fd, st2 = opened or _open_for_reading(dir_fd, name, st)
         try:
-            st2 = os.fstat(fd)
-            node.update({k: v for k, v in node_from_stat(node["name"], st2).items() if k != "name"})
+            if (st2.st_ctime_ns, st2.st_mtime_ns, st2.st_ino) != (st.st_ctime_ns, st.st_mtime_ns, st.st_ino):
+                # changed since it was listed (any metadata change moves the ctime): as opened
+                node.update({k: v for k, v in node_from_stat(node["name"], st2).items() if k != "name"})
             _set_xattrs(node, safe_fs.xattrs(fd))
             content: list = []
             size = 0
@@ -270,7 +335,7 @@ class BackupRun:
                     content.append(piece)
                     size += piece
                 else:
-                    fut = self._submit(piece)
+                    fut = self._submit_small(piece) if st2.st_size < self.small_limit else self._submit(piece)
                     content.append(fut)
                     pt.futures.append(fut)
                     size += len(piece)
@@ -289,12 +354,13 @@ class BackupRun:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _open_for_reading(dir_fd: int, name: bytes, expect: os.stat_result) -> tuple[int, os.stat_result]:
+    """The listed regular file, opened below its directory's fd (safe_fs.EntryChanged if not),
+    and its fstat taken right after the open (one fstat a file, not two)."""
+    return safe_fs.open_file_stat(dir_fd, name, expect)
+
+
 _VERDICT = "\0unchanged"  # kept in a parent node (never stored): no tree key starts with NUL
-
-
-def _open_for_reading(dir_fd: int, name: bytes, expect: os.stat_result) -> int:
-    """The listed regular file, opened below its directory's fd (safe_fs.EntryChanged if not)."""
-    return safe_fs.open_file(dir_fd, name, expect)
 
 
 def _set_xattrs(node: dict, xattrs: dict) -> None:

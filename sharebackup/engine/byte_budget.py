@@ -22,6 +22,12 @@ class ByteBudget:
                 self._cond.wait()
             self.used += n
 
+    def would_block(self, n: int) -> bool:
+        """Whether acquire(n) would wait now (only releases can happen meanwhile, so a False
+        stays true for the one thread that acquires)."""
+        with self._cond:
+            return bool(self.used) and self.used + n > self.limit
+
     def release(self, n: int) -> None:
         with self._cond:
             self.used -= n

@@ -16,7 +16,8 @@ from typing import Callable
 
 
 class ReadAhead:
-    def __init__(self, paths: list[str], opener: Callable[[str], int], window: int = 32):
+    def __init__(self, paths: list[str], opener: Callable[[str], tuple], window: int = 32):
+        """opener(path) -> (fd, anything else the caller wants back with it)."""
         self._pending = collections.deque(paths)
         self._opener = opener
         self._window = window
@@ -27,23 +28,23 @@ class ReadAhead:
         while self._pending and len(self._fds) < self._window:
             path = self._pending.popleft()
             try:
-                fd = self._opener(path)
+                opened = self._opener(path)
             except OSError:
                 continue  # the normal path will meet and report the problem
             try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+                os.posix_fadvise(opened[0], 0, 0, os.POSIX_FADV_WILLNEED)
             except OSError:
                 pass
-            self._fds[path] = fd
+            self._fds[path] = opened
 
-    def take(self, path: str) -> int | None:
-        """The pre-opened fd for path (now the caller's to close), or None."""
-        fd = self._fds.pop(path, None)
+    def take(self, path: str) -> tuple | None:
+        """What the opener gave for path (its fd now the caller's to close), or None."""
+        opened = self._fds.pop(path, None)
         self._fill()
-        return fd
+        return opened
 
     def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
+        for opened in self._fds.values():
+            os.close(opened[0])
         self._fds.clear()
         self._pending.clear()

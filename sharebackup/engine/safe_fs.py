@@ -105,6 +105,11 @@ def lstat(dir_fd: int, name: bytes) -> os.stat_result:
 
 
 def _open_checked(dir_fd: int, name: bytes, flags: int, expect: os.stat_result | None, want: int | None) -> int:
+    return _open_checked_stat(dir_fd, name, flags, expect, want)[0]
+
+
+def _open_checked_stat(dir_fd: int, name: bytes, flags: int, expect: os.stat_result | None, want: int | None
+                       ) -> tuple[int, os.stat_result]:
     _before_open(dir_fd, name)
     try:
         fd = os.open(name, flags, dir_fd=dir_fd)
@@ -119,7 +124,7 @@ def _open_checked(dir_fd: int, name: bytes, flags: int, expect: os.stat_result |
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, st
 
 
 def open_dir(dir_fd: int, name: bytes, expect: os.stat_result | None = None) -> int:
@@ -134,6 +139,14 @@ def open_file(dir_fd: int, name: bytes, expect: os.stat_result | None = None) ->
         return _open_checked(dir_fd, name, FILE_FLAGS | os.O_NOATIME, expect, stat.S_IFREG)
     except PermissionError:
         return _open_checked(dir_fd, name, FILE_FLAGS, expect, stat.S_IFREG)
+
+
+def open_file_stat(dir_fd: int, name: bytes, expect: os.stat_result | None = None) -> tuple[int, os.stat_result]:
+    """open_file, and the fstat it checked with (taken after the open: the file as it is now)."""
+    try:
+        return _open_checked_stat(dir_fd, name, FILE_FLAGS | os.O_NOATIME, expect, stat.S_IFREG)
+    except PermissionError:
+        return _open_checked_stat(dir_fd, name, FILE_FLAGS, expect, stat.S_IFREG)
 
 
 def open_inode(dir_fd: int, name: bytes, expect: os.stat_result | None = None) -> int:

@@ -136,12 +136,12 @@ def test_read_ahead_hands_out_fds_and_closes_the_rest(tmp_path):
     def opener(path):
         fd = os.open(path, os.O_RDONLY)
         opened.append(fd)
-        return fd
+        return fd, path  # the fd and what the caller wants back with it
 
     ahead = ReadAhead(paths, opener, window=2)
     assert len(opened) == 2  # never more than the window
-    fd = ahead.take(paths[0])
-    assert os.fstat(fd).st_size == 0
+    fd, what = ahead.take(paths[0])
+    assert os.fstat(fd).st_size == 0 and what == paths[0]
     os.close(fd)
     assert ahead.take(str(tmp_path / "missing")) is None
     ahead.close()
