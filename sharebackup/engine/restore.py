@@ -57,6 +57,9 @@ MODES = ("merge", "replace")
 # threads) for up to this many files or bytes of one directory, instead of one task each.
 BATCH_FILES = 64
 BATCH_BYTES = 4 * 1024 * 1024
+# Directory listings the plan keeps for the walk instead of loading and decoding them twice
+# (a node is a few hundred bytes: at most ~15 MB, whatever the tree's size).
+PLANNED_NODES = 50_000
 
 
 class _RestoreRun:
@@ -79,10 +82,17 @@ class _RestoreRun:
         self.fatal: BaseException | None = None
         self.stats_lock = threading.Lock()
         self.umask = current_umask()
+        # (tree id, path) -> the directory's chosen nodes, from plan() to the walk
+        self.planned: dict[tuple[str, str], list[dict]] = {}
+        self.planned_nodes = 0
         self.stats = {"files": 0, "dirs": 0, "symlinks": 0, "special": 0, "hardlinks": 0, "bytes": 0}
 
     def tree(self, tree_id: str, rel: str = "", inside: bool = True) -> list[dict]:
         """The entries of a directory that this restore writes (all of them, when nothing is chosen)."""
+        planned = self.planned.pop((tree_id, rel), None)
+        if planned is not None:  # chosen by plan() for this very path
+            self.planned_nodes -= len(planned)
+            return planned
         nodes = decode_tree(self.repo.load_tree(bytes.fromhex(tree_id)))
         if self.exclude_names:
             nodes = [n for n in nodes if n["name"] not in self.exclude_names]
@@ -103,7 +113,11 @@ class _RestoreRun:
     def plan(self, tree_id: str, rel: str = "") -> int:
         """Pre-pass: refuse unsafe names early, total bytes, first name of each hard-link group."""
         total = 0
-        for node in self.tree(tree_id, rel, self.inside(rel)):
+        nodes = self.tree(tree_id, rel, self.inside(rel))
+        if self.planned_nodes + len(nodes) <= PLANNED_NODES:  # kept for the walk: decoded once
+            self.planned[(tree_id, rel)] = nodes
+            self.planned_nodes += len(nodes)
+        for node in nodes:
             relp = f"{rel}/{node['name']}"
             if node["type"] == "dir":
                 total += self.plan(node["subtree"], relp)

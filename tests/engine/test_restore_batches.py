@@ -128,3 +128,16 @@ def test_files_made_in_place_get_exactly_their_owner_and_mode_whatever_the_umask
         for where in (out, out / "d"):
             st = os.lstat(where / name)
             assert (oct(st.st_mode & 0o7777), st.st_uid, st.st_gid) == (oct(mode), uid, gid), where / name
+
+
+def test_identical_directories_chosen_differently_are_each_restored_as_chosen(repo, tmp_path):
+    src = tmp_path / "src"
+    for d in ("a", "b", "c"):  # one tree blob for all three: the plan keeps listings by path, not by id
+        os.makedirs(src / d)
+        (src / d / "x").write_bytes(b"x")
+        (src / d / "y").write_bytes(b"y")
+    snap = engine.backup(repo, str(src))
+    out = tmp_path / "out"
+    engine.restore(repo, snap, str(out), include=["/a/x", "/c"])
+    found = sorted(os.path.relpath(os.path.join(d, f), out) for d, _s, fs in os.walk(out) for f in fs)
+    assert found == ["a/x", "c/x", "c/y"]
