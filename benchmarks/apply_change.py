@@ -17,6 +17,17 @@ import random
 from make_share_tree import TextMaker, tree_stats
 
 
+def _edit_line(path: str, rnd, text) -> int:
+    """Replace 40 bytes at a random place by 60 new ones; returns the bytes written."""
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    pos = rnd.randrange(len(data))
+    data[pos:pos + 40] = text.make(60)
+    with open(path, "wb") as f:
+        f.write(data)
+    return 60
+
+
 def apply_change(root: str, seed: int) -> dict:
     rnd = random.Random(seed)
     text = TextMaker(seed)
@@ -28,13 +39,7 @@ def apply_change(root: str, seed: int) -> dict:
     scale = max(len(small) / 20000, 0.05)
     changed = 0
     for p in rnd.sample(small, int(100 * scale)):  # edit a line in the middle
-        with open(p, "rb") as f:
-            data = bytearray(f.read())
-        pos = rnd.randrange(len(data))
-        data[pos:pos + 40] = text.make(60)
-        with open(p, "wb") as f:
-            f.write(data)
-        changed += 60
+        changed += _edit_line(p, rnd, text)
     for p in rnd.sample(small, int(20 * scale)):  # append to logs
         with open(p, "ab") as f:
             f.write(text.make(64 * 1024))
@@ -79,14 +84,8 @@ def apply_million_change(root: str, seed: int) -> dict:
     n_edit, n_append = int(n * 0.005), int(n * 0.001)
     edited, appended, deleted = touched[:n_edit], touched[n_edit:n_edit + n_append], touched[n_edit + n_append:]
     changed = 0
-    for p in edited:  # replace 40 bytes at a random place by 60
-        with open(p, "rb") as f:
-            data = bytearray(f.read())
-        pos = rnd.randrange(len(data))
-        data[pos:pos + 40] = text.make(60)
-        with open(p, "wb") as f:
-            f.write(data)
-        changed += 60
+    for p in edited:
+        changed += _edit_line(p, rnd, text)
     for p in appended:
         data = text.make(rnd.randint(100, 2000))
         with open(p, "ab") as f:
