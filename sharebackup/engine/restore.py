@@ -43,13 +43,14 @@ from sharebackup.engine.byte_budget import ByteBudget
 from sharebackup.engine.errors import EngineError, UnsafePathError
 from sharebackup.engine.malloc_tuning import tune_malloc
 from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Reporter, ReportCallback
-from sharebackup.engine.restore_files import (DirHandle, NewFiles, current_umask, remove_entry, replace_into, tmp_name,
-                                              write_file)
+from sharebackup.engine.process_umask import current_umask
+from sharebackup.engine.restore_files import DirHandle, NewFiles, remove_entry, replace_into, tmp_name, write_file
+from sharebackup.engine.restore_target import open_target
 from sharebackup.engine.tree import decode_tree
 from sharebackup.engine.context_pool import ContextThreadPool
 from sharebackup.engine.deep_recursion import allow_deep_trees
 from sharebackup.engine.restore_links import LinkGroups
-from sharebackup.engine.browse import node_at, split_path
+from sharebackup.engine.browse import node_at
 from sharebackup.engine.selection import INSIDE, OUT, WAY, Selection
 
 MODES = ("merge", "replace")
@@ -318,30 +319,6 @@ def _batchable(node: dict) -> bool:
     return node["type"] == "file" and "link" not in node and len(node.get("content", ())) <= 1
 
 
-def _open_target(target: str, subdir: str) -> int:
-    os.makedirs(target, exist_ok=True)
-    root_fd = safe_fs.open_root(target)  # the service's or operator's path, not tenant content
-    return _descend(root_fd, split_path(subdir))
-
-
-def _descend(dir_fd: int, parts: list[str]) -> int:
-    """The directory ``parts`` below ``dir_fd`` (made 0o755 where missing), by fd, never through a
-    symlink (``parts`` may be tenant content: a share cannot point the restore elsewhere);
-    closes ``dir_fd`` and returns the new fd."""
-    for part in parts:
-        name = os.fsencode(part)
-        try:
-            try:
-                safe_fs.mkdir(dir_fd, name, 0o755)
-            except FileExistsError:
-                pass
-            child = safe_fs.open_dir(dir_fd, name)  # O_NOFOLLOW | O_DIRECTORY: a symlink is refused
-        finally:
-            os.close(dir_fd)
-        dir_fd = child
-    return dir_fd
-
-
 def restore(
     repo,
     snap_id: str,
@@ -377,7 +354,7 @@ def restore(
                           exclude_names, selection)
         try:
             tracker.total = run.plan(snap["tree"])
-            root_fd = _open_target(target, target_subdir)
+            root_fd = open_target(target, target_subdir)
             root_before = os.fstat(root_fd)
             try:
                 root = DirHandle(os.dup(root_fd),  # an empty target is as good as one we made

@@ -44,18 +44,6 @@ class NewFiles:
         return self.uid, self.gid, None if self.umask is None else mode & 0o777 & ~self.umask
 
 
-def current_umask() -> int | None:
-    """The process's umask, read without changing it (os.umask would, for every thread)."""
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 class DirHandle:
     def __init__(self, fd: int, on_last: Callable[[int], None] | None = None, fresh: NewFiles | None = None):
         self.fd = fd

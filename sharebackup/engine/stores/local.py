@@ -84,10 +84,12 @@ class LocalStore(Store):
         except OSError as exc:
             raise StoreError(f"cannot read {name}: {exc}") from exc
         try:
-            if offset < 0 or length is None:
-                size = os.fstat(fd).st_size
-                offset = max(0, size + offset) if offset < 0 else offset
-                length = max(0, size - offset) if length is None else length
+            if offset < 0:
+                offset = max(0, os.fstat(fd).st_size + offset)
+            if length is None:  # to the end, as it is when read (whatever the size said before)
+                if offset:
+                    os.lseek(fd, offset, os.SEEK_SET)
+                return _read_to_end(fd)
             return _pread_all(fd, length, offset)
         except OSError as exc:
             raise StoreError(f"cannot read {name}: {exc}") from exc
@@ -145,6 +147,15 @@ def _pread_all(fd: int, length: int, offset: int) -> bytes:
         parts.append(more)
         got += len(more)
     return b"".join(parts)
+
+
+def _read_to_end(fd: int) -> bytes:
+    parts = []
+    while True:
+        data = os.read(fd, 16 * 1024 * 1024)
+        if not data:
+            return b"".join(parts)
+        parts.append(data)
 
 
 def _fsync_dir(directory: str) -> None:
