@@ -84,12 +84,13 @@ class LocalStore(Store):
         except OSError as exc:
             raise StoreError(f"cannot read {name}: {exc}") from exc
         try:
-            if offset < 0:
-                offset = max(0, os.fstat(fd).st_size + offset)
+            if offset < 0 or length is None:
+                size = os.fstat(fd).st_size
+                offset = max(0, size + offset) if offset < 0 else offset
             if length is None:  # to the end, as it is when read (whatever the size said before)
                 if offset:
                     os.lseek(fd, offset, os.SEEK_SET)
-                return _read_to_end(fd)
+                return _read_to_end(fd, max(0, size - offset))
             return _pread_all(fd, length, offset)
         except OSError as exc:
             raise StoreError(f"cannot read {name}: {exc}") from exc
@@ -149,10 +150,12 @@ def _pread_all(fd: int, length: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
-def _read_to_end(fd: int) -> bytes:
-    parts = []
+def _read_to_end(fd: int, expect: int) -> bytes:
+    """Everything from the current position; ``expect`` (the size left, as fstat saw it) sizes
+    the first read, so a small object does not allocate a large buffer."""
+    parts: list[bytes] = []
     while True:
-        data = os.read(fd, 16 * 1024 * 1024)
+        data = os.read(fd, expect + 65536 if not parts else 16 * 1024 * 1024)
         if not data:
             return b"".join(parts)
         parts.append(data)
