@@ -21,9 +21,10 @@ Order: the calling thread walks the trees and creates directories, symlinks and
 special files; regular files are written by a thread pool (restore_files.py), with the
 bytes in flight bounded. Small files (one blob) go to the pool in batches of a
 directory's files, which are read from their pack in one go: per-file tasks made
-two million GIL hand-offs (futex calls) for a 20,000-file tree. Hard links are made fd to fd as soon as their first name is
-written (restore_links.py). A directory's metadata (mode, times, xattrs) is applied to
-its own fd once nothing more is written below it. No path from the target's root is
+two million GIL hand-offs (futex calls) for a 20,000-file tree. Hard links are made
+fd to fd as soon as their first name is written (restore_links.py). A directory's
+metadata (mode, times, xattrs) is applied to its own fd once nothing more is written
+below it. No path from the target's root is
 ever resolved again after the walk has passed it: the target is a tenant's share, and
 any directory of it may have been swapped for a symlink meanwhile.
 
@@ -72,7 +73,7 @@ class _RestoreRun:
         self.mode = mode
         self.progress = tracker
         self.report = report
-        # file tasks spend much of their time in syscalls, so more threads than cores help
+        # one writer a core: with more, the GIL changed hands at nearly every system call
         self.files = ContextThreadPool(workers, thread_name_prefix="sharebackup-restore")
         self.blob_pool = ContextThreadPool(workers, thread_name_prefix="sharebackup-prefetch")
         self.prefetch = BlobPrefetcher(repo, self.blob_pool, window=8 * 1024 * 1024)
