@@ -111,9 +111,9 @@ class BackupRun:
     def _acquire(self, n: int) -> None:
         # bytes of the batch not yet sent are counted too: send it before waiting for
         # releases, or the walk would wait for bytes only it can let go
-        if self.batch.items and self.budget.would_block(n):
+        if not self.budget.try_acquire(n):
             self._send_batch()
-        self.budget.acquire(n)
+            self.budget.acquire(n)
 
     def _store_batch(self, items: list[bytes], size: int) -> list[bytes]:
         try:

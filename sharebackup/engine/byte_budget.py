@@ -22,11 +22,13 @@ class ByteBudget:
                 self._cond.wait()
             self.used += n
 
-    def would_block(self, n: int) -> bool:
-        """Whether acquire(n) would wait now (only releases can happen meanwhile, so a False
-        stays true for the one thread that acquires)."""
+    def try_acquire(self, n: int) -> bool:
+        """acquire(n) if it would not wait now; False (and nothing taken) if it would."""
         with self._cond:
-            return bool(self.used) and self.used + n > self.limit
+            if self.used and self.used + n > self.limit:
+                return False
+            self.used += n
+            return True
 
     def release(self, n: int) -> None:
         with self._cond:

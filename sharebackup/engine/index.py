@@ -90,9 +90,9 @@ class Index:
             return found
         # the sorted arrays are taken after the pending dict: seal() publishes its new arrays
         # before it empties the dict, so an entry is always in one of the two
-        _keys, rest, _tails = sorted_ = self._sorted
+        sorted_ = self._sorted
         row = self._find(blob_id, sorted_)
-        return self._location(row, rest) if row >= 0 else None
+        return self._location(row, sorted_[1]) if row >= 0 else None
 
     @property
     def _keys(self) -> np.ndarray:
@@ -115,8 +115,8 @@ class Index:
             row += 1
         return -1
 
-    def _location(self, row: int, rest: np.ndarray | None = None) -> BlobLocation:
-        entry = (self._rest if rest is None else rest)[row]
+    def _location(self, row: int, rest: np.ndarray) -> BlobLocation:
+        entry = rest[row]
         return BlobLocation(self._names[int(entry["pack"])], int(entry["type"]), int(entry["offset"]),
                             int(entry["length"]), int(entry["plain"]))
 

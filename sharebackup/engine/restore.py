@@ -161,7 +161,7 @@ class _RestoreRun:
             try:
                 self.restore_node(handle, node, relp, node["name"] in existing)
             except (UnsafePathError, OSError) as exc:
-                self.report(relp, "error", (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc))
+                self.report(relp, "error", _why(exc))
                 if "link" in node and node["type"] != "dir" and self.first_names.get(node["link"]) == relp:
                     self.links.first_failed(node["link"])
         if batch:
@@ -230,61 +230,58 @@ class _RestoreRun:
             child.unref()
         self.stats["dirs"] += 1
 
-    def _submit_file(self, handle: DirHandle, node: dict, rel: str) -> None:
-        size = node.get("size", 0)
-        self.budget.acquire(min(size, self.budget.limit))
-        self.slots.acquire(1)
+    def _submit(self, handle: DirHandle, size: int, files: int, work) -> None:
+        """Run ``work`` in the file pool, holding ``size`` bytes and ``files`` slots of the budgets
+        and a reference to the directory until it is done; damage stops the whole restore."""
+        held = min(size, self.budget.limit)
+        self.budget.acquire(held)
+        self.slots.acquire(files)
         handle.ref()
 
         def task():
+            try:
+                work()
+            except BaseException as exc:  # damage: stop the whole restore
+                self.fatal = self.fatal or exc
+            finally:
+                handle.unref()
+                self.budget.release(held)
+                self.slots.release(files)
+
+        self.files.submit(task)
+
+    def _submit_file(self, handle: DirHandle, node: dict, rel: str) -> None:
+        def work():
             try:
                 written, made = write_file(self.repo, self.prefetch, handle.fd, node, rel, self.progress, self.report,
                                            want_stat="link" in node, fresh=handle.fresh)
                 self.stats_add(files=1, bytes=written)
                 self._linked_ok(node, handle, made)
             except (OSError, UnsafePathError) as exc:
-                self.report(rel, "error", exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc))
+                self.report(rel, "error", _why(exc))
                 if "link" in node:
                     self.links.first_failed(node["link"])
-            except BaseException as exc:  # damage: stop the whole restore
-                self.fatal = self.fatal or exc
-            finally:
-                handle.unref()
-                self.budget.release(min(size, self.budget.limit))
-                self.slots.release(1)
 
-        self.files.submit(task)
+        self._submit(handle, node.get("size", 0), 1, work)
 
     def _submit_batch(self, handle: DirHandle, batch: list[tuple[dict, str]], size: int) -> None:
-        self.budget.acquire(min(size, self.budget.limit))
-        self.slots.acquire(len(batch))
-        handle.ref()
+        def work():
+            per_node = [[bytes.fromhex(c) for c in node.get("content", ()) if isinstance(c, str)] for node, _ in batch]
+            loaded = iter(self.repo.load_blobs([i for ids in per_node for i in ids]))  # verified
+            written = files = 0
+            for (node, rel), ids in zip(batch, per_node):
+                blobs = [next(loaded) for _ in ids]  # this file's, whether or not it gets written
+                if self.fatal is not None:
+                    break
+                try:
+                    n, _ = write_file(self.repo, None, handle.fd, node, rel, self.progress, self.report,
+                                      blobs=iter(blobs), want_stat=False, fresh=handle.fresh)
+                    written, files = written + n, files + 1
+                except (OSError, UnsafePathError) as exc:
+                    self.report(rel, "error", _why(exc))
+            self.stats_add(files=files, bytes=written)
 
-        def task():
-            try:
-                per_node = [[bytes.fromhex(c) for c in node.get("content", ()) if isinstance(c, str)]
-                            for node, _ in batch]
-                loaded = self.repo.load_blobs([i for ids in per_node for i in ids])  # verified
-                at = written = files = 0
-                for (node, rel), ids in zip(batch, per_node):
-                    blobs, at = iter(loaded[at:at + len(ids)]), at + len(ids)
-                    if self.fatal is not None:
-                        break
-                    try:
-                        n, _ = write_file(self.repo, None, handle.fd, node, rel, self.progress, self.report,
-                                          blobs=blobs, want_stat=False, fresh=handle.fresh)
-                        written, files = written + n, files + 1
-                    except (OSError, UnsafePathError) as exc:
-                        self.report(rel, "error", exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc))
-                self.stats_add(files=files, bytes=written)
-            except BaseException as exc:  # damage: stop the whole restore
-                self.fatal = self.fatal or exc
-            finally:
-                handle.unref()
-                self.budget.release(min(size, self.budget.limit))
-                self.slots.release(len(batch))
-
-        self.files.submit(task)
+        self._submit(handle, size, len(batch), work)
 
     def stats_add(self, **counts: int) -> None:
         with self.stats_lock:
@@ -312,6 +309,10 @@ class _RestoreRun:
     def close(self) -> None:
         self.files.shutdown(wait=True, cancel_futures=True)
         self.blob_pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _why(exc: Exception) -> str:
+    return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
 
 
 def _batchable(node: dict) -> bool:
