@@ -19,6 +19,7 @@ import stat
 from concurrent.futures import Future
 
 from sharebackup.engine import file_reader, safe_fs
+from sharebackup.engine.blob_groups import GROUP_BLOBS, GROUP_BYTES
 from sharebackup.engine.byte_budget import ByteBudget
 from sharebackup.engine.errors import EngineError
 from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE
@@ -32,9 +33,10 @@ from sharebackup.engine.context_pool import ContextThreadPool
 SPECIAL_TYPES = ("fifo", "socket", "chardev", "blockdev")
 # Small files' blobs go to the pool in batches (one task for up to this many, or this many
 # bytes): a task per file made a million thread hand-offs, each a few futex calls, for a
-# million small files.
-BATCH_BLOBS = 64
-BATCH_BYTES = 1024 * 1024
+# million small files. In a format-3 repository a batch's new blobs are stored as one group
+# (engine/blob_groups.py), so a batch is as large as a group.
+BATCH_BLOBS = GROUP_BLOBS
+BATCH_BYTES = GROUP_BYTES
 
 
 class _Batch:
@@ -43,7 +45,7 @@ class _Batch:
     __slots__ = ("items", "size", "future")
 
     def __init__(self) -> None:
-        self.items: list[bytes] = []
+        self.items: list[bytes] | None = []  # None once sent
         self.size = 0
         self.future: Future | None = None
 
@@ -105,24 +107,19 @@ class BackupRun:
             self.budget.release(len(data))
 
     def _submit(self, data: bytes) -> Future:
-        self._acquire(len(data))
+        self.budget.acquire(len(data))
         return self.pool.submit(self._store_chunk, data)
-
-    def _acquire(self, n: int) -> None:
-        # bytes of the batch not yet sent are counted too: send it before waiting for
-        # releases, or the walk would wait for bytes only it can let go
-        if not self.budget.try_acquire(n):
-            self._send_batch()
-            self.budget.acquire(n)
 
     def _store_batch(self, items: list[bytes], size: int) -> list[bytes]:
         try:
-            return [self.writer.store_blob(BLOB_DATA, data) for data in items]
+            return self.writer.store_blobs(BLOB_DATA, items)
         finally:
             self.budget.release(size)
 
     def _submit_small(self, data: bytes) -> _Slot:
-        self._acquire(len(data))
+        # The open batch takes its budget when it is sent, not file by file: the walk then
+        # never waits for bytes that only it can let go, and a batch is not cut short (a
+        # smaller group) because large files hold the budget. Memory: the budget plus one batch.
         batch = self.batch
         slot = _Slot(batch, len(batch.items))
         batch.items.append(data)
@@ -134,7 +131,10 @@ class BackupRun:
     def _send_batch(self) -> None:
         batch, self.batch = self.batch, _Batch()
         if batch.items:
+            self.budget.acquire(batch.size)
             batch.future = self.pool.submit(self._store_batch, batch.items, batch.size)
+            # the slots of queued trees keep the batch: its data must not stay with it
+            batch.items = None
 
     # -- tree finishing --------------------------------------------------------------
     def _finalize(self, pt: _PendingTree) -> None:
@@ -154,6 +154,8 @@ class BackupRun:
         pt.nodes = []
 
     def _drain(self, block: bool) -> None:
+        if block:
+            self._send_batch()  # what is waited for must not wait for more files
         while self.queue and (block or self.queue[0].ready()):
             self._finalize(self.queue.popleft())
 
@@ -196,7 +198,8 @@ class BackupRun:
                 self._walk_entry(dir_fd, rel, name, stats[name], parent, pt, None, depth)
         if depth:  # directories below the root, as the restore counts them (the root is the target)
             self.stats["dirs"] += 1
-        self._send_batch()  # the directory's tree waits for its blobs: none may wait for more files
+        # the batch stays open across directories (a group's compression gains from more files):
+        # a directory's tree waits for it until it is full, or until _drain blocks
         self.queue.append(pt)
         self._drain(block=False)
         return pt

@@ -14,6 +14,7 @@ import dataclasses
 import struct
 import random
 
+from sharebackup.engine.blob_groups import GroupCache, decode_located
 from sharebackup.engine.codec import Codec
 from sharebackup.engine.errors import EngineError, IntegrityError
 from sharebackup.engine.index import INDEX_AAD, Index
@@ -123,12 +124,13 @@ def _check_data(repo, result: CheckResult, fraction: float, progress, seed) -> N
         except IntegrityError as exc:
             result.errors.append(f"pack {pack_id}: trailer damaged: {exc}")
             trailer = {}
+        groups = GroupCache(64 << 20)  # each group of the pack decoded once, for all its members
         for blob_id, loc in by_pack[pack_id]:
             t = trailer.get(blob_id)
-            if trailer and (t is None or (t.offset, t.length) != (loc.offset, loc.length)):
+            if trailer and (t is None or (t.offset, t.length, t.inner) != (loc.offset, loc.length, loc.inner)):
                 result.errors.append(f"pack {pack_id}: trailer disagrees with the index for blob {blob_id.hex()}")
             try:
-                codec.decode_blob(data[loc.offset:loc.offset + loc.length], blob_id, loc.plain_len)
+                decode_located(codec, data[loc.offset:loc.offset + loc.length], blob_id, loc, groups, loc.offset)
             except IntegrityError as exc:
                 kind = "tree" if loc.type == BLOB_TREE else "data"
                 result.errors.append(f"pack {pack_id}: {kind} blob {blob_id.hex()}: {exc}")

@@ -78,6 +78,20 @@ class Codec:
                 body = b"\x01" + packed
         if body is None:
             body = b"\x00" + bytes(data)
+        return self._seal(body, aad)
+
+    def encode_parts(self, parts: list[bytes], aad: bytes) -> bytes:
+        """encode() of the parts' concatenation, without making it (a blob group's members are
+        compressed as one zstd stream: the same frame, one copy of 4 MiB less per group)."""
+        total = sum(len(part) for part in parts)
+        if total >= _MIN_COMPRESS:
+            stream = self._compressor().compressobj(size=total)
+            packed = [b"\x01", *(stream.compress(part) for part in parts), stream.flush()]
+            if sum(len(piece) for piece in packed) - 1 < total - (total >> 5):
+                return self._seal(b"".join(packed), aad)
+        return self._seal(b"".join([b"\x00", *parts]), aad)
+
+    def _seal(self, body: bytes, aad: bytes) -> bytes:
         if self._aead is None:
             return body
         nonce = self._nonce()

@@ -9,13 +9,17 @@ Two delta formats (both encoded as a repository file with aad b"index"); docs/re
 - version 1, JSON (repositories of format version 1 keep writing it):
     {"v": 1, "supersedes": [index ids],
      "packs": [{"id": pack id, "size": bytes, "blobs": [[type, blob id hex, offset, length, plain_len], ...]}]}
-- version 2, binary (format version 2): MAGIC, then little-endian counts, the superseded ids and
-  the packs (raw 32-byte ids), then one 49-byte record per blob (see RECORD), which numpy reads
-  without parsing.
+- version 2, binary (format version 2): MAGIC_V2, then little-endian counts, the superseded ids
+  and the packs (raw 32-byte ids), then one 53-byte record per blob (RECORD_V2), which numpy
+  reads without parsing.
+- version 3 (format version 3, groups of small blobs): MAGIC, the same layout, records of RECORD:
+  the offset in the pack shrinks to 32 bits and the blob's offset inside its group is added, so a
+  record stays 53 bytes.
 
 In memory the index is two sorted numpy arrays: the ids' first 8 bytes as native integers (for
-searchsorted) and the 53-byte records themselves, their pack rows renumbered to the index's
-packs: about 61 bytes a blob, where a dict of BlobLocation objects took about 300. Ten million
+searchsorted) and the 53-byte records themselves (version 3's layout; version 2 deltas are
+converted as they are merged), their pack rows renumbered to the index's packs: about 61 bytes a
+blob, where a dict of BlobLocation objects took about 300. Ten million
 blobs open in 3 to 4.5 s in about 615 MB (benchmarks/index_benchmark.py). A lookup is a binary
 search. Blobs added since the last `seal()` (a running backup's) wait in a small dict.
 """
@@ -35,18 +39,23 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402 - after the thread setting
 
-from sharebackup.engine.pack import PackEntry
+from sharebackup.engine.pack import ALONE, PackEntry
 
 INDEX_AAD = b"index"
-MAGIC = b"SBIDX2\n"
+MAGIC_V2 = b"SBIDX2\n"
+MAGIC = b"SBIDX3\n"
 _COUNTS = struct.Struct("<III")  # supersedes, packs, blobs
 _PACK = struct.Struct("<32sQ")  # id, size
 PACK_ROW = np.dtype([("id", "V32"), ("size", "<u8")])  # the same, for numpy
 # One blob; a delta lists them sorted by id, "pack" is the row of the delta's pack table. In memory
 # the records are kept as they are read (their pack rows renumbered), beside a native copy of the
 # keys for searchsorted: 53 + 8 bytes a blob.
-RECORD = np.dtype([("key", ">u8"), ("tail", "V24"), ("pack", "<u4"), ("type", "u1"), ("offset", "<u8"),
-                   ("length", "<u4"), ("plain", "<u4")])  # packed: 53 bytes
+RECORD_V2 = np.dtype([("key", ">u8"), ("tail", "V24"), ("pack", "<u4"), ("type", "u1"), ("offset", "<u8"),
+                      ("length", "<u4"), ("plain", "<u4")])  # packed: 53 bytes
+# offset and length are the unit's (the blob's own stored form, or its group's); inner is where
+# the blob starts in its group's plaintext, ALONE for a blob stored by itself
+RECORD = np.dtype([("key", ">u8"), ("tail", "V24"), ("pack", "<u4"), ("type", "u1"), ("offset", "<u4"),
+                   ("length", "<u4"), ("plain", "<u4"), ("inner", "<u4")])  # packed: 53 bytes too
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +65,7 @@ class BlobLocation:
     offset: int
     length: int
     plain_len: int
+    inner: int = ALONE
 
 
 REST = RECORD
@@ -118,7 +128,7 @@ class Index:
     def _location(self, row: int, rest: np.ndarray) -> BlobLocation:
         entry = rest[row]
         return BlobLocation(self._names[int(entry["pack"])], int(entry["type"]), int(entry["offset"]),
-                            int(entry["length"]), int(entry["plain"]))
+                            int(entry["length"]), int(entry["plain"]), int(entry["inner"]))
 
     @property
     def blobs(self) -> "_BlobView":
@@ -139,7 +149,7 @@ class Index:
             for e in entries:
                 # keep the first location seen: any copy verifies the same
                 if e.id not in self._pending and self._find(e.id) < 0:
-                    self._pending[e.id] = BlobLocation(pack_id, e.type, e.offset, e.length, e.plain_len)
+                    self._pending[e.id] = BlobLocation(pack_id, e.type, e.offset, e.length, e.plain_len, e.inner)
             # A backup of a million small files adds a million blobs: as dict entries they took
             # ~200 bytes each, so they go into the compact arrays from time to time (a quarter
             # of the arrays' size at least, which keeps the sorting linear overall).
@@ -148,7 +158,7 @@ class Index:
 
     def merge_delta(self, delta_id: str, delta) -> None:
         """Merge one delta: its stored payload (either format) or a version-1 document."""
-        if isinstance(delta, (bytes, bytearray, memoryview)) and bytes(delta[:len(MAGIC)]) == MAGIC:
+        if isinstance(delta, (bytes, bytearray, memoryview)) and bytes(delta[:len(MAGIC)]) in (MAGIC, MAGIC_V2):
             self._merge_binary(bytes(delta))
         else:
             doc = json.loads(delta) if isinstance(delta, (bytes, bytearray, memoryview, str)) else delta
@@ -165,12 +175,15 @@ class Index:
         offset += _COUNTS.size + 32 * n_old
         table = np.frombuffer(payload, PACK_ROW, count=n_packs, offset=offset)
         offset += n_packs * PACK_ROW.itemsize
-        if len(payload) != offset + n_blobs * RECORD.itemsize:
+        layout = RECORD if payload.startswith(MAGIC) else RECORD_V2
+        if len(payload) != offset + n_blobs * layout.itemsize:
             raise ValueError("a binary index delta whose counts do not match its length")
         with self._lock:
             numbers = np.fromiter((self._number(raw.tobytes().hex(), int(size)) for raw, size in
                                    zip(table["id"], table["size"])), np.uint32, n_packs)
-        records = np.frombuffer(payload, RECORD, count=n_blobs, offset=offset)  # a view: no copy until seal
+        records = np.frombuffer(payload, layout, count=n_blobs, offset=offset)  # a view: no copy until seal
+        if layout is RECORD_V2:
+            records = _from_v2(records)
         with self._lock:
             self._loaded.append((records, numbers))
 
@@ -200,16 +213,34 @@ class Index:
         self._loaded, self._pending = [], {}
 
     def totals(self) -> tuple[int, int, int]:
-        """(blobs, plain bytes, stored bytes), without building a location per blob."""
+        """(blobs, plain bytes, stored bytes), without building a location per blob; a group's
+        stored bytes count once, not once a member."""
         rest, pending = self._rest, list(self._pending.values())
+        alone = rest["inner"] == ALONE
+        grouped = rest[~alone]
+        units = np.unique(grouped["pack"].astype(np.uint64) << np.uint64(32) | grouped["offset"].astype(np.uint64),
+                          return_index=True)[1]
+        stored = int(rest["length"][alone].sum(dtype=np.uint64)) + int(grouped["length"][units].sum(dtype=np.uint64))
+        stored += sum({(p.pack_id, p.offset): p.length for p in pending}.values())
         return (len(rest) + len(pending), int(rest["plain"].sum(dtype=np.uint64)) + sum(p.plain_len for p in pending),
-                int(rest["length"].sum(dtype=np.uint64)) + sum(p.length for p in pending))
+                stored)
 
     def entries_by_pack(self) -> dict[str, list[tuple[bytes, BlobLocation]]]:
         out: dict[str, list[tuple[bytes, BlobLocation]]] = {p: [] for p in self.packs}
         for bid, loc in self.blobs.items():
             out.setdefault(loc.pack_id, []).append((bid, loc))
         return out
+
+
+def _from_v2(records: np.ndarray) -> np.ndarray:
+    """Version-2 records in the version-3 layout (every blob stored alone)."""
+    if len(records) and int(records["offset"].max()) >= 1 << 32:
+        raise ValueError("a binary index delta with a pack offset beyond 4 GiB")
+    out = np.empty(len(records), RECORD)
+    for name in ("key", "tail", "pack", "type", "offset", "length", "plain"):
+        out[name] = records[name]
+    out["inner"] = ALONE
+    return out
 
 
 def _scattered(parts: list, order: np.ndarray) -> np.ndarray:
@@ -251,6 +282,7 @@ def _pending_part(pending: dict[bytes, BlobLocation], numbers: dict[str, int]) -
     rest["offset"] = [loc.offset for loc in locs]
     rest["length"] = [loc.length for loc in locs]
     rest["plain"] = [loc.plain_len for loc in locs]
+    rest["inner"] = [loc.inner for loc in locs]
     return rest
 
 
@@ -308,7 +340,7 @@ class _BlobView:
 def delta_document(packs: list[tuple[str, int, list[PackEntry]]], supersedes: list[str] = (),
                    version: int = 1) -> bytes:
     if version >= 2:
-        return _binary_delta(packs, supersedes)
+        return _binary_delta(packs, supersedes, version)
     doc = {
         "v": 1,
         "supersedes": sorted(supersedes),
@@ -320,17 +352,22 @@ def delta_document(packs: list[tuple[str, int, list[PackEntry]]], supersedes: li
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def _binary_delta(packs, supersedes) -> bytes:
+def _binary_delta(packs, supersedes, version: int) -> bytes:
     old = sorted(supersedes)
     total = sum(len(entries) for _, _, entries in packs)
-    out = [MAGIC, _COUNTS.pack(len(old), len(packs), total)]
+    out = [MAGIC if version >= 3 else MAGIC_V2, _COUNTS.pack(len(old), len(packs), total)]
     out += [bytes.fromhex(delta_id) for delta_id in old]
     out += [_PACK.pack(bytes.fromhex(pid), size) for pid, size, _ in packs]
-    records = np.zeros(total, RECORD)
+    records = np.zeros(total, RECORD if version >= 3 else RECORD_V2)
     row = 0
     for number, (_, _, entries) in enumerate(packs):
         for e in entries:
-            records[row] = (int.from_bytes(e.id[:8], "big"), e.id[8:], number, e.type, e.offset, e.length, e.plain_len)
+            fields = (int.from_bytes(e.id[:8], "big"), e.id[8:], number, e.type, e.offset, e.length, e.plain_len)
+            if version >= 3:
+                fields += (e.inner,)
+            elif e.inner != ALONE:
+                raise ValueError("a blob group cannot be listed in a version-2 index delta")
+            records[row] = fields
             row += 1
     records = records[np.argsort(records["key"], kind="stable")]  # sorted: a reader merges runs
     out.append(records.tobytes())

@@ -21,10 +21,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from sharebackup.engine.blob_groups import decode_group, member
 from sharebackup.engine.errors import AbortedError, ObjectMissing
 from sharebackup.engine.index import INDEX_AAD, delta_document
 from sharebackup.engine.locks import RepoLock, remove_expired_locks
-from sharebackup.engine.pack import PackEntry, pack_name
+from sharebackup.engine.pack import ALONE, PackEntry, pack_name
 from sharebackup.engine.packer import BlobWriter
 from sharebackup.engine.tree_walk import referenced_blobs
 
@@ -111,8 +112,8 @@ def _plan(repo, grace: float, repack_threshold: float) -> _Plan:
     trees, data = referenced_blobs(repo, repo.list_snapshots())
     plan = _Plan(listing, young, trees | data, repo.index.entries_by_pack())
     for pack_id, blobs in plan.by_pack.items():
-        live = sum(loc.length for bid, loc in blobs if bid in plan.used)
-        total = sum(loc.length for _bid, loc in blobs) or 1
+        live = _unit_bytes(blobs, plan.used)
+        total = _unit_bytes(blobs) or 1
         if pack_id in young:
             plan.young_with_garbage += live == 0 or 1 - live / total > repack_threshold
             continue
@@ -123,19 +124,45 @@ def _plan(repo, grace: float, repack_threshold: float) -> _Plan:
     return plan
 
 
+def _unit_bytes(blobs, used=None) -> float:
+    """Stored bytes of the used blobs (all blobs without ``used``): a blob stored alone has its
+    own; a group's bytes count once and are shared among its members by plain length, so a
+    group whose members are mostly dead makes its pack a candidate for repacking."""
+    units: dict[int, list] = {}  # offset -> [stored length, plain of all members, plain of the used]
+    for bid, loc in blobs:
+        unit = units.setdefault(loc.offset, [loc.length, 0, 0, False])
+        unit[1] += loc.plain_len
+        if used is None or bid in used:
+            unit[2] += loc.plain_len
+            unit[3] = True
+    return sum(length * (live / total if total else float(any_used)) for length, total, live, any_used in units.values())
+
+
 def _repack(repo, plan: _Plan) -> list:
     """Copy the used blobs of the packs to repack into new packs (the index forgets the packs to
-    drop or repack first, so the writer stores copies anew); returns the packs written."""
+    drop or repack first, so the writer stores copies anew); returns the packs written. A blob
+    stored alone is copied as stored; the used members of a group are grouped anew, so a
+    group's dead members are dropped too."""
     repo.index = _without(repo.index, plan.drop + plan.repack)
     writer = BlobWriter(repo, index_every=1 << 30, keep_written=True)
     for pack_id in plan.repack:
         blobs = [(bid, loc) for bid, loc in plan.by_pack[pack_id] if bid in plan.used]
         raw = repo.store.get(pack_name(pack_id))
+        groups: dict[int, bytes] = {}
+        regroup: dict[int, list[bytes]] = {}
         for bid, loc in blobs:
-            if writer.claim(bid):
-                stored = raw[loc.offset:loc.offset + loc.length]
+            stored = raw[loc.offset:loc.offset + loc.length]
+            if loc.inner != ALONE:
+                if loc.offset not in groups:
+                    groups[loc.offset] = decode_group(repo.codec, stored)
+                # verified against its id: never copy damage forward
+                regroup.setdefault(loc.type, []).append(member(repo.codec, groups[loc.offset], bid, loc.inner,
+                                                               loc.plain_len))
+            elif writer.claim(bid):
                 repo.codec.decode_blob(stored, bid, loc.plain_len)  # never copy damage forward
                 writer.add(loc.type, bid, stored, loc.plain_len)
+        for blob_type, datas in regroup.items():
+            writer.store_blobs(blob_type, datas)
     writer.flush()
     return writer.written
 
@@ -144,7 +171,7 @@ def _merge_index(repo, plan: _Plan, written: list, delete) -> int:
     """One index delta for every pack that stays (kept and newly written), then the old deltas
     go; returns how many went."""
     gone = set(plan.drop) | set(plan.repack)
-    kept = {p: [PackEntry(loc.type, bid, loc.offset, loc.length, loc.plain_len) for bid, loc in blobs]
+    kept = {p: [PackEntry(loc.type, bid, loc.offset, loc.length, loc.plain_len, loc.inner) for bid, loc in blobs]
             for p, blobs in plan.by_pack.items() if p not in gone}
     survivors = [(p, repo.index.packs.get(p, plan.listing[p].size if p in plan.listing else 0), e)
                  for p, e in kept.items()]
@@ -193,7 +220,8 @@ def _without(index, pack_ids):
     fresh = Index()
     for pid, blobs in index.entries_by_pack().items():
         if pid not in gone:
-            fresh.add_pack(pid, index.packs[pid], [PackEntry(l.type, b, l.offset, l.length, l.plain_len) for b, l in blobs])
+            fresh.add_pack(pid, index.packs[pid], [PackEntry(l.type, b, l.offset, l.length, l.plain_len, l.inner)
+                                                   for b, l in blobs])
     fresh.delta_ids = set(index.delta_ids)
     return fresh
 

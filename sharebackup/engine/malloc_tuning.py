@@ -10,6 +10,10 @@ Fixing the mmap threshold also freezes the trim threshold at glibc's 128 KiB def
 so freed heap tops were handed back and faulted in again on every blob (430,000 minor
 faults in one restore, on a VM where each costs a trip to the host): we raise it to
 128 MiB, which brought that restore to 14,000 faults and a third less system time.
+The number of malloc arenas is capped at one a core (glibc's default is eight a core): each
+thread that meets a busy arena makes another, and each arena keeps its own freed blocks, so
+blob groups' multi-MiB buffers built in the pool's threads left several heaps' worth of free
+memory behind. Measured on the benchmark tree's backup: peak RSS 195-213 MB -> 179 MB.
 Process-wide but harmless to other code; a no-op where glibc is absent.
 """
 
@@ -17,10 +21,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import threading
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 THRESHOLD = 8 * 1024 * 1024
 TRIM_THRESHOLD = 128 * 1024 * 1024
 _done = False
@@ -36,6 +42,7 @@ def tune_malloc() -> bool:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
             ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, THRESHOLD))
             ok = bool(libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and ok
+            ok = bool(libc.mallopt(_M_ARENA_MAX, max(2, os.cpu_count() or 2))) and ok
         except (OSError, AttributeError):
             ok = False
         _done = True

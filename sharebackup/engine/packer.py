@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 
+from sharebackup.engine.blob_groups import GROUP_AAD, plan_groups
 from sharebackup.engine.codec import Codec
 from sharebackup.engine.errors import ObjectExists
 from sharebackup.engine.index import INDEX_AAD, Index, delta_document
@@ -30,7 +31,8 @@ class BlobWriter:
         self._claimed: set[bytes] = set()
         # Trees get their own packs (as in restic) so check, gc and restore can read
         # all metadata without touching the bulk of the data.
-        self._builders = {BLOB_DATA: PackBuilder(), BLOB_TREE: PackBuilder()}
+        self.grouped: bool = repo.grouped
+        self._builders = self._new_builders()
         self._unindexed: list[tuple[str, int, list[PackEntry]]] = []
         self._index_lock = threading.Lock()
         # statistics for the snapshot summary
@@ -43,6 +45,9 @@ class BlobWriter:
         self.keep_written = keep_written
         self.written: list[tuple[str, int, list[PackEntry]]] = []
 
+    def _new_builders(self) -> dict[int, PackBuilder]:
+        return {BLOB_DATA: PackBuilder(self.grouped), BLOB_TREE: PackBuilder(self.grouped)}
+
     def claim(self, blob_id: bytes) -> bool:
         """True if the caller must encode and add this blob; False if it is known."""
         with self._lock:
@@ -52,15 +57,23 @@ class BlobWriter:
             return True
 
     def add(self, blob_type: int, blob_id: bytes, stored: bytes, plain_len: int) -> None:
+        self.add_group(blob_type, [(blob_id, None, plain_len)], stored)
+
+    def add_group(self, blob_type: int, members: list[tuple[bytes, int | None, int]], stored: bytes) -> None:
+        """Add one unit: a blob stored alone (one member, inner None) or a group, whose members are
+        (blob id, offset in the group's plaintext, plain length)."""
         full = None
         with self._lock:
             builder = self._builders[blob_type]
-            builder.add(blob_type, blob_id, stored, plain_len)
-            self.new_blobs += 1
-            self.new_plain_bytes += plain_len
+            if members[0][1] is None:
+                builder.add(blob_type, members[0][0], stored, members[0][2])
+            else:
+                builder.add_group(blob_type, members, stored)
+            self.new_blobs += len(members)
+            self.new_plain_bytes += sum(n for _, _, n in members)
             self.new_stored_bytes += len(stored)
             if builder.size >= self.pack_size:
-                full, self._builders[blob_type] = builder, PackBuilder()
+                full, self._builders[blob_type] = builder, PackBuilder(self.grouped)
         if full is not None:
             self._upload(full)
 
@@ -70,6 +83,28 @@ class BlobWriter:
         if self.claim(blob_id):
             self.add(blob_type, blob_id, self.codec.encode(data, blob_id), len(data))
         return blob_id
+
+    def store_blobs(self, blob_type: int, datas: list[bytes]) -> list[bytes]:
+        """store_blob for many small blobs at once; returns their ids. In a repository of format
+        3 the new ones are stored in groups (engine/blob_groups.py), else one by one."""
+        ids = [self.codec.blob_id(data) for data in datas]
+        fresh = [(blob_id, data) for blob_id, data in zip(ids, datas) if self.claim(blob_id)]
+        if not self.grouped:
+            for blob_id, data in fresh:
+                self.add(blob_type, blob_id, self.codec.encode(data, blob_id), len(data))
+            return ids
+        for start, end in plan_groups([len(data) for _, data in fresh]):
+            part = fresh[start:end]
+            if len(part) == 1:
+                blob_id, data = part[0]
+                self.add(blob_type, blob_id, self.codec.encode(data, blob_id), len(data))
+                continue
+            members, at = [], 0
+            for blob_id, data in part:
+                members.append((blob_id, at, len(data)))
+                at += len(data)
+            self.add_group(blob_type, members, self.codec.encode_parts([data for _, data in part], GROUP_AAD))
+        return ids
 
     def _upload(self, builder: PackBuilder) -> None:
         pack_id, data = builder.finish(self.codec)
@@ -99,7 +134,7 @@ class BlobWriter:
         """Upload the partial pack and index everything written so far."""
         with self._lock:
             builders = list(self._builders.values())
-            self._builders = {BLOB_DATA: PackBuilder(), BLOB_TREE: PackBuilder()}
+            self._builders = self._new_builders()
         for builder in builders:
             if builder.entries:
                 self._upload(builder)

@@ -1,7 +1,8 @@
 """A repository of format version 1 (JSON index deltas), made by the engine before format 2 and
 committed as a fixture (tests/fixtures/repository-v1, passphrase "fixture passphrase v1"),
 still opens, checks and restores byte for byte; a backup into it keeps writing version-1 deltas,
-so an older engine can go on reading it. New repositories are format 2 (binary index deltas)."""
+so an older engine can go on reading it. New repositories are format 3 (binary index deltas, small
+blobs in groups: tests/engine/test_blob_groups.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from sharebackup import engine
-from sharebackup.engine.index import INDEX_AAD, MAGIC
+from sharebackup.engine.index import INDEX_AAD, MAGIC, MAGIC_V2
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "repository-v1"
 KEY = b"fixture passphrase v1"
@@ -44,10 +45,10 @@ def test_a_backup_into_a_version_1_repository_writes_version_1_deltas(tmp_path):
     (source / "new.txt").write_text("new data\n")
     engine.backup(repo, str(source))
     added = set(repo.index_ids()) - before
-    assert added and all(not repo.read_file("index", i, INDEX_AAD).startswith(MAGIC) for i in added)
+    assert added and all(not repo.read_file("index", i, INDEX_AAD).startswith((MAGIC, MAGIC_V2)) for i in added)
 
 
-def test_a_new_repository_is_format_2_with_binary_deltas(tmp_path):
+def test_a_new_repository_is_format_3_with_binary_deltas(tmp_path):
     store = engine.open_store(str(tmp_path / "new"))
     engine.Repository.init(store, key=KEY)
     repo = engine.Repository.open(store, key=KEY)
@@ -55,7 +56,7 @@ def test_a_new_repository_is_format_2_with_binary_deltas(tmp_path):
     source.mkdir()
     (source / "f.txt").write_text("x" * 1000)
     snap = engine.backup(repo, str(source))
-    assert repo.config["version"] == 2
+    assert repo.config["version"] == 3
     assert all(repo.read_file("index", i, INDEX_AAD).startswith(MAGIC) for i in repo.index_ids())
     reopened = engine.Repository.open(store, key=KEY)
     engine.restore(reopened, snap, str(tmp_path / "out"))

@@ -6,22 +6,24 @@ import os
 
 import pytest
 
-from sharebackup.engine.index import MAGIC, Index, delta_document
-from sharebackup.engine.pack import PackEntry
+from sharebackup.engine.index import MAGIC, MAGIC_V2, Index, delta_document
+from sharebackup.engine.pack import ALONE, PackEntry
 
 
-def _pack(n: int, seed: int) -> tuple[str, int, list[PackEntry]]:
-    entries = [PackEntry(i % 2, os.urandom(32), i * 100, 90 + i, 200 + i) for i in range(n)]
+def _pack(n: int, seed: int, grouped: bool = False) -> tuple[str, int, list[PackEntry]]:
+    """n blobs; grouped: every third blob is stored alone, the others are members of groups."""
+    entries = [PackEntry(i % 2, os.urandom(32), i * 100, 90 + i, 200 + i, 7 * i if grouped and i % 3 else ALONE)
+               for i in range(n)]
     return os.urandom(32).hex(), 100 * n, entries
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_every_blob_of_every_delta_is_found_after_seal(version):
-    packs = [_pack(50, s) for s in range(6)]
+    packs = [_pack(50, s, grouped=version == 3) for s in range(6)]
     index = Index()
     for i in range(0, 6, 2):
         payload = delta_document(packs[i:i + 2], version=version)
-        assert payload.startswith(MAGIC) == (version == 2)
+        assert payload.startswith({1: b"{", 2: MAGIC_V2, 3: MAGIC}[version])
         index.merge_delta(f"d{i}", payload)
     index.seal()
     assert len(index.blobs) == 300 and index.totals()[0] == 300
@@ -29,8 +31,8 @@ def test_every_blob_of_every_delta_is_found_after_seal(version):
         assert index.packs[pack_id] == size
         for e in entries:
             loc = index.get(e.id)
-            assert (loc.pack_id, loc.type, loc.offset, loc.length, loc.plain_len) == \
-                (pack_id, e.type, e.offset, e.length, e.plain_len)
+            assert (loc.pack_id, loc.type, loc.offset, loc.length, loc.plain_len, loc.inner) == \
+                (pack_id, e.type, e.offset, e.length, e.plain_len, e.inner)
     assert index.get(os.urandom(32)) is None and os.urandom(32) not in index
     assert sorted(bid for bid, _ in index.blobs.items()) == sorted(e.id for _, _, es in packs for e in es)
 
@@ -97,3 +99,19 @@ def test_blobs_added_by_a_long_backup_move_into_the_arrays_and_stay_found_by_loo
     for pack_id, _size, entries in packs:
         for e in entries:
             assert index.get(e.id).pack_id == pack_id
+
+
+def test_a_group_member_cannot_go_into_a_version_2_delta():
+    with pytest.raises(ValueError):
+        delta_document([_pack(3, 1, grouped=True)], version=2)
+
+
+def test_a_groups_stored_bytes_count_once_in_the_totals():
+    pack_id = os.urandom(32).hex()
+    members = [PackEntry(0, os.urandom(32), 0, 500, 300, inner) for inner in (0, 300, 600)]
+    alone = PackEntry(0, os.urandom(32), 500, 40, 60)
+    index = Index()
+    index.merge_delta("d", delta_document([(pack_id, 540, members + [alone])], version=3))
+    index.seal()
+    index.add_pack(os.urandom(32).hex(), 100, [PackEntry(0, os.urandom(32), 0, 100, 90, i) for i in (0, 90)])
+    assert index.totals() == (6, 900 + 60 + 180, 500 + 40 + 100)
