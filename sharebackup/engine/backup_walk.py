@@ -355,6 +355,7 @@ class BackupRun:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.writer.close()
 
 
 def _open_for_reading(dir_fd: int, name: bytes, expect: os.stat_result) -> tuple[int, os.stat_result]:

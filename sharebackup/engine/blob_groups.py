@@ -29,9 +29,17 @@ GROUP_BYTES = 4 << 20  # a group is closed once its plaintext reaches this
 
 
 def plan_groups(sizes: list[int]) -> list[tuple[int, int]]:
-    """Split blobs of these sizes, in order, into groups: (start, end) index ranges."""
+    """Split blobs of these sizes, in order, into groups: (start, end) index ranges. A blob of
+    GROUP_BYTES or more (a chunker configured with a large min_size) is a range of its own, so
+    no group comes near MAX_GROUP_PLAIN."""
     out, start, total = [], 0, 0
     for i, n in enumerate(sizes):
+        if n >= GROUP_BYTES:
+            if start < i:
+                out.append((start, i))
+            out.append((i, i + 1))
+            start, total = i + 1, 0
+            continue
         total += n
         if i + 1 - start >= GROUP_BLOBS or total >= GROUP_BYTES:
             out.append((start, i + 1))

@@ -145,6 +145,15 @@ def _repack(repo, plan: _Plan) -> list:
     group's dead members are dropped too."""
     repo.index = _without(repo.index, plan.drop + plan.repack)
     writer = BlobWriter(repo, index_every=1 << 30, keep_written=True)
+    try:
+        _copy_used(repo, plan, writer)
+        writer.flush()
+    finally:
+        writer.close()
+    return writer.written
+
+
+def _copy_used(repo, plan: _Plan, writer: BlobWriter) -> None:
     for pack_id in plan.repack:
         blobs = [(bid, loc) for bid, loc in plan.by_pack[pack_id] if bid in plan.used]
         raw = repo.store.get(pack_name(pack_id))
@@ -163,8 +172,6 @@ def _repack(repo, plan: _Plan) -> list:
                 writer.add(loc.type, bid, stored, loc.plain_len)
         for blob_type, datas in regroup.items():
             writer.store_blobs(blob_type, datas)
-    writer.flush()
-    return writer.written
 
 
 def _merge_index(repo, plan: _Plan, written: list, delete) -> int:

@@ -2,8 +2,10 @@
 
 Called from the backup pipeline's worker threads. `claim(id)` decides, under one lock,
 whether a blob must be stored (unknown to the index and not already claimed by another
-thread), so two threads never compress the same chunk twice. Full packs are uploaded
-outside the lock by the thread that filled them, so uploads overlap with hashing.
+thread), so two threads never compress the same chunk twice. Full packs go to an uploader
+thread, so the workers go on compressing while a pack is written and fsynced (about 0.1 s
+for 16 MiB here: 4.6 s of a 10 s cold backup when the workers did it themselves); at most
+UPLOADS_IN_FLIGHT packs wait or upload at once, which bounds the memory they hold.
 An index delta is written every `index_every` packs and at `flush()`, which bounds how
 much a crash can orphan; `Repository.recover_unindexed_packs` picks those orphans up.
 """
@@ -11,12 +13,17 @@ much a crash can orphan; `Repository.recover_unindexed_packs` picks those orphan
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 
 from sharebackup.engine.blob_groups import GROUP_AAD, plan_groups
 from sharebackup.engine.codec import Codec
+from sharebackup.engine.context_pool import ContextThreadPool
 from sharebackup.engine.errors import ObjectExists
 from sharebackup.engine.index import INDEX_AAD, Index, delta_document
 from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE, PackBuilder, PackEntry, pack_name
+
+
+UPLOADS_IN_FLIGHT = 2
 
 
 class BlobWriter:
@@ -44,6 +51,9 @@ class BlobWriter:
         # small files would hold a million entries here for nothing
         self.keep_written = keep_written
         self.written: list[tuple[str, int, list[PackEntry]]] = []
+        self._uploader = ContextThreadPool(UPLOADS_IN_FLIGHT, thread_name_prefix="sharebackup-upload")
+        self._upload_slots = threading.BoundedSemaphore(UPLOADS_IN_FLIGHT)
+        self._uploads: list[Future] = []
 
     def _new_builders(self) -> dict[int, PackBuilder]:
         return {BLOB_DATA: PackBuilder(self.grouped), BLOB_TREE: PackBuilder(self.grouped)}
@@ -75,7 +85,7 @@ class BlobWriter:
             if builder.size >= self.pack_size:
                 full, self._builders[blob_type] = builder, PackBuilder(self.grouped)
         if full is not None:
-            self._upload(full)
+            self._queue_upload(full)
 
     def store_blob(self, blob_type: int, data: bytes) -> bytes:
         """Hash, dedup, encode and add one blob; returns its id. Thread-safe."""
@@ -105,6 +115,32 @@ class BlobWriter:
                 at += len(data)
             self.add_group(blob_type, members, self.codec.encode_parts([data for _, data in part], GROUP_AAD))
         return ids
+
+    def _queue_upload(self, builder: PackBuilder) -> None:
+        """Hand a full pack to the uploader; waits while UPLOADS_IN_FLIGHT packs are queued."""
+        self._raise_failed()
+        self._upload_slots.acquire()
+        try:
+            future = self._uploader.submit(self._upload_then_release, builder)
+        except BaseException:
+            self._upload_slots.release()
+            raise
+        with self._lock:
+            self._uploads.append(future)
+
+    def _upload_then_release(self, builder: PackBuilder) -> None:
+        try:
+            self._upload(builder)
+        finally:
+            self._upload_slots.release()
+
+    def _raise_failed(self) -> None:
+        """An upload's error, raised in a caller's thread (the backup then stops at once)."""
+        with self._lock:
+            done = [f for f in self._uploads if f.done()]
+            self._uploads = [f for f in self._uploads if not f.done()]
+        for future in done:
+            future.result()
 
     def _upload(self, builder: PackBuilder) -> None:
         pack_id, data = builder.finish(self.codec)
@@ -137,8 +173,16 @@ class BlobWriter:
             self._builders = self._new_builders()
         for builder in builders:
             if builder.entries:
-                self._upload(builder)
+                self._queue_upload(builder)
+        with self._lock:
+            uploads, self._uploads = self._uploads, []
+        for future in uploads:
+            future.result()
         with self._index_lock:
             write, self._unindexed = self._unindexed, []
         if write:
             self._write_index(write)
+
+    def close(self) -> None:
+        """Stop the uploader (after what it was given); flush() first to keep the work."""
+        self._uploader.shutdown(wait=True)

@@ -382,3 +382,11 @@ def test_small_file_trees_round_trip_through_groups(tmp_path, files):
     engine.restore(_reopen_plain(repo), snap, str(base / "out"))
     assert_same_tree(str(src), str(base / "out"))
     assert engine.check(_reopen_plain(repo), read_data=True).ok
+
+
+def test_plan_groups_closes_a_group_at_its_limits_and_keeps_a_huge_blob_alone():
+    plan, limit = blob_groups.plan_groups, blob_groups.GROUP_BLOBS
+    assert plan([10] * (limit + 3)) == [(0, limit), (limit, limit + 3)]
+    assert plan([3 << 20, 2 << 20, 1]) == [(0, 2), (2, 3)]  # closed once 4 MiB is reached
+    assert plan([10, blob_groups.GROUP_BYTES, 5, 5]) == [(0, 1), (1, 2), (2, 4)]
+    assert plan([]) == []
