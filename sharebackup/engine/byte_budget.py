@@ -22,14 +22,6 @@ class ByteBudget:
                 self._cond.wait()
             self.used += n
 
-    def try_acquire(self, n: int) -> bool:
-        """acquire(n) if it would not wait now; False (and nothing taken) if it would."""
-        with self._cond:
-            if self.used and self.used + n > self.limit:
-                return False
-            self.used += n
-            return True
-
     def release(self, n: int) -> None:
         with self._cond:
             self.used -= n

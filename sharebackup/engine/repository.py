@@ -13,6 +13,7 @@ bytes and verified against that name when read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -151,7 +152,9 @@ class Repository:
         return file_id
 
     def read_file(self, prefix: str, file_id: str, aad: bytes) -> bytes:
-        stored = self.store.get(f"{prefix}/{file_id}")
+        return self._decode_file(prefix, file_id, aad, self.store.get(f"{prefix}/{file_id}"))
+
+    def _decode_file(self, prefix: str, file_id: str, aad: bytes, stored: bytes) -> bytes:
         if Codec.content_id(stored) != file_id:
             raise IntegrityError(f"{prefix}/{file_id} does not match its name")
         return self.codec.decode(stored, aad)
@@ -165,11 +168,19 @@ class Repository:
         ids = self.index_ids()
 
         def fetch(delta_id):
-            return delta_id, self.read_file("index", delta_id, INDEX_AAD)
+            return delta_id, self.store.get(f"index/{delta_id}")
 
-        with ContextThreadPool(4) as pool:
-            for delta_id, payload in pool.map(fetch, ids):
-                index.merge_delta(delta_id, payload)
+        # Only the reads run in threads, and only for a remote store (an S3 round trip each):
+        # what a thread allocates stays in its malloc arena, whose free top glibc's malloc_trim
+        # does not give back (10,000,000 blobs took 71 bytes each instead of 61), and the decoded
+        # deltas live until seal(): decoded here, they stay in the main arena.
+        with contextlib.ExitStack() as stack:
+            fetched = map(fetch, ids)
+            if self.store.parallel_reads > 1:
+                pool = stack.enter_context(ContextThreadPool(self.store.parallel_reads))
+                fetched = pool.map(fetch, ids)
+            for delta_id, stored in fetched:
+                index.merge_delta(delta_id, self._decode_file("index", delta_id, INDEX_AAD, stored))
         index.seal()
         release_free_memory()  # the merge's temporaries: only the sorted columns stay
         self.index = index

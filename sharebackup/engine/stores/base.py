@@ -34,6 +34,9 @@ class Store(abc.ABC):
 
     #: a URL-ish description for messages, e.g. "local:/srv/repo"
     location: str = "?"
+    #: how many whole-object reads pay to run at once (a remote store's round trips overlap; a
+    #: local disk's reads gain nothing from threads)
+    parallel_reads: int = 1
 
     @abc.abstractmethod
     def put_if_absent(self, name: str, data: bytes) -> bool:

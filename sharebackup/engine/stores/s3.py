@@ -103,6 +103,7 @@ def _client_config(endpoint_url: str | None, *, max_attempts: int, connect_timeo
 
 
 class S3Store(Store):
+    parallel_reads = 8
     def __init__(
         self,
         bucket: str,
