@@ -141,3 +141,17 @@ def flip_bit(path, position: int) -> None:
         byte = f.read(1)[0]
         f.seek(position // 8)
         f.write(bytes([byte ^ (1 << (position % 8))]))
+
+
+class CountingStore:
+    """A repository's store, counting its reads (get calls)."""
+
+    def __init__(self, store):
+        self.store, self.gets = store, 0
+
+    def get(self, *args, **kwargs):
+        self.gets += 1
+        return self.store.get(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)

@@ -22,7 +22,7 @@ from sharebackup.engine.errors import IntegrityError
 from sharebackup.engine.index import INDEX_AAD, MAGIC, Index
 from sharebackup.engine.pack import ALONE, BLOB_DATA, MAGIC_GROUPED, PackEntry, pack_name
 
-from .helpers import FAST_KDF, assert_same_tree, flip_bit
+from .helpers import FAST_KDF, CountingStore, assert_same_tree, flip_bit
 
 KEY = b"groups passphrase"
 WORDS = b"alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
@@ -79,20 +79,6 @@ def _text_tree(root, count=250, seed=2) -> None:
         path = root / f"d{i % 4}" / f"t{i:03d}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_text(rng, rng.randrange(50, 1500)))
-
-
-class CountingStore:
-    """A store that counts its reads."""
-
-    def __init__(self, store):
-        self.store, self.gets = store, 0
-
-    def get(self, *args, **kwargs):
-        self.gets += 1
-        return self.store.get(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.store, name)
 
 
 def _units(repo) -> dict[tuple[str, int], list]:

@@ -9,21 +9,7 @@ from sharebackup import engine
 from sharebackup.engine import restore_files
 from sharebackup.engine.pack import pack_name
 
-from .helpers import flip_bit, snapshot_of_tree
-
-
-class CountingStore:
-    """The repository's store, counting reads."""
-
-    def __init__(self, store):
-        self.store, self.gets = store, 0
-
-    def get(self, *args, **kwargs):
-        self.gets += 1
-        return self.store.get(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.store, name)
+from .helpers import CountingStore, flip_bit, snapshot_of_tree
 
 
 def small_files(root, count=300):
