@@ -91,6 +91,11 @@ class GroupCache:
         self._loading: dict = {}
         self._lock = threading.Lock()
 
+    def __contains__(self, key) -> bool:
+        """Whether the group is decoded now (its place in the eviction order stays)."""
+        with self._lock:
+            return key in self._groups
+
     def peek(self, key) -> bytes | None:
         with self._lock:
             group = self._groups.get(key)

@@ -45,12 +45,14 @@ from sharebackup.engine.errors import EngineError, UnsafePathError
 from sharebackup.engine.malloc_tuning import tune_malloc
 from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Reporter, ReportCallback
 from sharebackup.engine.process_umask import current_umask
-from sharebackup.engine.restore_files import DirHandle, NewFiles, remove_entry, replace_into, tmp_name, write_file
+from sharebackup.engine.restore_files import (DirHandle, NewFiles, batchable, error_text as _why, remove_entry,
+                                              replace_into, tmp_name, write_file)
 from sharebackup.engine.restore_target import open_target
 from sharebackup.engine.tree import decode_tree
 from sharebackup.engine.context_pool import ContextThreadPool
 from sharebackup.engine.deep_recursion import allow_deep_trees
 from sharebackup.engine.restore_links import LinkGroups
+from sharebackup.engine.restore_strays import MAX_STRAYS, Strays
 from sharebackup.engine.browse import node_at
 from sharebackup.engine.selection import INSIDE, OUT, WAY, Selection
 
@@ -81,6 +83,7 @@ class _RestoreRun:
         self.slots = ByteBudget(1024)  # files in flight, so small files cannot pile up without bound
         self.first_names: dict[int, str] = {}  # hard-link group -> the name that carries the data
         self.links = LinkGroups(report, self.stats_add)
+        self.strays = Strays(repo)
         self.fatal: BaseException | None = None
         self.stats_lock = threading.Lock()
         self.umask = current_umask()
@@ -151,7 +154,7 @@ class _RestoreRun:
             if self.fatal is not None:
                 raise self.fatal
             relp = f"{rel}/{node['name']}"
-            if _batchable(node):
+            if batchable(node):
                 batch.append((node, relp))
                 batch_bytes += node.get("size", 0)
                 if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
@@ -166,6 +169,8 @@ class _RestoreRun:
                     self.links.first_failed(node["link"])
         if batch:
             self._submit_batch(handle, batch, batch_bytes)
+        if len(self.strays) >= MAX_STRAYS:
+            self._write_strays()
 
     def restore_node(self, handle: DirHandle, node: dict, rel: str, exists: bool) -> None:
         name, kind, fd = node["name"], node["type"], handle.fd
@@ -230,13 +235,16 @@ class _RestoreRun:
             child.unref()
         self.stats["dirs"] += 1
 
-    def _submit(self, handle: DirHandle, size: int, files: int, work) -> None:
+    def _submit(self, handles: list[DirHandle], size: int, files: int, work, referenced: bool = False) -> None:
         """Run ``work`` in the file pool, holding ``size`` bytes and ``files`` slots of the budgets
-        and a reference to the directory until it is done; damage stops the whole restore."""
+        and a reference to the directories (taken here unless ``referenced``) until it is done;
+        damage stops the whole restore."""
         held = min(size, self.budget.limit)
         self.budget.acquire(held)
         self.slots.acquire(files)
-        handle.ref()
+        if not referenced:
+            for handle in handles:
+                handle.ref()
 
         def task():
             try:
@@ -244,7 +252,8 @@ class _RestoreRun:
             except BaseException as exc:  # damage: stop the whole restore
                 self.fatal = self.fatal or exc
             finally:
-                handle.unref()
+                for handle in handles:
+                    handle.unref()
                 self.budget.release(held)
                 self.slots.release(files)
 
@@ -262,26 +271,38 @@ class _RestoreRun:
                 if "link" in node:
                     self.links.first_failed(node["link"])
 
-        self._submit(handle, node.get("size", 0), 1, work)
+        self._submit([handle], node.get("size", 0), 1, work)
 
     def _submit_batch(self, handle: DirHandle, batch: list[tuple[dict, str]], size: int) -> None:
         def work():
-            per_node = [[bytes.fromhex(c) for c in node.get("content", ()) if isinstance(c, str)] for node, _ in batch]
-            loaded = iter(self.repo.load_blobs([i for ids in per_node for i in ids]))  # verified
-            written = files = 0
-            for (node, rel), ids in zip(batch, per_node):
-                blobs = [next(loaded) for _ in ids]  # this file's, whether or not it gets written
-                if self.fatal is not None:
-                    break
-                try:
-                    n, _ = write_file(self.repo, None, handle.fd, node, rel, self.progress, self.report,
-                                      blobs=iter(blobs), want_stat=False, fresh=handle.fresh)
-                    written, files = written + n, files + 1
-                except (OSError, UnsafePathError) as exc:
-                    self.report(rel, "error", _why(exc))
-            self.stats_add(files=files, bytes=written)
+            self._write_small([(handle, node, rel) for node, rel in self.strays.set_aside(handle, batch)])
 
-        self._submit(handle, size, len(batch), work)
+        self._submit([handle], size, len(batch), work)
+
+    def _write_strays(self) -> None:
+        """Write the strays set aside so far, in group order, in batches (restore_strays.py)."""
+        items = self.strays.take()
+        for start in range(0, len(items), BATCH_FILES):
+            chunk = [(handle, node, rel) for _, handle, node, rel in items[start:start + BATCH_FILES]]
+            self._submit([handle for handle, _, _ in chunk], sum(node.get("size", 0) for _, node, _ in chunk),
+                         len(chunk), lambda chunk=chunk: self._write_small(chunk), referenced=True)
+
+    def _write_small(self, items: list[tuple[DirHandle, dict, str]]) -> None:
+        """Small files, each into its directory; their blobs loaded together (verified)."""
+        per_node = [[bytes.fromhex(c) for c in node.get("content", ()) if isinstance(c, str)] for _, node, _ in items]
+        loaded = iter(self.repo.load_blobs([i for ids in per_node for i in ids]))
+        written = files = 0
+        for (handle, node, rel), ids in zip(items, per_node):
+            blobs = [next(loaded) for _ in ids]  # this file's, whether or not it gets written
+            if self.fatal is not None:
+                break
+            try:
+                n, _ = write_file(self.repo, None, handle.fd, node, rel, self.progress, self.report,
+                                  blobs=iter(blobs), want_stat=False, fresh=handle.fresh)
+                written, files = written + n, files + 1
+            except (OSError, UnsafePathError) as exc:
+                self.report(rel, "error", _why(exc))
+        self.stats_add(files=files, bytes=written)
 
     def stats_add(self, **counts: int) -> None:
         with self.stats_lock:
@@ -302,6 +323,9 @@ class _RestoreRun:
     # -- the end ---------------------------------------------------------------------------
     def finish(self) -> None:
         self.slots.wait_idle()
+        while len(self.strays) and self.fatal is None:  # batches still running may set more aside
+            self._write_strays()
+            self.slots.wait_idle()
         if self.fatal is not None:
             raise self.fatal
         self.links.finish()
@@ -309,16 +333,7 @@ class _RestoreRun:
     def close(self) -> None:
         self.files.shutdown(wait=True, cancel_futures=True)
         self.blob_pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _why(exc: Exception) -> str:
-    return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
-
-
-def _batchable(node: dict) -> bool:
-    """A regular file of at most one blob and no other names (a hard link's first name must
-    report back to its group, which the per-file path does)."""
-    return node["type"] == "file" and "link" not in node and len(node.get("content", ())) <= 1
+        self.strays.release()
 
 
 def restore(

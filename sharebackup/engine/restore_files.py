@@ -25,6 +25,17 @@ from sharebackup.engine.blob_prefetch import BlobPrefetcher
 TMP_PREFIX = ".sbk-restore-"
 
 
+def batchable(node: dict) -> bool:
+    """A regular file of at most one blob and no other names, which the restore writes in a
+    batch of small files (a hard link's first name must report back to its group, which the
+    per-file path does)."""
+    return node["type"] == "file" and "link" not in node and len(node.get("content", ())) <= 1
+
+
+def error_text(exc: Exception) -> str:
+    return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+
+
 class NewFiles:
     """What a file created in a directory gets without asking: the owner (our euid; the
     directory's group if it is set-group-id, else our egid) and the permission bits asked
