@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from sharebackup.engine.blob_groups import decode_group, member
+from sharebackup.engine.blob_groups import GroupCache, decode_located
 from sharebackup.engine.errors import AbortedError, ObjectMissing
 from sharebackup.engine.index import INDEX_AAD, delta_document
 from sharebackup.engine.locks import RepoLock, remove_expired_locks
@@ -157,18 +157,17 @@ def _copy_used(repo, plan: _Plan, writer: BlobWriter) -> None:
     for pack_id in plan.repack:
         blobs = [(bid, loc) for bid, loc in plan.by_pack[pack_id] if bid in plan.used]
         raw = repo.store.get(pack_name(pack_id))
-        groups: dict[int, bytes] = {}
+        groups = GroupCache(64 << 20)  # each group of the pack decoded once
         regroup: dict[int, list[bytes]] = {}
         for bid, loc in blobs:
             stored = raw[loc.offset:loc.offset + loc.length]
+            if loc.inner == ALONE and not writer.claim(bid):
+                continue
+            # verified against its id: never copy damage forward
+            data = decode_located(repo.codec, stored, bid, loc, groups, loc.offset)
             if loc.inner != ALONE:
-                if loc.offset not in groups:
-                    groups[loc.offset] = decode_group(repo.codec, stored)
-                # verified against its id: never copy damage forward
-                regroup.setdefault(loc.type, []).append(member(repo.codec, groups[loc.offset], bid, loc.inner,
-                                                               loc.plain_len))
-            elif writer.claim(bid):
-                repo.codec.decode_blob(stored, bid, loc.plain_len)  # never copy damage forward
+                regroup.setdefault(loc.type, []).append(data)
+            else:
                 writer.add(loc.type, bid, stored, loc.plain_len)
         for blob_type, datas in regroup.items():
             writer.store_blobs(blob_type, datas)

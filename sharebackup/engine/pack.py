@@ -62,11 +62,10 @@ class PackBuilder:
         return len(self.buf)
 
     def add(self, blob_type: int, blob_id: bytes, stored: bytes, plain_len: int) -> None:
-        self.entries.append(PackEntry(blob_type, blob_id, len(self.buf), len(stored), plain_len))
-        self.buf += stored
+        self.add_unit(blob_type, [(blob_id, ALONE, plain_len)], stored)
 
-    def add_group(self, blob_type: int, members: list[tuple[bytes, int, int]], stored: bytes) -> None:
-        """One group's stored form; members are (blob id, offset in the group, plain length)."""
+    def add_unit(self, blob_type: int, members: list[tuple[bytes, int, int]], stored: bytes) -> None:
+        """One unit's stored form; members are (blob id, offset in the group or ALONE, plain length)."""
         offset = len(self.buf)
         self.entries += [PackEntry(blob_type, bid, offset, len(stored), n, inner) for bid, inner, n in members]
         self.buf += stored

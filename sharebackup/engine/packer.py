@@ -20,7 +20,7 @@ from sharebackup.engine.codec import Codec
 from sharebackup.engine.context_pool import ContextThreadPool
 from sharebackup.engine.errors import ObjectExists
 from sharebackup.engine.index import INDEX_AAD, Index, delta_document
-from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE, PackBuilder, PackEntry, pack_name
+from sharebackup.engine.pack import ALONE, BLOB_DATA, BLOB_TREE, PackBuilder, PackEntry, pack_name
 
 
 UPLOADS_IN_FLIGHT = 2
@@ -67,18 +67,15 @@ class BlobWriter:
             return True
 
     def add(self, blob_type: int, blob_id: bytes, stored: bytes, plain_len: int) -> None:
-        self.add_group(blob_type, [(blob_id, None, plain_len)], stored)
+        self.add_unit(blob_type, [(blob_id, ALONE, plain_len)], stored)
 
-    def add_group(self, blob_type: int, members: list[tuple[bytes, int | None, int]], stored: bytes) -> None:
-        """Add one unit: a blob stored alone (one member, inner None) or a group, whose members are
+    def add_unit(self, blob_type: int, members: list[tuple[bytes, int, int]], stored: bytes) -> None:
+        """Add one unit: a blob stored alone (one member, inner ALONE) or a group, whose members are
         (blob id, offset in the group's plaintext, plain length)."""
         full = None
         with self._lock:
             builder = self._builders[blob_type]
-            if members[0][1] is None:
-                builder.add(blob_type, members[0][0], stored, members[0][2])
-            else:
-                builder.add_group(blob_type, members, stored)
+            builder.add_unit(blob_type, members, stored)
             self.new_blobs += len(members)
             self.new_plain_bytes += sum(n for _, _, n in members)
             self.new_stored_bytes += len(stored)
@@ -99,11 +96,9 @@ class BlobWriter:
         3 the new ones are stored in groups (engine/blob_groups.py), else one by one."""
         ids = [self.codec.blob_id(data) for data in datas]
         fresh = [(blob_id, data) for blob_id, data in zip(ids, datas) if self.claim(blob_id)]
-        if not self.grouped:
-            for blob_id, data in fresh:
-                self.add(blob_type, blob_id, self.codec.encode(data, blob_id), len(data))
-            return ids
-        for start, end in plan_groups([len(data) for _, data in fresh]):
+        ranges = plan_groups([len(data) for _, data in fresh]) if self.grouped else \
+            [(i, i + 1) for i in range(len(fresh))]
+        for start, end in ranges:
             part = fresh[start:end]
             if len(part) == 1:
                 blob_id, data = part[0]
@@ -113,7 +108,7 @@ class BlobWriter:
             for blob_id, data in part:
                 members.append((blob_id, at, len(data)))
                 at += len(data)
-            self.add_group(blob_type, members, self.codec.encode_parts([data for _, data in part], GROUP_AAD))
+            self.add_unit(blob_type, members, self.codec.encode_parts([data for _, data in part], GROUP_AAD))
         return ids
 
     def _queue_upload(self, builder: PackBuilder) -> None:

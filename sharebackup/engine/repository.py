@@ -175,10 +175,10 @@ class Repository:
         # does not give back (10,000,000 blobs took 71 bytes each instead of 61), and the decoded
         # deltas live until seal(): decoded here, they stay in the main arena.
         with contextlib.ExitStack() as stack:
-            fetched = map(fetch, ids)
             if self.store.parallel_reads > 1:
-                pool = stack.enter_context(ContextThreadPool(self.store.parallel_reads))
-                fetched = pool.map(fetch, ids)
+                fetched = stack.enter_context(ContextThreadPool(self.store.parallel_reads)).map(fetch, ids)
+            else:
+                fetched = map(fetch, ids)
             for delta_id, stored in fetched:
                 index.merge_delta(delta_id, self._decode_file("index", delta_id, INDEX_AAD, stored))
         index.seal()
@@ -225,14 +225,18 @@ class Repository:
         loc = self.index.get(blob_id)
         if loc is None:
             raise IntegrityError(f"blob {blob_id.hex()} is not in the index")
-        key = (loc.pack_id, loc.offset)
-        group = self.groups.peek(key) if loc.inner != ALONE else None
-        if group is not None:
-            return member(self.codec, group, blob_id, loc.inner, loc.plain_len)
+        cached = self._decoded_member(blob_id, loc)
+        if cached is not None:
+            return cached
         stored = self.store.get(pack_name(loc.pack_id), loc.offset, loc.length)
         if len(stored) != loc.length:
             raise IntegrityError(f"pack {loc.pack_id} is shorter than the index says")
-        return decode_located(self.codec, stored, blob_id, loc, self.groups, key)
+        return decode_located(self.codec, stored, blob_id, loc, self.groups, (loc.pack_id, loc.offset))
+
+    def _decoded_member(self, blob_id: bytes, loc) -> bytes | None:
+        """The blob from its group decoded for an earlier read (verified), or None: no read needed."""
+        group = self.groups.peek((loc.pack_id, loc.offset)) if loc.inner != ALONE else None
+        return None if group is None else member(self.codec, group, blob_id, loc.inner, loc.plain_len)
 
     def load_blobs(self, blob_ids: list[bytes], *, max_gap: int = 256 * 1024, max_span: int = 16 * 1024 * 1024
                    ) -> list[bytes]:
@@ -244,10 +248,8 @@ class Repository:
             loc = self.index.get(blob_id)
             if loc is None:
                 raise IntegrityError(f"blob {blob_id.hex()} is not in the index")
-            group = self.groups.peek((loc.pack_id, loc.offset)) if loc.inner != ALONE else None
-            if group is not None:  # decoded for an earlier read: nothing to fetch
-                out[i] = member(self.codec, group, blob_id, loc.inner, loc.plain_len)
-            else:
+            out[i] = self._decoded_member(blob_id, loc)
+            if out[i] is None:
                 locs.append((loc.pack_id, loc.offset, i, loc))
         locs.sort()
         start = 0
