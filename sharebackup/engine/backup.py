@@ -25,6 +25,7 @@ from sharebackup.engine.backup_walk import BackupRun
 from sharebackup.engine.deep_recursion import allow_deep_trees
 from sharebackup.engine.errors import EngineError
 from sharebackup.engine.malloc_tuning import tune_malloc
+from sharebackup.engine.metadata_warmer import MetadataWarmer
 from sharebackup.engine.progress import ProgressCallback, ProgressTracker, Reporter, ReportCallback
 from sharebackup.engine.tree import node_from_stat
 
@@ -36,6 +37,9 @@ class BackupOptions:
     special_files: str = "record"  # "record" fifos/sockets/devices, or "skip" them (reported)
     index_every: int = 8  # packs per index delta
     exclude_names: tuple = ()  # entry names skipped at any depth (e.g. "lost+found")
+    # an incremental whose parent snapshot has at least this many entries runs a MetadataWarmer
+    # (engine/metadata_warmer.py) beside its walk; 0 turns it off
+    warm_metadata_from: int = 2000
 
 
 def backup(
@@ -74,9 +78,10 @@ def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, o
     with repo.lock(exclusive=False, purpose="backup"):
         repo.recover_unindexed_packs()
         parent_id = repo.resolve_snapshot(parent) if parent else None
-        parent_root = None
+        parent_root = parent_doc = None
         if parent_id:
-            parent_root = {"type": "dir", "subtree": repo.load_snapshot(parent_id)["tree"]}
+            parent_doc = repo.load_snapshot(parent_id)
+            parent_root = {"type": "dir", "subtree": parent_doc["tree"]}
         # the size walk of a large share takes a while: it reports "0 done" as it goes, so a
         # caller watching for a stalled job (jobs.backup_job_progress.JobProgress) sees it alive
         total = safe_tree.tree_size(root_fd, skip_errors=True, tick=lambda: progress(0, 0)) if progress else 0
@@ -84,6 +89,8 @@ def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, o
         run = BackupRun(repo, options, tracker, reporter)
         try:
             allow_deep_trees()
+            if parent_doc and 0 < options.warm_metadata_from <= _entries(parent_doc):
+                run.warmer = MetadataWarmer.start(root_fd, run.exclude)
             root_tree = run.walk_dir(root_fd, b"", run._parent_children(parent_root, b""))
             run._drain(block=True)
             run.writer.flush()
@@ -123,6 +130,11 @@ def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, o
             "warnings": reporter.items,
         }
         return repo.save_snapshot(doc)
+
+
+def _entries(snapshot: dict) -> int:
+    summary = snapshot.get("summary") or {}
+    return sum(summary.get(k, 0) for k in ("files_new", "files_changed", "files_unmodified", "dirs"))
 
 
 def _username() -> str:

@@ -23,6 +23,7 @@ from sharebackup.engine.blob_groups import GROUP_BLOBS, GROUP_BYTES
 from sharebackup.engine.byte_budget import ByteBudget
 from sharebackup.engine.errors import EngineError
 from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE
+from sharebackup.engine.metadata_warmer import MetadataWarmer
 from sharebackup.engine.packer import BlobWriter
 from sharebackup.engine.progress import ProgressTracker, Reporter
 from sharebackup.engine.read_ahead import ReadAhead
@@ -98,6 +99,7 @@ class BackupRun:
         self.next_link = 0
         self.stats = collections.Counter()
         self.batch = _Batch()
+        self.warmer: MetadataWarmer | None = None  # told of each directory entered, where one runs
 
     # -- chunk work, run in the pool ---------------------------------------------
     def _store_chunk(self, data: bytes) -> bytes:
@@ -173,6 +175,8 @@ class BackupRun:
     def walk_dir(self, dir_fd: int, rel: bytes, parent: dict | None, depth: int = 0) -> _PendingTree:
         """Back up the directory open as dir_fd (rel: its path below the root, for messages)."""
         pt = _PendingTree()
+        if self.warmer is not None:
+            self.warmer.entered()
         try:
             entries = [n for n in safe_fs.names(dir_fd) if n not in self.exclude]
         except OSError as exc:
@@ -354,6 +358,9 @@ class BackupRun:
         node["content"] = content
 
     def close(self) -> None:
+        if self.warmer is not None:
+            self.warmer.close()
+            self.warmer = None
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.writer.close()
 

@@ -70,7 +70,8 @@ class BlobLocation:
 
 REST = RECORD
 SEAL_PENDING = 65536  # blobs added before they are sorted into the arrays
-_RAW = np.dtype(("V", RECORD.itemsize))  # a record as raw bytes: numpy moves a void item as one block
+_RAW = np.dtype(("V", RECORD.itemsize))
+_ID = np.dtype([("key", ">u8"), ("tail", "V24")])  # a 32-byte blob id, split as the records split it  # a record as raw bytes: numpy moves a void item as one block
 
 
 class Index:
@@ -104,6 +105,29 @@ class Index:
         row = self._find(blob_id, sorted_)
         return self._location(row, sorted_[1]) if row >= 0 else None
 
+    def get_many(self, blob_ids: list[bytes]) -> list[BlobLocation | None]:
+        """get() for many ids, with one binary search for all of them: a restore looks up each
+        small file's blob, and a numpy call per id (each releasing and taking back the GIL) was
+        the largest part of its GIL-held time."""
+        out = [self._pending.get(blob_id) for blob_id in blob_ids] if self._pending else [None] * len(blob_ids)
+        keys, rest, tails = self._sorted
+        todo = [i for i, found in enumerate(out) if found is None and len(blob_ids[i]) == 32]
+        if not todo or not len(keys):
+            return out
+        wanted = np.frombuffer(b"".join(blob_ids[i] for i in todo), _ID)
+        want_keys = wanted["key"].astype(np.uint64)
+        rows = np.minimum(keys.searchsorted(want_keys), len(keys) - 1)
+        hits = ((keys[rows] == want_keys) & (tails[rows] == wanted["tail"])).tolist()
+        records = iter(rest[rows[np.asarray(hits, bool)]].tolist())
+        names = self._names
+        for i, hit in zip(todo, hits):
+            if hit:
+                _key, _tail, pack, type_, offset, length, plain, inner = next(records)
+                out[i] = BlobLocation(names[pack], type_, offset, length, plain, inner)
+            else:  # absent, or an id sharing its first 8 bytes with others (a row further on)
+                out[i] = self.get(blob_ids[i])
+        return out
+
     @property
     def _keys(self) -> np.ndarray:
         return self._sorted[0]
@@ -126,9 +150,8 @@ class Index:
         return -1
 
     def _location(self, row: int, rest: np.ndarray) -> BlobLocation:
-        entry = rest[row]
-        return BlobLocation(self._names[int(entry["pack"])], int(entry["type"]), int(entry["offset"]),
-                            int(entry["length"]), int(entry["plain"]), int(entry["inner"]))
+        _key, _tail, pack, type_, offset, length, plain, inner = rest[row].item()  # one call, not six
+        return BlobLocation(self._names[pack], type_, offset, length, plain, inner)
 
     @property
     def blobs(self) -> "_BlobView":

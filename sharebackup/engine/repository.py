@@ -244,8 +244,7 @@ class Repository:
         pack (a directory's small files usually do) come in one read of the span that holds them."""
         locs = []
         out: list = [None] * len(blob_ids)
-        for i, blob_id in enumerate(blob_ids):
-            loc = self.index.get(blob_id)
+        for i, (blob_id, loc) in enumerate(zip(blob_ids, self.index.get_many(blob_ids))):
             if loc is None:
                 raise IntegrityError(f"blob {blob_id.hex()} is not in the index")
             out[i] = self._decoded_member(blob_id, loc)

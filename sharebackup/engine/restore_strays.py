@@ -36,7 +36,7 @@ class Strays:
 
     def set_aside(self, handle, batch: list[tuple[dict, str]]) -> list[tuple[dict, str]]:
         """The files of a directory's batch to write now; the strays among them are kept here."""
-        keys = [self._group_of(node) for node, _ in batch]
+        keys = self._groups_of([node for node, _ in batch])
         counts = collections.Counter(key for key in keys if key is not None)
         kept, strays = [], []
         for (node, rel), key in zip(batch, keys):
@@ -49,12 +49,15 @@ class Strays:
                 self._items += strays
         return kept
 
-    def _group_of(self, node: dict):
-        ids = [c for c in node.get("content", ()) if isinstance(c, str)]
-        if len(ids) != 1:
-            return None
-        loc = self.repo.index.get(bytes.fromhex(ids[0]))
-        return (loc.pack_id, loc.offset) if loc is not None and loc.inner != ALONE else None
+    def _groups_of(self, nodes: list[dict]) -> list:
+        """Each node's group key, (pack, offset), or None: not one blob, or a blob stored alone."""
+        single = [[c for c in node.get("content", ()) if isinstance(c, str)] for node in nodes]
+        asked = [i for i, ids in enumerate(single) if len(ids) == 1]
+        keys: list = [None] * len(nodes)
+        for i, loc in zip(asked, self.repo.index.get_many([bytes.fromhex(single[i][0]) for i in asked])):
+            if loc is not None and loc.inner != ALONE:
+                keys[i] = (loc.pack_id, loc.offset)
+        return keys
 
     def take(self) -> list[tuple]:
         """Every stray set aside so far, in group order; their references are the caller's now."""

@@ -141,3 +141,21 @@ def test_index_deltas_are_read_in_the_callers_thread_unless_the_store_is_remote(
     opened = engine.Repository.open(store)
     assert len(opened.index.blobs) == 30
     assert (readers == {threading.get_ident()}) == (parallel_reads == 1)
+
+
+def test_get_many_answers_as_get_does_for_found_absent_pending_and_prefix_sharing_ids():
+    pack_id, size, entries = _pack(40, 1, grouped=True)
+    # three ids sharing their first 8 bytes: only the tail tells them apart (rows side by side)
+    prefix = os.urandom(8)
+    twins = [PackEntry(0, prefix + os.urandom(24), 5000 + i, 10, 20, ALONE) for i in range(3)]
+    index = Index()
+    index.add_pack(pack_id, size, entries + twins)
+    index.seal()
+    late = _pack(4, 2)
+    index.add_pack(*late)  # not sealed: in the pending dict
+    asked = ([e.id for e in reversed(entries)] + [t.id for t in twins] + [late[2][1].id]
+             + [os.urandom(32), prefix + os.urandom(24), b"short"] + [entries[0].id])
+    assert index.get_many(asked) == [index.get(i) if len(i) == 32 else None for i in asked]
+    assert [loc.offset for loc in index.get_many([t.id for t in twins])] == [5000, 5001, 5002]
+    assert index.get_many(asked)[-4:-1] == [None, None, None]
+    assert Index().get_many(asked[:3]) == [None, None, None] and index.get_many([]) == []
