@@ -20,7 +20,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "sharebackup"
 SHARE_MODULES = [
     "engine/backup.py", "engine/backup_walk.py", "engine/read_ahead.py",
     "engine/file_reader.py", "engine/restore.py", "engine/restore_files.py", "engine/restore_links.py",
-    "engine/restore_target.py",
+    "engine/restore_target.py", "engine/metadata_warmer.py",
     "engine/fs_apply.py", "engine/safe_tree.py", "engine/safe_copy.py", "engine/safe_remove.py",
     "shares/local.py", "shares/local_snapshots.py",
 ]
@@ -42,6 +42,7 @@ ALLOWED = {
     ("engine/backup.py", "os.path.abspath"): "the backup's root, named by the caller",
     ("engine/restore_target.py", "os.makedirs"): "the restore's target root, named by the caller",
     ("engine/restore_files.py", "os.path.isdir"): "probes /proc/self/fd once at import",
+    ("engine/metadata_warmer.py", "os.path.abspath"): "the warmer's own script, which the child process runs",
 }
 
 
