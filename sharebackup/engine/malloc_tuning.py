@@ -20,7 +20,6 @@ Process-wide but harmless to other code; a no-op where glibc is absent.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import threading
 
@@ -33,13 +32,19 @@ _done = False
 _lock = threading.Lock()
 
 
+def _libc() -> ctypes.CDLL:
+    # the C library this process runs on, by the name glibc gives it: ctypes.util.find_library
+    # costs 15-20 ms from a cold cache (its import, and an ldconfig run), a tenth of a CLI's start
+    return ctypes.CDLL("libc.so.6")
+
+
 def tune_malloc() -> bool:
     global _done
     with _lock:
         if _done:
             return True
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc = _libc()
             ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, THRESHOLD))
             ok = bool(libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and ok
             ok = bool(libc.mallopt(_M_ARENA_MAX, max(2, os.cpu_count() or 2))) and ok
@@ -53,6 +58,6 @@ def release_free_memory() -> None:
     """Hand the heap's free pages back to the system (after a big, short-lived peak such as the
     index's merge); a no-op where glibc is absent."""
     try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        _libc().malloc_trim(0)
     except (OSError, AttributeError):
         pass
