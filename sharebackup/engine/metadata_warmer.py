@@ -15,7 +15,8 @@ in about 20 ms without importing the engine.
 It only warms caches. Everything it learns is thrown away; the walk lists, stats and opens
 each entry itself, with every check of safe_fs, so a tenant who changes the tree meanwhile
 changes nothing the backup relies on. The child touches the share as the walk does: below
-directory fds it opened itself (starting from a duplicate of the walk's root fd), one name at
+directory fds it opened itself (starting with the walk's root, opened anew as "." below the fd
+it is handed, whose directory position it must not move), one name at
 a time, O_NOFOLLOW. It never opens a file, writes nothing, and ignores its errors.
 
 Pacing: the parent writes one byte to a pipe for each directory the walk enters; the child
@@ -79,11 +80,19 @@ class MetadataWarmer:
 
 
 def warm(root_fd: int, pace_fd: int, ahead: int, exclude: frozenset[bytes]) -> None:
-    """The child's work: depth first in the walk's order (sorted names), one fd a level."""
+    """The child's work: depth first in the walk's order (sorted names), one fd a level.
+
+    root_fd is the walk's own open directory, passed to the child: it shares the walk's file
+    offset, and listing through it would move the walk's position in the directory mid-listing
+    (the walk then read the root's entries twice). So the root is opened anew, as ".", and
+    root_fd is only closed."""
     allowed = ahead
     listed = 0
     stack: list[tuple[int, list[bytes]]] = []
-    fd = root_fd
+    try:
+        fd = os.open(".", DIR_FLAGS, dir_fd=root_fd)
+    finally:
+        os.close(root_fd)
     while True:
         if fd >= 0:
             if listed >= allowed:

@@ -96,8 +96,9 @@ def open_root(path: str | bytes) -> int:
 
 
 def names(dir_fd: int) -> list[bytes]:
-    """The entries of a directory we hold, as bytes, sorted."""
-    return sorted(os.fsencode(n) for n in os.listdir(dir_fd))
+    """The entries of a directory we hold, as bytes, sorted, each once: a directory changed
+    while it is read may list a name twice, and a tree must not hold it twice."""
+    return sorted({os.fsencode(n) for n in os.listdir(dir_fd)})
 
 
 def lstat(dir_fd: int, name: bytes) -> os.stat_result:

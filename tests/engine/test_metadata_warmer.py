@@ -11,6 +11,7 @@ from sharebackup import engine
 from sharebackup.engine import metadata_warmer
 from sharebackup.engine.backup import BackupOptions
 from sharebackup.engine.metadata_warmer import MetadataWarmer, warm
+from sharebackup.engine.tree import decode_tree
 
 
 def make_tree(root):
@@ -35,11 +36,16 @@ def listed_paths(monkeypatch, root) -> list[str]:
 
 
 def run_warm(root, ahead: int, credit: bytes, exclude=frozenset()) -> None:
+    run_warm_fd(os.open(root, os.O_RDONLY | os.O_DIRECTORY), ahead, credit, exclude)
+
+
+def run_warm_fd(root_fd: int, ahead: int, credit: bytes, exclude=frozenset()) -> None:
+    """warm() as the child runs it: root_fd is handed over (and closed by it)."""
     read_end, write_end = os.pipe()
     os.write(write_end, credit)
     os.close(write_end)  # the walk has finished once its credit is read
     try:
-        warm(os.open(root, os.O_RDONLY | os.O_DIRECTORY), read_end, ahead, exclude)
+        warm(root_fd, read_end, ahead, exclude)
     finally:
         os.close(read_end)
 
@@ -86,6 +92,42 @@ def test_a_directory_swapped_for_a_symlink_after_its_listing_is_not_entered(tmp_
     seen = listed_paths(monkeypatch, share)
     run_warm(share, ahead=100, credit=b"")
     assert "e" not in seen and all(not p.startswith("..") for p in seen)
+
+
+def test_the_walks_own_root_fd_keeps_its_position(tmp_path):
+    """The child is handed the walk's root fd, which shares its directory position with the walk:
+    listing through it moved the walk's position mid-listing, and a benchmark's incremental
+    then held every top-level entry twice. The warmer opens the root anew and lists that."""
+    make_tree(tmp_path)
+    for i in range(200):
+        (tmp_path / f"f{i:03d}").write_bytes(b"")
+    root = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            where = os.lseek(root, 0, os.SEEK_END)  # a position a listing through it would reset
+        except OSError:
+            pytest.skip("this file system does not seek in directories")
+        assert where != 0
+        run_warm_fd(os.dup(root), ahead=100, credit=b"")  # a dup shares the position, as passing an fd does
+        assert os.lseek(root, 0, os.SEEK_CUR) == where
+    finally:
+        os.close(root)
+
+
+def test_an_incremental_with_a_warmer_holds_each_entry_once(repo, tmp_path):
+    src = tmp_path / "src"
+    for d in range(40):
+        os.makedirs(src / f"d{d:02d}")
+        for f in range(5):
+            (src / f"d{d:02d}" / f"f{f}").write_bytes(b"%d" % f)
+    options = BackupOptions(warm_metadata_from=1)
+    parent = engine.backup(repo, str(src), options=options)
+    for _ in range(5):
+        parent = engine.backup(repo, str(src), parent=parent, options=options)
+        snap = repo.load_snapshot(parent)
+        names = [n["name"] for n in decode_tree(repo.load_tree(bytes.fromhex(snap["tree"])))]
+        assert sorted(names) == sorted(set(names)) and len(names) == 40
+        assert snap["summary"]["files_unmodified"] == 200 and snap["summary"]["dirs"] == 40
 
 
 def fd_count() -> int:
@@ -145,3 +187,17 @@ def test_an_incremental_of_a_large_enough_tree_runs_a_warmer(repo, tmp_path, mon
     engine.restore(repo, second, str(out))
     assert (out / "a" / "b" / "f2").read_bytes() == b"changed"
     assert (out / "e" / "f3").read_bytes() == b"x"
+
+
+def test_a_name_listed_twice_is_one_entry(tmp_path, monkeypatch):
+    """A directory read while it changes (or through a shared position, as above) may list a
+    name twice; the walk's listing holds it once."""
+    from sharebackup.engine import safe_fs
+
+    (tmp_path / "a").write_bytes(b"")
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        monkeypatch.setattr(safe_fs.os, "listdir", lambda _fd: ["b", "a", "b", "\udcff"])
+        assert safe_fs.names(fd) == [b"a", b"b", b"\xff"]
+    finally:
+        os.close(fd)
