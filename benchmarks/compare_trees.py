@@ -44,8 +44,9 @@ def describe(root: str) -> dict[str, dict]:
     return out
 
 
-def main() -> int:
-    a, b = describe(sys.argv[1]), describe(sys.argv[2])
+def differences(source: str, restored: str) -> tuple[list[str], dict[str, dict]]:
+    """What differs between the two trees (empty when identical), and the source's description."""
+    a, b = describe(source), describe(restored)
     problems = []
     for rel in sorted(set(a) | set(b)):
         if rel not in b:
@@ -55,6 +56,11 @@ def main() -> int:
         elif a[rel] != b[rel]:
             diff = {k: (a[rel].get(k), b[rel].get(k)) for k in set(a[rel]) | set(b[rel]) if a[rel].get(k) != b[rel].get(k)}
             problems.append(f"differs: {rel}: {diff}")
+    return problems, a
+
+
+def main() -> int:
+    problems, a = differences(sys.argv[1], sys.argv[2])
     for p in problems[:50]:
         print(p)
     kinds = {}

@@ -9,7 +9,8 @@ Per repetition (tool order rotates between repetitions to spread host noise):
   1. reset the share to the pristine generated tree (rsync, not measured);
   2. full backup with each tool into a fresh repository;
   3. apply the ~1% change (apply_change.py), then an incremental backup with each tool;
-  4. restore the latest snapshot of each tool into an empty directory.
+  4. restore the latest snapshot of each tool into an empty directory; ours is then compared
+     with the share entry by entry (compare_trees.py, untimed), and a difference stops the run.
 Before every measured step the kernel's caches are dropped (`--cache drop`, the default as
 root: sync; echo 3 > /proc/sys/vm/drop_caches, dentries and inodes included), or without root
 the tree's and the repositories' pages are evicted (`--cache fadvise`: sync +
@@ -44,6 +45,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from apply_change import apply_change, apply_million_change  # noqa: E402
+from compare_trees import differences  # noqa: E402
 from cache import CacheDrop, evict  # noqa: E402,F401 - evict: for older callers
 from make_million_tree import generate_million  # noqa: E402
 from make_share_tree import generate  # noqa: E402
@@ -175,6 +177,10 @@ def one_rep(rep: int, args, pristine: str, share: str, names: list[str], results
         args.drop(t.repo)
         cmd, cwd = t.restore(target)
         record(name, "restore", spawn(cmd, t.env, cwd))
+        if name == "sharebackup":  # a fast wrong restore is no result: ours is checked, untimed
+            problems, _ = differences(share, target)
+            if problems:
+                raise RuntimeError(f"rep {rep}: our restore differs from the share: {problems[:5]}")
     # The restored trees go only now: deleting 20,000+ inodes right before the next tool's
     # restore charged that tool for it (ext4 without a journal skips recently freed inodes
     # one by one when it allocates; discard and the VM's page reporting add more).
