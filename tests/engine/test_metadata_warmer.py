@@ -130,24 +130,35 @@ def test_an_incremental_with_a_warmer_holds_each_entry_once(repo, tmp_path):
         assert snap["summary"]["files_unmodified"] == 200 and snap["summary"]["dirs"] == 40
 
 
-def fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_pipes() -> set[str]:
+    """The pipes this process holds (by inode): the warmer's pace pipe must not stay among them.
+    Pipes, not a count of fds: other threads (a lease keeper's renewals) open files meanwhile."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("pipe:"):
+            found.add(target)
+    return found
 
 
 def test_the_child_is_reaped_and_no_descriptor_is_left(tmp_path):
     make_tree(tmp_path)
-    before = fd_count()
+    before = open_pipes()
     root = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         warmer = MetadataWarmer.start(root)
         assert warmer is not None
+        assert len(open_pipes() - before) == 1  # the pace pipe's end (the child has the other)
         for _ in range(3):
             warmer.entered()
         warmer.close()
         assert warmer._proc.returncode is not None
     finally:
         os.close(root)
-    assert fd_count() == before
+    assert open_pipes() - before == set()
 
 
 def test_no_child_means_no_warmer_and_the_backup_goes_on(repo, tmp_path, monkeypatch):
