@@ -70,8 +70,8 @@ class BlobLocation:
 
 REST = RECORD
 SEAL_PENDING = 65536  # blobs added before they are sorted into the arrays
-_RAW = np.dtype(("V", RECORD.itemsize))
-_ID = np.dtype([("key", ">u8"), ("tail", "V24")])  # a 32-byte blob id, split as the records split it  # a record as raw bytes: numpy moves a void item as one block
+_RAW = np.dtype(("V", RECORD.itemsize))  # a record as raw bytes: numpy moves a void item as one block
+_ID = np.dtype([("key", ">u8"), ("tail", "V24")])  # a 32-byte blob id, split as the records split it
 
 
 class Index:

@@ -14,6 +14,13 @@ from sharebackup.engine.metadata_warmer import MetadataWarmer, warm
 from sharebackup.engine.tree import decode_tree
 
 
+def test_the_childs_copies_of_the_share_rules_match_safe_fs():
+    """The child runs metadata_warmer.py without the package, so it keeps its own copies."""
+    from sharebackup.engine import safe_fs
+
+    assert (metadata_warmer.DIR_FLAGS, metadata_warmer.MAX_DEPTH) == (safe_fs.DIR_FLAGS, safe_fs.MAX_DEPTH)
+
+
 def make_tree(root):
     for rel in ("a/b/c", "a/d", "e"):
         os.makedirs(root / rel)

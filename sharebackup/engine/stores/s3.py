@@ -103,7 +103,8 @@ def _client_config(endpoint_url: str | None, *, max_attempts: int, connect_timeo
 
 
 class S3Store(Store):
-    parallel_reads = 8
+    parallel_reads = 8  # index deltas fetched at once when a repository opens: round trips overlap
+
     def __init__(
         self,
         bucket: str,
