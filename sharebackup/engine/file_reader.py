@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pyfastcdc
 
@@ -79,3 +79,31 @@ def iter_pieces(fd: int, st: os.stat_result, chunker: pyfastcdc.FastCDC, small_l
         pos = start + stream.read_bytes
     if st.st_size > pos and st.st_blocks * 512 < st.st_size:
         yield st.st_size - pos  # trailing hole (only for sparse files)
+
+
+class Content:
+    """A file's content as read: its pieces (what `send` gave back for each chunk, or an int for
+    a hole), its size, the bytes read, and whether the file was modified while it was read."""
+
+    __slots__ = ("pieces", "size", "bytes_read", "modified")
+
+    def __init__(self, pieces: list, size: int, bytes_read: int, modified: bool):
+        self.pieces, self.size, self.bytes_read, self.modified = pieces, size, bytes_read, modified
+
+
+def read_content(fd: int, st: os.stat_result, chunker: pyfastcdc.FastCDC, small_limit: int,
+                 send: Callable[[bytes], object], progress: Callable[[int], None]) -> Content:
+    """Reads the open file `fd` (fstat `st`) as iter_pieces does, handing each chunk to `send`."""
+    pieces: list = []
+    size = bytes_read = 0
+    for piece in iter_pieces(fd, st, chunker, small_limit):
+        if isinstance(piece, int):
+            pieces.append(piece)
+            size += piece
+        else:
+            pieces.append(send(piece))
+            size += len(piece)
+            bytes_read += len(piece)
+        progress(piece if isinstance(piece, int) else len(piece))
+    after = os.fstat(fd)
+    return Content(pieces, size, bytes_read, after.st_mtime_ns != st.st_mtime_ns or size != st.st_size)

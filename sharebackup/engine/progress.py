@@ -30,11 +30,12 @@ class ProgressTracker:
         self._lock = threading.Lock()
 
     def add(self, n: int) -> None:
-        if self.callback is None:
-            self.done += n
-            return
+        # locked even without a callback: a backup's reader thread and a restore's writer
+        # threads add beside each other, and `done` is the snapshot's total_bytes
         with self._lock:
             self.done += n
+            if self.callback is None:
+                return
             now = time.monotonic()
             if now - self._last < self.interval:
                 return

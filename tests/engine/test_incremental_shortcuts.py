@@ -31,3 +31,72 @@ def test_unchanged_files_keep_their_xattrs_and_a_changed_xattr_is_seen(repo, tmp
     assert os.getxattr(out / "kept", "user.colour") == b"blue"
     assert os.getxattr(out / "retagged", "user.colour") == b"green"
     assert os.getxattr(out / "untagged", "user.new") == b"1"
+
+
+def make_dirs(src) -> None:
+    for rel in ("a/one", "a/two", "b/three", "b/c/four", "b/c/five"):
+        path = src / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rel.encode() * 50)
+
+
+def count_encodings(monkeypatch) -> list:
+    """The names in each tree the walk encodes (a tree taken from the parent is not encoded)."""
+    from sharebackup.engine import backup_walk
+
+    encoded = []
+
+    def counting(nodes):
+        encoded.append(sorted(n["name"] for n in nodes))
+        return backup_walk_encode(nodes)
+
+    backup_walk_encode = backup_walk.encode_tree
+    monkeypatch.setattr(backup_walk, "encode_tree", counting)
+    return encoded
+
+
+def subtree(repo, snap, *names) -> str:
+    tree = repo.load_snapshot(snap)["tree"]
+    for name in names:
+        tree = {n["name"]: n for n in decode_tree(repo.load_tree(bytes.fromhex(tree)))}[name]["subtree"]
+    return tree
+
+
+def test_an_unchanged_directory_keeps_its_parent_tree_without_encoding_it(repo, tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    make_dirs(src)
+    first = engine.backup(repo, str(src))
+    (src / "b/c/four").write_bytes(b"changed")
+    encoded = count_encodings(monkeypatch)
+    second = engine.backup(repo, str(src), parent=first)
+    # only the changed file's directory and the ones above it
+    assert encoded == [["five", "four"], ["c", "three"], ["a", "b"]]
+    assert subtree(repo, second, "a") == subtree(repo, first, "a")
+    assert subtree(repo, second, "b", "c") != subtree(repo, first, "b", "c")
+    encoded.clear()
+    third = engine.backup(repo, str(src), parent=second)
+    assert encoded == []
+    assert repo.load_snapshot(third)["tree"] == repo.load_snapshot(second)["tree"]
+    assert repo.load_snapshot(third)["summary"]["blobs_added"] == 0
+    out = tmp_path / "out"
+    engine.restore(repo, third, str(out))
+    assert (out / "b/c/four").read_bytes() == b"changed"
+    assert (out / "a/two").read_bytes() == b"a/two" * 50
+
+
+def test_a_directory_whose_nodes_differ_in_any_field_gets_a_tree_of_its_own(repo, tmp_path, monkeypatch):
+    # as when the parent was written by a version that recorded a field differently: the names
+    # and contents match, the nodes do not, so the parent's tree is not what this walk saw
+    from sharebackup.engine import backup_walk
+
+    src = tmp_path / "src"
+    make_dirs(src)
+    first = engine.backup(repo, str(src))
+    plain = backup_walk.node_from_stat
+    monkeypatch.setattr(backup_walk, "node_from_stat", lambda name, st: {**plain(name, st), "extra": 1})
+    encoded = count_encodings(monkeypatch)
+    second = engine.backup(repo, str(src), parent=first)
+    assert len(encoded) == 4  # root, a, b, b/c
+    assert nodes(repo, second)["a"]["extra"] == 1
+    assert subtree(repo, second, "a") != subtree(repo, first, "a")
+    assert repo.load_snapshot(second)["summary"]["files_unmodified"] == 5

@@ -1,0 +1,91 @@
+"""What a backup's walk holds until it can finish a directory's tree (backup_walk.py).
+
+A directory's tree is encoded once every chunk of its files is stored: small files' blobs wait
+in a Batch (a Slot stands for one of them), a large file's whole read in a LargeRead, and the
+directory itself in a PendingTree. same_tree() spares the encoding of a directory whose nodes
+are its parent snapshot's.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+
+class Batch:
+    """Blobs of small files waiting to go to the pool together."""
+
+    __slots__ = ("items", "size", "future")
+
+    def __init__(self) -> None:
+        self.items: list[bytes] | None = []  # None once sent
+        self.size = 0
+        self.future: Future | None = None
+
+
+class Slot:
+    """One blob of a batch: looks like the Future of that blob alone."""
+
+    __slots__ = ("batch", "i")
+
+    def __init__(self, batch: Batch, i: int):
+        self.batch, self.i = batch, i
+
+    def done(self) -> bool:
+        return self.batch.future is not None and self.batch.future.done()
+
+    def result(self) -> bytes:
+        return self.batch.future.result()[self.i]
+
+
+PENDING = (Future, Slot)
+
+
+class LargeRead:
+    """A large file being read by the reader thread: the Future of its file_reader.Content, done
+    once the chunks read are stored too (as the Futures of a small file's chunks are)."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: Future):
+        self.future = future
+
+    def done(self) -> bool:
+        if not self.future.done():
+            return False
+        if self.future.exception() is not None:
+            return True
+        return all(p.done() for p in self.future.result().pieces if isinstance(p, PENDING))
+
+
+class PendingTree:
+    __slots__ = ("nodes", "futures", "tree_id", "parent")
+
+    def __init__(self, parent: dict | None) -> None:
+        self.nodes: list[dict] = []
+        self.futures: list[Future | Slot] = []
+        self.tree_id: str | None = None
+        self.parent = parent  # the parent snapshot's nodes of this directory, by name, or None
+
+    def ready(self) -> bool:
+        return all(f.done() for f in self.futures)
+
+
+VERDICT = "\0unchanged"  # kept in a parent node (never stored): no tree key starts with NUL
+# in the dict of a directory's parent nodes (BackupRun._parent_children): the id of the parent
+# snapshot's tree those nodes come from
+TREE_ID = "\0tree"
+
+
+def same_tree(nodes: list[dict], parent: dict | None) -> str | None:
+    """The parent snapshot's tree id when this directory's nodes are exactly its nodes, so the
+    tree need not be encoded, hashed and looked up again (most directories of an incremental)."""
+    if not parent or len(parent) - 1 != len(nodes):
+        return None
+    for node in nodes:
+        pnode = parent.get(node["name"])
+        if pnode is None:
+            return None
+        pnode.pop(VERDICT, None)  # asked for while walking: the walk of this directory is done
+        if node != pnode:
+            return None
+    return parent[TREE_ID]
