@@ -7,10 +7,10 @@ import json
 import stat
 import sys
 
-from sharebackup.engine import browse
-from sharebackup.engine.archive import write_tar
-from sharebackup.engine.browse import entry
 from sharebackup.cli.repo_output import human_bytes
+
+# engine.browse and engine.archive (with tarfile) are imported by the commands that use them:
+# every other command, a backup from cron among them, starts without them (about 10 ms cold)
 
 
 def add_parsers(command) -> None:
@@ -28,6 +28,8 @@ def add_parsers(command) -> None:
 
 
 def cmd_ls(args, repo) -> int:
+    from sharebackup.engine import browse
+    from sharebackup.engine.browse import entry
     snap = repo.load_snapshot(repo.resolve_snapshot(args.snapshot))
     node = browse.node_at(repo, snap, args.path)
     base = "" if args.path.strip("/") == "" else "/" + "/".join(browse.split_path(args.path))
@@ -42,6 +44,8 @@ def cmd_ls(args, repo) -> int:
 
 
 def cmd_find(args, repo) -> int:
+    from sharebackup.engine import browse
+    from sharebackup.engine.browse import entry
     wanted = [repo.resolve_snapshot(s) for s in args.snapshot] if args.snapshot else None
     found = []
     for snap in repo.list_snapshots():
@@ -60,6 +64,8 @@ def cmd_find(args, repo) -> int:
 
 
 def cmd_dump(args, repo) -> int:
+    from sharebackup.engine import browse
+    from sharebackup.engine.archive import write_tar
     snap = repo.load_snapshot(repo.resolve_snapshot(args.snapshot))
     node = browse.node_at(repo, snap, args.path)
     out = sys.stdout.buffer

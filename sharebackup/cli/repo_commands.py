@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 
 from sharebackup import engine
@@ -119,7 +118,7 @@ def _parent(repo, args) -> str | None:
     whose unchanged files are then not read again; --force reads everything."""
     if args.parent or args.force:
         return args.parent
-    src, host = os.path.abspath(args.src), args.hostname or socket.gethostname()
+    src, host = os.path.abspath(args.src), args.hostname or os.uname().nodename
     same = [s for s in repo.list_snapshots() if s["paths"] == [src] and s["hostname"] == host]
     return same[-1]["id"] if same else None
 
@@ -241,14 +240,21 @@ def _opened(func):
     return lambda args: func(args, _open(args))
 
 
-def _guard(func):
+def _expected_errors() -> tuple:
+    """The failures a command reports in a line. The service's configuration is imported here, when
+    one happens: a command given --repo never needs it (about 10 ms of a cold start)."""
     from sharebackup.config import ConfigError
     from sharebackup.workflows.backup_repository import UnknownRepository
+    return engine.EngineError, _Refused, UnknownRepository, ConfigError, repo_keys.KeyUnavailable
 
+
+def _guard(func):
     def run(args) -> int:
         try:
             return func(args)
-        except (engine.EngineError, _Refused, UnknownRepository, ConfigError, repo_keys.KeyUnavailable) as exc:
+        except Exception as exc:
+            if not isinstance(exc, _expected_errors()):
+                raise
             if getattr(args, "json", False):
                 print(json.dumps({"event": "error", "error": type(exc).__name__, "message": str(exc)}), flush=True)
             print(f"sharebackup: {exc}", file=sys.stderr)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
-import socket
 import time
 
 from sharebackup.engine import safe_fs, safe_tree
@@ -119,7 +118,7 @@ def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, o
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snapshot_time_ns / 1e9 if snapshot_time_ns
                                                                     else started)),
             "time_ns": snapshot_time_ns or time.time_ns(),
-            "hostname": hostname or socket.gethostname(),
+            "hostname": hostname or os.uname().nodename,  # gethostname(), without importing socket
             "username": _username(),
             "paths": [src],
             "tree": root_tree.tree_id,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 
@@ -67,7 +66,7 @@ class RepoLock:
         doc = {
             "exclusive": self.exclusive,
             "purpose": self.purpose,
-            "hostname": socket.gethostname(),
+            "hostname": os.uname().nodename,  # gethostname(), without importing socket
             "pid": os.getpid(),
             "created": now,
             "expires": now + self.lease,
