@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from sharebackup import engine
-from sharebackup.engine.index import _COUNTS, _PACK, INDEX_AAD, MAGIC, RECORD
+from sharebackup.engine.index_delta import COUNTS, INDEX_AAD, MAGIC, PACK, RECORD
 from sharebackup.engine.pack import ALONE
 
 PER_PACK = 1000
@@ -49,8 +49,8 @@ def build(work: str, blobs: int) -> None:
         records["plain"] = 65_536
         records["inner"] = ALONE
         records = records[np.argsort(records["key"], kind="stable")]  # as the engine writes them
-        head = [MAGIC, _COUNTS.pack(0, packs, count)]
-        head += [_PACK.pack(rng.bytes(32), 40_000 * PER_PACK) for _ in range(packs)]
+        head = [MAGIC, COUNTS.pack(0, packs, count)]
+        head += [PACK.pack(rng.bytes(32), 40_000 * PER_PACK) for _ in range(packs)]
         repo.write_file("index", INDEX_AAD, b"".join(head) + records.tobytes())
 
 

@@ -20,6 +20,7 @@ import os
 import time
 
 from sharebackup.engine import safe_fs, safe_tree
+from sharebackup.engine.backup_parent import parent_children
 from sharebackup.engine.backup_walk import BackupRun
 from sharebackup.engine.deep_recursion import allow_deep_trees
 from sharebackup.engine.errors import EngineError
@@ -90,7 +91,7 @@ def _backup_root(repo, src, root_fd, parent, progress, report, hostname, tags, o
             allow_deep_trees()
             if parent_doc and 0 < options.warm_metadata_from <= _entries(parent_doc):
                 run.warmer = MetadataWarmer.start(root_fd, run.exclude)
-            root_tree = run.walk_dir(root_fd, b"", run._parent_children(parent_root, b""))
+            root_tree = run.walk_dir(root_fd, b"", parent_children(repo, parent_root, b"", reporter))
             run._drain(block=True)
             run.writer.flush()
         finally:

@@ -2,8 +2,7 @@
 
 A directory's tree is encoded once every chunk of its files is stored: small files' blobs wait
 in a Batch (a Slot stands for one of them), a large file's whole read in a LargeRead, and the
-directory itself in a PendingTree. same_tree() spares the encoding of a directory whose nodes
-are its parent snapshot's.
+directory itself in a PendingTree.
 """
 
 from __future__ import annotations
@@ -68,24 +67,3 @@ class PendingTree:
 
     def ready(self) -> bool:
         return all(f.done() for f in self.futures)
-
-
-VERDICT = "\0unchanged"  # kept in a parent node (never stored): no tree key starts with NUL
-# in the dict of a directory's parent nodes (BackupRun._parent_children): the id of the parent
-# snapshot's tree those nodes come from
-TREE_ID = "\0tree"
-
-
-def same_tree(nodes: list[dict], parent: dict | None) -> str | None:
-    """The parent snapshot's tree id when this directory's nodes are exactly its nodes, so the
-    tree need not be encoded, hashed and looked up again (most directories of an incremental)."""
-    if not parent or len(parent) - 1 != len(nodes):
-        return None
-    for node in nodes:
-        pnode = parent.get(node["name"])
-        if pnode is None:
-            return None
-        pnode.pop(VERDICT, None)  # asked for while walking: the walk of this directory is done
-        if node != pnode:
-            return None
-    return parent[TREE_ID]

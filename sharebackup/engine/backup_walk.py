@@ -24,8 +24,9 @@ from concurrent.futures import Future
 from sharebackup.engine import file_reader, safe_fs
 from sharebackup.engine.blob_groups import GROUP_BLOBS, GROUP_BYTES
 from sharebackup.engine.backup_pending import (
-    PENDING, TREE_ID, VERDICT, Batch, LargeRead, PendingTree, Slot, same_tree,
+    PENDING, Batch, LargeRead, PendingTree, Slot,
 )
+from sharebackup.engine.backup_parent import ask_index_once, parent_children, same_tree, unchanged
 from sharebackup.engine.byte_budget import ByteBudget
 from sharebackup.engine.errors import EngineError
 from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE
@@ -34,7 +35,7 @@ from sharebackup.engine.packer import BlobWriter
 from sharebackup.engine.progress import ProgressTracker, Reporter
 from sharebackup.engine.read_ahead import ReadAhead
 from sharebackup.engine.safe_fs import display
-from sharebackup.engine.tree import decode_tree, encode_tree, node_from_stat
+from sharebackup.engine.tree import encode_tree, node_from_stat
 from sharebackup.engine.context_pool import ContextThreadPool
 
 SPECIAL_TYPES = ("fifo", "socket", "chardev", "blockdev")
@@ -156,18 +157,6 @@ class BackupRun:
             self._finalize(self.queue.popleft())
 
     # -- walking (by directory fd: see safe_fs) ------------------------------------------
-    def _parent_children(self, pnode: dict | None, rel: bytes) -> dict | None:
-        if not pnode or not pnode.get("subtree"):
-            return None
-        try:
-            nodes = decode_tree(self.repo.load_tree(bytes.fromhex(pnode["subtree"])))
-        except (EngineError, ValueError, KeyError) as exc:
-            self.report(display(rel or b"/"), "error", f"parent snapshot tree unreadable, reading all files: {exc}")
-            return None
-        children = {n["name"]: n for n in nodes}
-        children[TREE_ID] = pnode["subtree"]
-        return children
-
     def walk_dir(self, dir_fd: int, rel: bytes, parent: dict | None, depth: int = 0) -> PendingTree:
         """Back up the directory open as dir_fd (rel: its path below the root, for messages)."""
         pt = PendingTree(parent)
@@ -205,12 +194,14 @@ class BackupRun:
         return pt
 
     def _walk_run(self, dir_fd, rel, names, stats, parent, pt, depth) -> None:
+        if parent:
+            ask_index_once(self.repo.index, names, stats, parent)
         small = []
         for name in names:
             st = stats[name]
             if (isinstance(st, os.stat_result) and stat.S_ISREG(st.st_mode) and 0 < st.st_size < self.small_limit
                     and st.st_nlink == 1  # other names of an inode are not read again
-                    and not self._unchanged(st, parent.get(os.fsdecode(name)) if parent else None)):
+                    and not unchanged(self.repo.index, st, parent.get(os.fsdecode(name)) if parent else None)):
                 small.append(name)
         ahead = None
         if len(small) > 1:
@@ -266,7 +257,7 @@ class BackupRun:
             fd = safe_fs.open_dir(dir_fd, name, st)
             try:
                 _set_xattrs(node, safe_fs.xattrs(fd))
-                node["subtree"] = self.walk_dir(fd, rel, self._parent_children(pnode, rel), depth + 1)
+                node["subtree"] = self.walk_dir(fd, rel, parent_children(self.repo, pnode, rel, self.report), depth + 1)
             finally:
                 os.close(fd)
             return node
@@ -296,25 +287,9 @@ class BackupRun:
             self.links[(st.st_dev, st.st_ino)] = node
         return node
 
-    def _unchanged(self, st: os.stat_result, pnode: dict | None) -> bool:
-        if not pnode or pnode.get("type") != "file":
-            return False
-        if (pnode.get("size"), pnode.get("mtime_ns"), pnode.get("ctime_ns"), pnode.get("inode")) != (
-            st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
-        ):
-            return False
-        # asked twice for a small file (read-ahead choice, then the file itself): the index
-        # lookups are the expensive part of an incremental's walk, so the verdict is kept
-        verdict = pnode.get(VERDICT)
-        if verdict is None:
-            index = self.repo.index
-            verdict = pnode[VERDICT] = all(isinstance(c, int) or bytes.fromhex(c) in index
-                                            for c in pnode.get("content", ()))
-        return verdict
-
     def _file(self, dir_fd: int, rel: bytes, name: bytes, st: os.stat_result, node: dict, pnode: dict | None,
               pt: PendingTree, opened: tuple | None = None) -> None:
-        if self._unchanged(st, pnode):
+        if unchanged(self.repo.index, st, pnode):
             if opened is not None:
                 os.close(opened[0])
             # the parent's xattrs: setting or removing one changes the ctime, which matched

@@ -17,7 +17,8 @@ import random
 from sharebackup.engine.blob_groups import GroupCache, decode_located
 from sharebackup.engine.codec import Codec
 from sharebackup.engine.errors import EngineError, IntegrityError
-from sharebackup.engine.index import INDEX_AAD, Index
+from sharebackup.engine.index import Index
+from sharebackup.engine.index_delta import INDEX_AAD
 from sharebackup.engine.pack import BLOB_DATA, BLOB_TREE, pack_name, parse_trailer
 from sharebackup.engine.tree_walk import iter_trees
 

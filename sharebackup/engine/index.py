@@ -11,7 +11,7 @@ Two delta formats (both encoded as a repository file with aad b"index"); docs/re
      "packs": [{"id": pack id, "size": bytes, "blobs": [[type, blob id hex, offset, length, plain_len], ...]}]}
 - version 2, binary (format version 2): MAGIC_V2, then little-endian counts, the superseded ids
   and the packs (raw 32-byte ids), then one 53-byte record per blob (RECORD_V2), which numpy
-  reads without parsing.
+  reads without parsing (the layouts and the writer: index_delta.py).
 - version 3 (format version 3, groups of small blobs): MAGIC, the same layout, records of RECORD:
   the offset in the pack shrinks to 32 bits and the blob's offset inside its group is added, so a
   record stays 53 bytes.
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import struct
 import threading
 from typing import Iterator
 
@@ -39,24 +38,8 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402 - after the thread setting
 
+from sharebackup.engine.index_delta import COUNTS, MAGIC, MAGIC_V2, PACK_ROW, RECORD, RECORD_V2
 from sharebackup.engine.pack import ALONE, PackEntry
-
-INDEX_AAD = b"index"
-MAGIC_V2 = b"SBIDX2\n"
-MAGIC = b"SBIDX3\n"
-_COUNTS = struct.Struct("<III")  # supersedes, packs, blobs
-_PACK = struct.Struct("<32sQ")  # id, size
-PACK_ROW = np.dtype([("id", "V32"), ("size", "<u8")])  # the same, for numpy
-# One blob; a delta lists them sorted by id, "pack" is the row of the delta's pack table. In memory
-# the records are kept as they are read (their pack rows renumbered), beside a native copy of the
-# keys for searchsorted: 53 + 8 bytes a blob.
-RECORD_V2 = np.dtype([("key", ">u8"), ("tail", "V24"), ("pack", "<u4"), ("type", "u1"), ("offset", "<u8"),
-                      ("length", "<u4"), ("plain", "<u4")])  # packed: 53 bytes
-# offset and length are the unit's (the blob's own stored form, or its group's); inner is where
-# the blob starts in its group's plaintext, ALONE for a blob stored by itself
-RECORD = np.dtype([("key", ">u8"), ("tail", "V24"), ("pack", "<u4"), ("type", "u1"), ("offset", "<u4"),
-                   ("length", "<u4"), ("plain", "<u4"), ("inner", "<u4")])  # packed: 53 bytes too
-
 
 @dataclasses.dataclass(frozen=True)
 class BlobLocation:
@@ -110,22 +93,30 @@ class Index:
         small file's blob, and a numpy call per id (each releasing and taking back the GIL) was
         the largest part of its GIL-held time."""
         out = [self._pending.get(blob_id) for blob_id in blob_ids] if self._pending else [None] * len(blob_ids)
-        keys, rest, tails = self._sorted
+        sorted_ = self._sorted  # after the pending dict, as in get()
         todo = [i for i, found in enumerate(out) if found is None and len(blob_ids[i]) == 32]
-        if not todo or not len(keys):
+        if not todo or not len(sorted_[0]):
             return out
-        wanted = np.frombuffer(b"".join(blob_ids[i] for i in todo), _ID)
-        want_keys = wanted["key"].astype(np.uint64)
-        rows = np.minimum(keys.searchsorted(want_keys), len(keys) - 1)
-        hits = ((keys[rows] == want_keys) & (tails[rows] == wanted["tail"])).tolist()
-        records = iter(rest[rows[np.asarray(hits, bool)]].tolist())
+        rows, hits = _search(blob_ids, todo, sorted_)
+        records = iter(sorted_[1][rows[np.asarray(hits, bool)]].tolist())
         names = self._names
         for i, hit in zip(todo, hits):
             if hit:
                 _key, _tail, pack, type_, offset, length, plain, inner = next(records)
                 out[i] = BlobLocation(names[pack], type_, offset, length, plain, inner)
-            else:  # absent, or an id sharing its first 8 bytes with others (a row further on)
+            else:
                 out[i] = self.get(blob_ids[i])
+        return out
+
+    def contains_many(self, blob_ids: list[bytes]) -> list[bool]:
+        """`in` for many ids, with one binary search for all of them (an incremental asks for
+        every blob of each unchanged file: one search a file was a sixth of its walk)."""
+        out = [blob_id in self._pending for blob_id in blob_ids] if self._pending else [False] * len(blob_ids)
+        sorted_ = self._sorted
+        todo = [i for i, found in enumerate(out) if not found and len(blob_ids[i]) == 32]
+        if todo and len(sorted_[0]):
+            for i, hit in zip(todo, _search(blob_ids, todo, sorted_)[1]):
+                out[i] = hit or self._find(blob_ids[i]) >= 0
         return out
 
     @property
@@ -194,8 +185,8 @@ class Index:
 
     def _merge_binary(self, payload: bytes) -> None:
         offset = len(MAGIC)
-        n_old, n_packs, n_blobs = _COUNTS.unpack_from(payload, offset)
-        offset += _COUNTS.size + 32 * n_old
+        n_old, n_packs, n_blobs = COUNTS.unpack_from(payload, offset)
+        offset += COUNTS.size + 32 * n_old
         table = np.frombuffer(payload, PACK_ROW, count=n_packs, offset=offset)
         offset += n_packs * PACK_ROW.itemsize
         layout = RECORD if payload.startswith(MAGIC) else RECORD_V2
@@ -253,6 +244,17 @@ class Index:
         for bid, loc in self.blobs.items():
             out.setdefault(loc.pack_id, []).append((bid, loc))
         return out
+
+
+def _search(blob_ids: list[bytes], todo: list[int], sorted_) -> tuple[np.ndarray, list[bool]]:
+    """One binary search for the ids blob_ids[i], i in todo: their rows, and which were found
+    there. A miss may still be present, as an id sharing its first 8 bytes with others (a row
+    further on, which _find walks to)."""
+    keys, _rest, tails = sorted_
+    wanted = np.frombuffer(b"".join(blob_ids[i] for i in todo), _ID)
+    want_keys = wanted["key"].astype(np.uint64)
+    rows = np.minimum(keys.searchsorted(want_keys), len(keys) - 1)
+    return rows, ((keys[rows] == want_keys) & (tails[rows] == wanted["tail"])).tolist()
 
 
 def _from_v2(records: np.ndarray) -> np.ndarray:
@@ -358,40 +360,3 @@ class _BlobView:
 
     def values(self) -> Iterator[BlobLocation]:
         return (loc for _, loc in self.items())
-
-
-def delta_document(packs: list[tuple[str, int, list[PackEntry]]], supersedes: list[str] = (),
-                   version: int = 1) -> bytes:
-    if version >= 2:
-        return _binary_delta(packs, supersedes, version)
-    doc = {
-        "v": 1,
-        "supersedes": sorted(supersedes),
-        "packs": [
-            {"id": pid, "size": size, "blobs": [[e.type, e.id.hex(), e.offset, e.length, e.plain_len] for e in entries]}
-            for pid, size, entries in packs
-        ],
-    }
-    return json.dumps(doc, separators=(",", ":")).encode()
-
-
-def _binary_delta(packs, supersedes, version: int) -> bytes:
-    old = sorted(supersedes)
-    total = sum(len(entries) for _, _, entries in packs)
-    out = [MAGIC if version >= 3 else MAGIC_V2, _COUNTS.pack(len(old), len(packs), total)]
-    out += [bytes.fromhex(delta_id) for delta_id in old]
-    out += [_PACK.pack(bytes.fromhex(pid), size) for pid, size, _ in packs]
-    records = np.zeros(total, RECORD if version >= 3 else RECORD_V2)
-    row = 0
-    for number, (_, _, entries) in enumerate(packs):
-        for e in entries:
-            fields = (int.from_bytes(e.id[:8], "big"), e.id[8:], number, e.type, e.offset, e.length, e.plain_len)
-            if version >= 3:
-                fields += (e.inner,)
-            elif e.inner != ALONE:
-                raise ValueError("a blob group cannot be listed in a version-2 index delta")
-            records[row] = fields
-            row += 1
-    records = records[np.argsort(records["key"], kind="stable")]  # sorted: a reader merges runs
-    out.append(records.tobytes())
-    return b"".join(out)

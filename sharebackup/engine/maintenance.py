@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from sharebackup.engine.blob_groups import GroupCache, decode_located
 from sharebackup.engine.errors import AbortedError, ObjectMissing
-from sharebackup.engine.index import INDEX_AAD, delta_document
+from sharebackup.engine.index_delta import INDEX_AAD, delta_document
 from sharebackup.engine.locks import RepoLock, remove_expired_locks
 from sharebackup.engine.pack import ALONE, PackEntry, pack_name
 from sharebackup.engine.packer import BlobWriter

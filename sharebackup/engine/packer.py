@@ -19,7 +19,8 @@ from sharebackup.engine.blob_groups import GROUP_AAD, plan_groups
 from sharebackup.engine.codec import Codec
 from sharebackup.engine.context_pool import ContextThreadPool
 from sharebackup.engine.errors import ObjectExists
-from sharebackup.engine.index import INDEX_AAD, Index, delta_document
+from sharebackup.engine.index import Index
+from sharebackup.engine.index_delta import INDEX_AAD, delta_document
 from sharebackup.engine.pack import ALONE, BLOB_DATA, BLOB_TREE, PackBuilder, PackEntry, pack_name
 
 

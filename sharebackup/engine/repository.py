@@ -31,7 +31,8 @@ from sharebackup.engine.errors import (
     SnapshotNotFound,
     WrongKeyError,
 )
-from sharebackup.engine.index import INDEX_AAD, Index, delta_document
+from sharebackup.engine.index import Index
+from sharebackup.engine.index_delta import INDEX_AAD, delta_document
 from sharebackup.engine.malloc_tuning import release_free_memory
 from sharebackup.engine.locks import RepoLock
 from sharebackup.engine.pack import ALONE, BLOB_TREE, pack_name, read_trailer_from_store

@@ -19,7 +19,8 @@ from sharebackup import engine
 from sharebackup.engine import blob_groups
 from sharebackup.engine.blob_groups import GroupCache
 from sharebackup.engine.errors import IntegrityError
-from sharebackup.engine.index import INDEX_AAD, MAGIC, Index
+from sharebackup.engine.index import Index
+from sharebackup.engine.index_delta import INDEX_AAD, MAGIC
 from sharebackup.engine.pack import ALONE, BLOB_DATA, MAGIC_GROUPED, PackEntry, pack_name
 
 from .helpers import FAST_KDF, CountingStore, assert_same_tree, flip_bit

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from sharebackup import engine
-from sharebackup.engine.index import INDEX_AAD, MAGIC, MAGIC_V2
+from sharebackup.engine.index_delta import INDEX_AAD, MAGIC, MAGIC_V2
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "repository-v1"
 KEY = b"fixture passphrase v1"

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from sharebackup import engine
-from sharebackup.engine.index import INDEX_AAD, MAGIC, MAGIC_V2
+from sharebackup.engine.index_delta import INDEX_AAD, MAGIC, MAGIC_V2
 from sharebackup.engine.pack import ALONE, MAGIC as PACK_MAGIC, MAGIC_GROUPED, pack_name
 
 from .helpers import FAST_KDF, assert_same_tree

@@ -3,6 +3,7 @@
 import os
 
 from sharebackup import engine
+from sharebackup.engine import file_reader
 from sharebackup.engine.tree import decode_tree
 
 
@@ -100,3 +101,38 @@ def test_a_directory_whose_nodes_differ_in_any_field_gets_a_tree_of_its_own(repo
     assert nodes(repo, second)["a"]["extra"] == 1
     assert subtree(repo, second, "a") != subtree(repo, first, "a")
     assert repo.load_snapshot(second)["summary"]["files_unmodified"] == 5
+
+
+def test_the_index_is_asked_once_a_directory_and_a_missing_blob_has_its_file_read_again(repo, tmp_path,
+                                                                                         monkeypatch):
+    from sharebackup.engine.index import Index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(10):
+        (src / f"f{i}").write_bytes(b"file %d " % i * 100)
+    first = engine.backup(repo, str(src))
+    lost = bytes.fromhex(nodes(repo, first)["f3"]["content"][0])
+    asked, one_by_one = [], []
+    real_many, real_in = Index.contains_many, Index.__contains__
+
+    def many(self, ids):
+        asked.append(len(ids))
+        return [False if blob_id == lost else found for blob_id, found in zip(ids, real_many(self, ids))]
+
+    def single(self, blob_id):
+        one_by_one.append(blob_id)
+        return real_in(self, blob_id)
+
+    monkeypatch.setattr(Index, "contains_many", many)
+    monkeypatch.setattr(Index, "__contains__", single)
+    read = []
+    real_read = file_reader.read_content
+    monkeypatch.setattr(file_reader, "read_content", lambda fd, st, *a: read.append(st.st_ino) or real_read(fd, st, *a))
+    second = engine.backup(repo, str(src), parent=first)
+    assert asked == [10]
+    kept = {bytes.fromhex(n["content"][0]) for name, n in nodes(repo, first).items() if name != "f3"}
+    assert not kept & set(one_by_one)  # (the writer asks for f3's blob again when it stores it)
+    assert read == [os.stat(src / "f3").st_ino]
+    summary = repo.load_snapshot(second)["summary"]
+    assert (summary["files_unmodified"], summary["files_changed"]) == (9, 1)

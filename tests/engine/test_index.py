@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from sharebackup.engine.index import MAGIC, MAGIC_V2, Index, delta_document
+from sharebackup.engine.index import Index
+from sharebackup.engine.index_delta import MAGIC, MAGIC_V2, delta_document
 from sharebackup.engine.pack import ALONE, PackEntry
 
 
@@ -159,3 +160,20 @@ def test_get_many_answers_as_get_does_for_found_absent_pending_and_prefix_sharin
     assert [loc.offset for loc in index.get_many([t.id for t in twins])] == [5000, 5001, 5002]
     assert index.get_many(asked)[-4:-1] == [None, None, None]
     assert Index().get_many(asked[:3]) == [None, None, None] and index.get_many([]) == []
+
+
+def test_contains_many_answers_as_in_does_for_found_absent_pending_and_prefix_sharing_ids():
+    pack_id, size, entries = _pack(40, 1, grouped=True)
+    prefix = os.urandom(8)
+    twins = [PackEntry(0, prefix + os.urandom(24), 5000 + i, 10, 20, ALONE) for i in range(3)]
+    index = Index()
+    index.add_pack(pack_id, size, entries + twins)
+    index.seal()
+    late = _pack(4, 2)
+    index.add_pack(*late)
+    asked = ([e.id for e in reversed(entries)] + [t.id for t in twins] + [late[2][1].id]
+             + [os.urandom(32), prefix + os.urandom(24), b"short"] + [entries[0].id])
+    answers = index.contains_many(asked)
+    assert answers == [i in index for i in asked]
+    assert answers == [True] * (len(entries) + 3 + 1) + [False, False, False, True]
+    assert Index().contains_many(asked[:3]) == [False, False, False] and index.contains_many([]) == []
