@@ -31,7 +31,7 @@ from sharebackup.engine.errors import (
     SnapshotNotFound,
     WrongKeyError,
 )
-from sharebackup.engine.index import Index
+from sharebackup.engine.index import BlobLocation, Index
 from sharebackup.engine.index_delta import INDEX_AAD, delta_document
 from sharebackup.engine.malloc_tuning import release_free_memory
 from sharebackup.engine.locks import RepoLock
@@ -222,8 +222,9 @@ class Repository:
         return len(found)
 
     # -- blobs ---------------------------------------------------------------------
-    def load_blob(self, blob_id: bytes) -> bytes:
-        loc = self.index.get(blob_id)
+    def load_blob(self, blob_id: bytes, loc: BlobLocation | None = None) -> bytes:
+        """The blob, verified; `loc`: its location, when the caller has looked it up already."""
+        loc = loc or self.index.get(blob_id)
         if loc is None:
             raise IntegrityError(f"blob {blob_id.hex()} is not in the index")
         cached = self._decoded_member(blob_id, loc)
@@ -273,7 +274,7 @@ class Repository:
         loc = self.index.get(tree_id)
         if loc is not None and loc.type != BLOB_TREE:
             raise IntegrityError(f"blob {tree_id.hex()} is not a tree")
-        return json.loads(self.load_blob(tree_id))
+        return json.loads(self.load_blob(tree_id, loc))
 
     def chunker(self) -> pyfastcdc.FastCDC:
         c = self.config["chunker"]

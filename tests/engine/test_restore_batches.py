@@ -127,3 +127,22 @@ def test_identical_directories_chosen_differently_are_each_restored_as_chosen(re
     engine.restore(repo, snap, str(out), include=["/a/x", "/c"])
     found = sorted(os.path.relpath(os.path.join(d, f), out) for d, _s, fs in os.walk(out) for f in fs)
     assert found == ["a/x", "c/x", "c/y"]
+
+
+def test_a_large_file_is_looked_up_in_the_index_once_for_all_its_blobs(repo, tmp_path, monkeypatch):
+    from sharebackup.engine.index import Index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(6 << 20))  # several chunks
+    snap = engine.backup(repo, str(src))
+    many, single = [], []
+    real_many, real_get = Index.get_many, Index.get
+    monkeypatch.setattr(Index, "get_many", lambda self, ids: many.append(len(ids)) or real_many(self, ids))
+    monkeypatch.setattr(Index, "get", lambda self, blob_id: single.append(blob_id) or real_get(self, blob_id))
+    engine.restore(repo, snap, str(tmp_path / "out"))
+    tree = repo.load_tree(bytes.fromhex(repo.load_snapshot(snap)["tree"]))
+    chunks = [bytes.fromhex(c) for c in {n["name"]: n for n in tree["nodes"]}["big.bin"]["content"]]
+    assert len(chunks) > 1 and len(chunks) in many
+    assert not set(chunks) & set(single)  # neither again by the prefetcher nor by the loading thread
+    assert (tmp_path / "out" / "big.bin").read_bytes() == (src / "big.bin").read_bytes()
