@@ -189,6 +189,11 @@ class BackupRun:
             self.stats["dirs"] += 1
         # the batch stays open across directories (a group's compression gains from more files):
         # a directory's tree waits for it until it is full, or until _drain blocks
+        if pt.futures:
+            # a file read anew has a node of its own, so this tree is not the parent's; its
+            # nodes are let go now, not when the batch is done (an incremental changing 1% of
+            # 200,000 files held about 50 directories' parent nodes, 115 -> 168 MB)
+            pt.parent = None
         self.queue.append(pt)
         self._drain(block=False)
         return pt

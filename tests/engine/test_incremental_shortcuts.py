@@ -136,3 +136,25 @@ def test_the_index_is_asked_once_a_directory_and_a_missing_blob_has_its_file_rea
     assert read == [os.stat(src / "f3").st_ino]
     summary = repo.load_snapshot(second)["summary"]
     assert (summary["files_unmodified"], summary["files_changed"]) == (9, 1)
+
+
+def test_a_directory_with_a_file_read_anew_lets_its_parent_nodes_go_before_its_batch_is_done(repo, tmp_path,
+                                                                                              monkeypatch):
+    from sharebackup.engine import backup_walk
+
+    src = tmp_path / "src"
+    make_dirs(src)
+    first = engine.backup(repo, str(src))
+    (src / "b/c/four").write_bytes(b"changed")
+    held = {}
+    real = backup_walk.same_tree
+
+    def recording(nodes, parent):
+        held[tuple(sorted(n["name"] for n in nodes))] = parent is not None
+        return real(nodes, parent)
+
+    monkeypatch.setattr(backup_walk, "same_tree", recording)
+    engine.backup(repo, str(src), parent=first)
+    # b/c read a file anew: its parent nodes were dropped at the end of its walk (memory); the
+    # others kept theirs until their tree was finished, and "a" was taken from the parent
+    assert held == {("five", "four"): False, ("one", "two"): True, ("c", "three"): True, ("a", "b"): True}
