@@ -57,13 +57,14 @@ class LargeRead:
 
 
 class PendingTree:
-    __slots__ = ("nodes", "futures", "tree_id", "parent")
+    __slots__ = ("nodes", "futures", "tree_id", "parent", "large_reads")
 
     def __init__(self, parent: dict | None) -> None:
         self.nodes: list[dict] = []
         self.futures: list[Future | Slot] = []
         self.tree_id: str | None = None
         self.parent = parent  # the parent snapshot's nodes of this directory, by name, or None
+        self.large_reads = False  # a node's content is a LargeRead
 
     def ready(self) -> bool:
         return all(f.done() for f in self.futures)

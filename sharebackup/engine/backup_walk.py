@@ -23,9 +23,7 @@ from concurrent.futures import Future
 
 from sharebackup.engine import file_reader, safe_fs
 from sharebackup.engine.blob_groups import GROUP_BLOBS, GROUP_BYTES
-from sharebackup.engine.backup_pending import (
-    PENDING, Batch, LargeRead, PendingTree, Slot,
-)
+from sharebackup.engine.backup_pending import PENDING, Batch, LargeRead, PendingTree, Slot
 from sharebackup.engine.backup_parent import ask_index_once, parent_children, same_tree, unchanged
 from sharebackup.engine.byte_budget import ByteBudget
 from sharebackup.engine.errors import EngineError
@@ -118,7 +116,7 @@ class BackupRun:
 
     # -- tree finishing --------------------------------------------------------------
     def _finalize(self, pt: PendingTree) -> None:
-        if any(isinstance(node.get("content"), LargeRead) for node in pt.nodes):
+        if pt.large_reads:
             pt.nodes = [node for node in pt.nodes if self._large_read_kept(node)]
         for node in pt.nodes:
             content = node.get("content")
@@ -323,6 +321,7 @@ class BackupRun:
                 node["content"] = LargeRead(future)
                 node[_REL], node[_HAD_PARENT] = rel, pnode is not None
                 pt.futures.append(node["content"])
+                pt.large_reads = True
                 return
             send = self._submit_small if st2.st_size < self.small_limit else self._submit
             content = file_reader.read_content(fd, st2, self.chunker, self.small_limit, send, self.progress.add)
