@@ -144,9 +144,11 @@ def test_index_deltas_are_read_in_the_callers_thread_unless_the_store_is_remote(
     assert (readers == {threading.get_ident()}) == (parallel_reads == 1)
 
 
-def test_get_many_answers_as_get_does_for_found_absent_pending_and_prefix_sharing_ids():
+def lookup_case() -> tuple[Index, list[bytes], list[PackEntry]]:
+    """An index with sealed rows, a pending pack and three ids sharing their first 8 bytes (only
+    the tail tells them apart: rows side by side), and the ids to ask for: found, pending,
+    twins, absent (one a twin's prefix), a short one, and a repeat."""
     pack_id, size, entries = _pack(40, 1, grouped=True)
-    # three ids sharing their first 8 bytes: only the tail tells them apart (rows side by side)
     prefix = os.urandom(8)
     twins = [PackEntry(0, prefix + os.urandom(24), 5000 + i, 10, 20, ALONE) for i in range(3)]
     index = Index()
@@ -156,6 +158,11 @@ def test_get_many_answers_as_get_does_for_found_absent_pending_and_prefix_sharin
     index.add_pack(*late)  # not sealed: in the pending dict
     asked = ([e.id for e in reversed(entries)] + [t.id for t in twins] + [late[2][1].id]
              + [os.urandom(32), prefix + os.urandom(24), b"short"] + [entries[0].id])
+    return index, asked, twins
+
+
+def test_get_many_answers_as_get_does_for_found_absent_pending_and_prefix_sharing_ids():
+    index, asked, twins = lookup_case()
     assert index.get_many(asked) == [index.get(i) if len(i) == 32 else None for i in asked]
     assert [loc.offset for loc in index.get_many([t.id for t in twins])] == [5000, 5001, 5002]
     assert index.get_many(asked)[-4:-1] == [None, None, None]
@@ -163,17 +170,8 @@ def test_get_many_answers_as_get_does_for_found_absent_pending_and_prefix_sharin
 
 
 def test_contains_many_answers_as_in_does_for_found_absent_pending_and_prefix_sharing_ids():
-    pack_id, size, entries = _pack(40, 1, grouped=True)
-    prefix = os.urandom(8)
-    twins = [PackEntry(0, prefix + os.urandom(24), 5000 + i, 10, 20, ALONE) for i in range(3)]
-    index = Index()
-    index.add_pack(pack_id, size, entries + twins)
-    index.seal()
-    late = _pack(4, 2)
-    index.add_pack(*late)
-    asked = ([e.id for e in reversed(entries)] + [t.id for t in twins] + [late[2][1].id]
-             + [os.urandom(32), prefix + os.urandom(24), b"short"] + [entries[0].id])
+    index, asked, _twins = lookup_case()
     answers = index.contains_many(asked)
     assert answers == [i in index for i in asked]
-    assert answers == [True] * (len(entries) + 3 + 1) + [False, False, False, True]
+    assert answers == [True] * (len(asked) - 4) + [False, False, False, True]
     assert Index().contains_many(asked[:3]) == [False, False, False] and index.contains_many([]) == []
