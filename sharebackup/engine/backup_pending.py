@@ -41,12 +41,13 @@ PENDING = (Future, Slot)
 
 class LargeRead:
     """A large file being read by the reader thread: the Future of its file_reader.Content, done
-    once the chunks read are stored too (as the Futures of a small file's chunks are)."""
+    once the chunks read are stored too (as the Futures of a small file's chunks are); with the
+    file's path (for a report) and whether the parent snapshot had it (for the counts)."""
 
-    __slots__ = ("future",)
+    __slots__ = ("future", "rel", "had_parent")
 
-    def __init__(self, future: Future):
-        self.future = future
+    def __init__(self, future: Future, rel: bytes, had_parent: bool):
+        self.future, self.rel, self.had_parent = future, rel, had_parent
 
     def done(self) -> bool:
         if not self.future.done():

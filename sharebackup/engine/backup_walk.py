@@ -139,13 +139,12 @@ class BackupRun:
         read = node.get("content")
         if not isinstance(read, LargeRead):
             return True
-        rel = node.pop(_REL)
         try:
             content = read.future.result()
         except OSError as exc:
-            self.report(display(rel), "error", f"{exc.strerror or exc}; not in snapshot")
+            self.report(display(read.rel), "error", f"{exc.strerror or exc}; not in snapshot")
             return False
-        self._file_read(rel, node, node.pop(_HAD_PARENT), content)
+        self._file_read(read.rel, node, read.had_parent, content)
         return True
 
     def _drain(self, block: bool) -> None:
@@ -318,8 +317,7 @@ class BackupRun:
                     self._large_slots.release()
                     raise
                 fd = None  # the reader closes it
-                node["content"] = LargeRead(future)
-                node[_REL], node[_HAD_PARENT] = rel, pnode is not None
+                node["content"] = LargeRead(future, rel, pnode is not None)
                 pt.futures.append(node["content"])
                 pt.large_reads = True
                 return
@@ -367,9 +365,6 @@ def _open_for_reading(dir_fd: int, name: bytes, expect: os.stat_result) -> tuple
     return safe_fs.open_file_stat(dir_fd, name, expect)
 
 
-# kept in the node of a large file being read until its read is done (never stored, as above)
-_REL = "\0rel"
-_HAD_PARENT = "\0had parent"
 
 
 def _set_xattrs(node: dict, xattrs: dict) -> None:

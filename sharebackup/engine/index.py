@@ -31,14 +31,11 @@ import json
 import threading
 from typing import Iterator
 
-import os
-
-# numpy is here for sorting and searching only; OpenBLAS's threads (one per core, started on
-# import) would spin beside a restore's or a backup's own threads for nothing
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-import numpy as np  # noqa: E402 - after the thread setting
-
+# first: index_delta turns OpenBLAS's threads off before numpy loads
 from sharebackup.engine.index_delta import COUNTS, MAGIC, MAGIC_V2, PACK_ROW, RECORD, RECORD_V2
+
+import numpy as np
+
 from sharebackup.engine.pack import ALONE, PackEntry
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +101,7 @@ class Index:
             if hit:
                 _key, _tail, pack, type_, offset, length, plain, inner = next(records)
                 out[i] = BlobLocation(names[pack], type_, offset, length, plain, inner)
-            else:
+            else:  # absent, or an id sharing its first 8 bytes with others (see _search)
                 out[i] = self.get(blob_ids[i])
         return out
 

@@ -10,7 +10,10 @@ import json
 import os
 import struct
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as in index.py, should this module load numpy first
+# numpy is here (and in index.py, which imports this module first) for sorting and searching
+# only; OpenBLAS's threads (one per core, started on import) would spin beside a restore's or a
+# backup's own threads for nothing
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402 - after the thread setting
 
 from sharebackup.engine.pack import ALONE, PackEntry
