@@ -8,7 +8,6 @@ buckets in each snapshot's recorded zone; we bucket in --timezone).
 """
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
 import json
 import os
@@ -18,7 +17,7 @@ import subprocess
 import pytest
 
 from sharebackup.cli import repo_commands
-from tests.oracles.restic_repo import cheapen_key, restic_binary
+from tests.oracles.restic_repo import backup_at_times, cheapen_key, restic_binary
 
 PASSWORD = "oracle"
 COUNT = 300
@@ -67,13 +66,10 @@ def repositories(tmp_path_factory):
     subprocess.run([restic, "init", "-q", "--repo", str(restic_repo)], env=env, check=True)
     cheapen_key(restic_repo, PASSWORD)
     times = _times()
-
-    def restic_backup(moment: dt.datetime) -> None:
-        subprocess.run([restic, "backup", "-q", "--repo", str(restic_repo), "--host", "oracle", "--time",
-                        moment.strftime("%Y-%m-%d %H:%M:%S"), str(src)], env=env, check=True)
-
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        list(pool.map(restic_backup, times))
+    backup_at_times(restic, env, restic_repo, src, times, host="oracle")
+    listed = subprocess.run([restic, "snapshots", "--json", "--repo", str(restic_repo)], env=env, check=True,
+                            capture_output=True, text=True).stdout
+    assert len(json.loads(listed)) == COUNT  # every backup is in the repository the oracle reads
     ours = str(base / "ours")
     assert repo_commands.main(["repo", "init", "--repo", ours]) == 0
     for moment in times:
