@@ -365,8 +365,6 @@ def _open_for_reading(dir_fd: int, name: bytes, expect: os.stat_result) -> tuple
     return safe_fs.open_file_stat(dir_fd, name, expect)
 
 
-
-
 def _set_xattrs(node: dict, xattrs: dict) -> None:
     if xattrs:
         node["xattrs"] = xattrs

@@ -5,7 +5,8 @@ command: 300 `restic backup` runs would take minutes. `cheapen_key` rewraps the 
 master key under the same password with a tiny scrypt cost, using restic's documented key
 format (doc/design.rst, "Keys, Encryption and MAC"): a key file holds scrypt parameters and
 `data` = IV || AES-256-CTR(master key JSON) || Poly1305-AES MAC of the ciphertext. Only the
-key file changes; what restic computes (snapshots, forget) is restic's own.
+key file changes; what restic computes (snapshots, forget) is restic's own. `backup_at_times`
+makes many snapshots side by side without restic's lock races (see there).
 """
 from __future__ import annotations
 
